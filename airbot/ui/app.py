@@ -1,0 +1,50 @@
+"""Assemble the tabs into one Blocks app and launch it.
+
+    python -m airbot app [--host H] [--port P] [--share]
+
+Tabs are independent modules; each gets the shared ``AppState`` and registers its own
+events with stable ``api_name``s so ``gradio_client`` can drive every action.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import gradio as gr
+
+from airbot.config import AirbotConfig, load_config
+
+
+@dataclass
+class AppState:
+    """What every tab needs to know about the running app."""
+
+    config: AirbotConfig
+
+
+TITLE = "airbot: fine-tune or RAG? See it on your own data"
+
+
+def build_app(config: AirbotConfig | None = None) -> gr.Blocks:
+    """The whole app; models load on first use so this returns in about a second."""
+    from airbot.ui import data_tab
+
+    state = AppState(config=config or load_config())
+    with gr.Blocks(title="airbot") as demo:
+        gr.Markdown(f"# {TITLE}")
+        with gr.Tab("Data", id="data"):
+            data_tab.build(state)
+    return demo
+
+
+def launch(host: str | None = None, port: int | None = None, share: bool = False,
+           config_path: str | None = None) -> None:
+    """Serve the app; sharing is only on when asked for."""
+    demo = build_app(load_config(config_path))
+    on_spaces = bool(os.environ.get("SPACE_ID"))
+    demo.queue(default_concurrency_limit=4).launch(
+        server_name=host or ("0.0.0.0" if on_spaces else os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1")),
+        server_port=port or int(os.environ.get("GRADIO_SERVER_PORT", "7860")),
+        share=share,
+    )

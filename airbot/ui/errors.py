@@ -1,0 +1,36 @@
+"""Turn airbot's user errors into Gradio messages instead of tracebacks."""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from collections.abc import Callable
+from typing import Any
+
+import gradio as gr
+
+from airbot.errors import AirbotError
+
+
+def _as_gr_error(err: AirbotError) -> gr.Error:
+    return gr.Error(str(err).replace("\n", "<br>"), duration=None, title="Please check")
+
+
+def user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Wrap a handler (plain or generator) so an ``AirbotError`` shows as ``gr.Error``."""
+    if inspect.isgeneratorfunction(fn):
+        @functools.wraps(fn)
+        def gen_wrapper(*args: Any, **kwargs: Any) -> Any:
+            try:
+                yield from fn(*args, **kwargs)
+            except AirbotError as err:
+                raise _as_gr_error(err) from None
+        return gen_wrapper
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except AirbotError as err:
+            raise _as_gr_error(err) from None
+    return wrapper
