@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import gradio as gr
 
 from airbot.config import AirbotConfig, load_config
+from airbot.hosting import auth_from_settings, on_spaces
 
 
 @dataclass
@@ -42,9 +43,10 @@ def launch(host: str | None = None, port: int | None = None, share: bool = False
            config_path: str | None = None) -> None:
     """Serve the app; sharing is only on when asked for."""
     demo = build_app(load_config(config_path))
-    on_spaces = bool(os.environ.get("SPACE_ID"))
+    default_host = "0.0.0.0" if on_spaces() else os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1")
     demo.queue(default_concurrency_limit=4).launch(
-        server_name=host or ("0.0.0.0" if on_spaces else os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1")),
+        server_name=host or default_host,
         server_port=port or int(os.environ.get("GRADIO_SERVER_PORT", "7860")),
         share=share,
+        auth=auth_from_settings(),
     )
