@@ -41,7 +41,114 @@ def _run_app(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [_add_app]
+# --- guide -----------------------------------------------------------------------------------
+def _add_guide(sub: argparse._SubParsersAction) -> None:
+    import dataclasses
+
+    from airbot.guide import PRESETS, Answers, question_help
+
+    p = sub.add_parser("guide", help="Fine-tune, RAG or both? The decision guide's verdict and reasons.")
+    p.add_argument("--preset", choices=sorted(PRESETS), help="Start from one of the seed's use cases.")
+    for f in dataclasses.fields(Answers):
+        p.add_argument("--" + f.name.replace("_", "-"), dest=f.name, default=None, help=question_help(f.name))
+    p.add_argument("--eval", default=None, help="An evaluation's eval.json: show the measured numbers beside the verdict.")
+    p.add_argument("--json", action="store_true", help="Print the recommendation as one JSON object.")
+    p.set_defaults(run=_run_guide)
+
+
+def _run_guide(args: argparse.Namespace) -> int:
+    import dataclasses
+    from pathlib import Path
+
+    from airbot.guide import PRESETS, Answers, Evidence, answers_from_mapping, recommend, to_dict
+
+    base = dataclasses.asdict(PRESETS[args.preset]) if args.preset else {}
+    given = {f.name: getattr(args, f.name) for f in dataclasses.fields(Answers) if getattr(args, f.name) is not None}
+    answers = answers_from_mapping({**base, **given})
+    evidence = Evidence.from_eval_json(_read_json_file(Path(args.eval))) if args.eval else None
+    rec = recommend(answers, evidence)
+    if args.json:
+        _print_json(to_dict(rec))
+        return 0
+    print(f"Recommendation: {rec.verdict}  ({rec.summary})")
+    print("Scores: " + ", ".join(f"{k} {v:.1f}" for k, v in rec.scores.items()))
+    for r in rec.reasons:
+        print(f"  [{r.points_to} +{r.weight:g}] {r.text}  <- {r.seed_row}")
+    for line in rec.warnings + [c.text for c in rec.caveats] + rec.evidence_lines:
+        print(f"  * {line}")
+    return 0
+
+
+def _read_json_file(path: Any) -> Any:
+    """A JSON file the user named, or one clear error saying what is wrong with it."""
+    if not path.is_file():
+        raise AirbotError(f"{path} does not exist; pass the eval.json an evaluation wrote.")
+    try:
+        return json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise AirbotError(f"{path} is not valid JSON ({err}); re-run the evaluation to rewrite it.") from None
+
+
+# --- data ------------------------------------------------------------------------------------
+def _add_data(sub: argparse._SubParsersAction) -> None:
+    from airbot.config import DataConfig, ModelConfig
+
+    p = sub.add_parser("data", help="Check training files and list stored datasets.")
+    actions = p.add_subparsers(dest="action", required=True)
+    check = actions.add_parser("check", help="Validate a training file and print its quality report.")
+    check.add_argument("file", help="CSV, TSV, JSON, JSONL or Parquet file of Q&A pairs or conversations.")
+    check.add_argument("--json", action="store_true", help="Print one JSON object instead of lines.")
+    check.add_argument("--max-tokens", type=int, default=DataConfig.max_tokens,
+                       help=f"Reject rows longer than this with the chat template (default {DataConfig.max_tokens}).")
+    check.add_argument("--model", default=ModelConfig.base, help="Model whose tokenizer and chat template count tokens.")
+    check.add_argument("--save", nargs="?", const="", default=None, metavar="NAME",
+                       help="Also store it as a dataset (named after the file unless NAME is given).")
+    listing = actions.add_parser("list", help="List stored datasets.")
+    listing.add_argument("--json", action="store_true", help="Print one JSON object per dataset.")
+    p.set_defaults(run=_run_data)
+
+
+def _run_data(args: argparse.Namespace) -> int:
+    if args.action == "list":
+        return _data_list(args)
+    from airbot.config import TrainConfig
+    from airbot.models import shared_tokenizer
+    from airbot.quality import check_file, describe_fields, summary
+
+    ds, report = check_file(args.file, shared_tokenizer(args.model), max_tokens=args.max_tokens,
+                            max_length=TrainConfig.max_length)
+    result = summary(ds, report)
+    if args.save is not None:
+        from airbot.datasets_store import save_dataset
+
+        result["saved_as"] = save_dataset(args.file, args.save or None, loaded=ds).name
+    if args.json:
+        _print_json(result)
+        return 0
+    print(f"{ds.path.name}: usable, {len(ds)} rows, {ds.format} format ({describe_fields(ds)})")
+    for line in report.lines()[1:]:
+        print(line)
+    if "saved_as" in result:
+        print(f"saved as dataset '{result['saved_as']}'")
+    return 0
+
+
+def _data_list(args: argparse.Namespace) -> int:
+    from airbot.datasets_store import list_datasets
+
+    stored = list_datasets()
+    for d in stored:
+        if args.json:
+            _print_json({"name": d.name, "path": str(d.data_path), **d.meta})
+        else:
+            print(f"{d.name}\t{d.rows} rows\t{d.meta.get('format')}\tfrom {d.meta.get('source_name')}"
+                  f"\t{d.meta.get('created')}")
+    if not stored and not args.json:
+        print("no datasets stored yet: run `python -m airbot data check FILE --save`")
+    return 0
+
+
+COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [_add_app, _add_guide, _add_data]
 
 
 def build_parser() -> argparse.ArgumentParser:
