@@ -29,13 +29,15 @@ TITLE = "airbot: fine-tune or RAG? See it on your own data"
 
 def build_app(config: AirbotConfig | None = None) -> gr.Blocks:
     """The whole app; models load on first use so this returns in about a second."""
-    from airbot.ui import data_tab, guide_tab
+    from airbot.ui import chat_tab, data_tab, guide_tab
 
     state = AppState(config=config or load_config())
     with gr.Blocks(title="airbot") as demo:
         gr.Markdown(f"# {TITLE}")
         with gr.Tab("Data", id="data"):
             data_tab.build(state)
+        with gr.Tab("Chat", id="chat"):
+            chat_tab.build(state)
         with gr.Tab("Decision guide", id="guide"):
             guide_tab.build(state)
     return demo

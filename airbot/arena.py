@@ -1,0 +1,149 @@
+"""Side-by-side answers and the votes people cast on them (the Chat tab's library half).
+
+Several bots answer one question at the same time, each in its own thread, and their text
+arrives interleaved as it is generated, so the slower bot is visibly slower. Votes go to
+``AIRBOT_HOME/preferences.jsonl`` with both answers and the settings that produced them, so
+a preference log can be replayed or analysed later.
+
+    python -m airbot ask --bot rag --index ~/.airbot/indexes/default "Can I bring my dog?"
+"""
+
+from __future__ import annotations
+
+import json
+import queue
+import threading
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from airbot.config import airbot_home
+from airbot.errors import AirbotError
+
+Vote = Literal["left", "right", "tie", "both_bad"]
+VOTES: tuple[Vote, ...] = ("left", "right", "tie", "both_bad")
+
+
+@dataclass
+class Event:
+    """One thing that happened in a side-by-side race: text for a bot, or a bot finished."""
+
+    bot: str
+    delta: str = ""
+    answer: Any = None  # the bot's final Answer once it is done
+    error: str | None = None
+
+
+@dataclass
+class Race:
+    """The growing state of every pane; the UI renders it after each event."""
+
+    texts: dict[str, str] = field(default_factory=dict)
+    answers: dict[str, Any] = field(default_factory=dict)
+    errors: dict[str, str] = field(default_factory=dict)
+
+    def apply(self, event: Event) -> None:
+        self.texts[event.bot] = self.texts.get(event.bot, "") + event.delta
+        if event.answer is not None:
+            self.answers[event.bot] = event.answer
+            self.texts[event.bot] = event.answer.text
+        if event.error:
+            self.errors[event.bot] = event.error
+
+
+def _pump(name: str, bot: Any, question: str, history: list[dict[str, str]] | None, out: queue.Queue) -> None:
+    """Run one bot to completion, forwarding its deltas; an error ends this pane, not the others."""
+    try:
+        reply = bot.reply(question, history)
+        for delta in reply:
+            out.put(Event(name, delta=delta))
+        out.put(Event(name, answer=reply.answer))
+    except AirbotError as err:
+        out.put(Event(name, error=str(err)))
+    except Exception as err:  # noqa: BLE001 - a crashed bot must not freeze the other panes
+        out.put(Event(name, error=f"{type(err).__name__}: {err}"))
+    finally:
+        out.put(None)
+
+
+def race(bots: Mapping[str, Any], question: str, history: Mapping[str, list[dict[str, str]]] | None = None,
+         ) -> Iterator[Race]:
+    """Stream every bot's answer at once; yields the shared state after each event."""
+    events: queue.Queue = queue.Queue()
+    threads = [threading.Thread(target=_pump, args=(name, bot, question, (history or {}).get(name), events),
+                                daemon=True) for name, bot in bots.items()]
+    for thread in threads:
+        thread.start()
+    state, running = Race(), len(threads)
+    while running:
+        event = events.get()
+        if event is None:
+            running -= 1
+            continue
+        state.apply(event)
+        yield state
+
+
+def list_indexes() -> list[str]:
+    """Knowledge bases on disk that have been built (a manifest exists), by name."""
+    root = airbot_home() / "indexes"
+    return sorted(p.parent.name for p in root.glob("*/manifest.json")) if root.is_dir() else []
+
+
+def preferences_path() -> Path:
+    return airbot_home() / "preferences.jsonl"
+
+
+def record_vote(vote: str, question: str, left: Mapping[str, Any], right: Mapping[str, Any],
+                settings: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Append one vote (question, both answers, which bots, their settings) to the preference log."""
+    if vote not in VOTES:
+        raise AirbotError(f"Vote '{vote}' is not one of {', '.join(VOTES)}.")
+    if not question.strip() or not left.get("answer") or not right.get("answer"):
+        raise AirbotError("Ask a question and let both bots answer before voting.")
+    record = {"time": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "vote": vote, "question": question,
+              "left": dict(left), "right": dict(right), "settings": dict(settings or {})}
+    with preferences_path().open("a", encoding="utf-8") as fh:
+        fh.write(json.dumps(record, ensure_ascii=False, default=str) + "\n")
+    return record
+
+
+def read_votes() -> list[dict[str, Any]]:
+    """Every vote so far (a torn last line from a crash is skipped, not fatal)."""
+    path = preferences_path()
+    if not path.is_file():
+        return []
+    votes = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            votes.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    return votes
+
+
+def tally(votes: list[dict[str, Any]]) -> dict[str, dict[str, int]]:
+    """Wins, losses and ties per bot, the way an arena leaderboard counts them."""
+    table: dict[str, dict[str, int]] = {}
+    for v in votes:
+        left, right = v["left"].get("bot", "left"), v["right"].get("bot", "right")
+        for bot in (left, right):
+            table.setdefault(bot, {"wins": 0, "losses": 0, "ties": 0, "both_bad": 0})
+        if v["vote"] in ("left", "right"):
+            winner, loser = (left, right) if v["vote"] == "left" else (right, left)
+            table[winner]["wins"] += 1
+            table[loser]["losses"] += 1
+        else:
+            key = "ties" if v["vote"] == "tie" else "both_bad"
+            table[left][key] += 1
+            table[right][key] += 1
+    return table
+
+
+def export_conversation(turns: list[dict[str, Any]], path: Path) -> Path:
+    """Write the side-by-side conversation (every bot's answers, sources, timings) as JSON."""
+    path.write_text(json.dumps({"exported": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "turns": turns},
+                               ensure_ascii=False, indent=2, default=str), encoding="utf-8")
+    return path

@@ -1,0 +1,225 @@
+"""Chat tab: one question, the fine-tuned bot and the RAG bot answering side by side.
+
+Both stream at the same time (``airbot.arena.race``); the base model and the hybrid bot can be
+added as extra panes. Under each answer: time to first token, tokens/s and total time; under
+the retrieval bots: their sources. Votes go to the preference log. ``/ask`` answers one
+question with any bots for ``gradio_client``.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+import pandas as pd
+
+from airbot import arena
+from airbot.bots import make_bot
+from airbot.errors import AirbotError
+from airbot.runs import list_runs, run_path
+from airbot.ui.app import AppState
+from airbot.ui.errors import user_errors
+
+PANES: dict[str, str] = {"finetuned": "Fine-tuned bot", "rag": "RAG bot", "base": "Base model", "hybrid": "Hybrid bot"}
+LEFT, RIGHT = "finetuned", "rag"
+EXTRA = {"Base model": "base", "Hybrid bot": "hybrid"}
+VOTE_LABELS = {"left": "👈 Fine-tuned better", "right": "👉 RAG better", "tie": "🤝 Tie", "both_bad": "👎 Both bad"}
+
+
+def run_choices() -> list[str]:
+    """Runs that have an adapter to chat with (finished or cancelled with a partial one)."""
+    return [r.name for r in list_runs() if (r.path / "adapter").is_dir()]
+
+
+def example_questions(limit: int = 8) -> list[str]:
+    """Held-out paraphrases of the shipped sample, so the first question is a fair test."""
+    from airbot.samples import sample_path
+
+    rows = [json.loads(line) for line in sample_path("heldout").read_text().splitlines() if line.strip()]
+    return [row["question"] for row in rows[:limit]]
+
+
+def build_bots(kinds: list[str], run: str | None, index: str | None, state: AppState) -> tuple[dict, dict]:
+    """Bots that can be built, and a one-line reason for each that cannot (shown in its pane)."""
+    bots, problems = {}, {}
+    for kind in kinds:
+        try:
+            bots[kind] = make_bot(kind, state.config, run_dir=run_path(run) if run else None, index=index or None)
+        except AirbotError as err:
+            problems[kind] = str(err).replace("\n", " ")
+    return bots, problems
+
+
+def _stats_md(answer: Any) -> str:
+    t = answer.timings
+    parts = [f"first token **{t.ttft_s:.2f} s**", f"**{t.tokens_per_s:.1f}** tok/s", f"total **{t.total_s:.2f} s**"]
+    if t.retrieval_s:
+        parts.insert(0, f"retrieval {t.retrieval_s * 1000:.0f} ms")
+    return "⏱ " + " · ".join(parts) + (" · _refused: not in the documents_" if answer.refused else "")
+
+
+def _sources_md(answer: Any) -> str:
+    if not answer.sources:
+        return "_No sources: the documents do not cover this question._" if answer.refused else "_No sources._"
+    lines = []
+    for i, s in enumerate(answer.sources, 1):
+        where = " · ".join(x for x in (f"p. {s.page}" if s.page else "", f"§ {s.clause}" if s.clause else "",
+                                      s.section) if x)
+        lines.append(f"**[{i}] {s.doc}** — {where} (score {s.score:.2f})\n> {s.text[:300]}")
+    return "\n\n".join(lines)
+
+
+def ask_side_by_side(question: str, run: str | None, index: str | None, extras: list[str], turns: list[dict],
+                     *histories: list[dict], state: AppState) -> Any:
+    """Stream every visible bot's answer into its pane; yields all outputs after each delta."""
+    question = (question or "").strip()
+    if not question:
+        raise AirbotError("Type a question first, or pick one of the examples below.")
+    kinds = [LEFT, RIGHT, *[EXTRA[e] for e in extras or []]]
+    hist = {k: list(h or []) for k, h in zip(PANES, histories)}
+    previous = {k: [m for m in hist[k] if isinstance(m.get("content"), str)] for k in PANES}
+    for kind in kinds:
+        hist[kind] += [{"role": "user", "content": question}, {"role": "assistant", "content": ""}]
+    bots, problems = build_bots(kinds, run, index, state)
+    stats = {k: "" for k in PANES}
+    sources = {"rag": "", "hybrid": ""}
+    for kind, problem in problems.items():
+        hist[kind][-1]["content"] = f"⚠️ {problem}"
+    yield _outputs(hist, stats, sources, turns, "")
+    final: Any = arena.Race()
+    for final in arena.race(bots, question, previous):
+        for kind, text in final.texts.items():
+            hist[kind][-1]["content"] = text or "…"
+        for kind, err in final.errors.items():
+            hist[kind][-1]["content"] = f"⚠️ {err}"
+        yield _outputs(hist, stats, sources, turns, "")
+    for kind, answer in final.answers.items():
+        stats[kind] = _stats_md(answer)
+        if kind in sources:
+            sources[kind] = _sources_md(answer)
+    turn = {"question": question, "run": run, "index": index,
+            "answers": {k: a.to_dict() for k, a in final.answers.items()}, "problems": problems}
+    yield _outputs(hist, stats, sources, [*turns, turn], "")
+
+
+def _outputs(hist: dict, stats: dict, sources: dict, turns: list[dict], prompt: str) -> list[Any]:
+    return [*[hist[k] for k in PANES], *[stats[k] for k in PANES], sources["rag"], sources["hybrid"], turns, prompt]
+
+
+def ask_api(question: str, bots: str = "finetuned,rag", run: str = "", index: str = "default",
+            state: AppState | None = None) -> dict[str, Any]:
+    """Answer one question with several bots at once (``/ask``): {bot: answer dict} plus any problems."""
+    kinds = [b.strip() for b in bots.split(",") if b.strip()]
+    built, problems = build_bots(kinds, run or None, index or None, state)  # type: ignore[arg-type]
+    if not built:
+        raise AirbotError.collected("No bot could answer:", list(problems.values()))
+    final: Any = arena.Race()
+    for final in arena.race(built, question):
+        pass
+    return {"answers": {k: a.to_dict() for k, a in final.answers.items()}, "problems": problems,
+            "errors": final.errors}
+
+
+def vote(choice: str, turns: list[dict], state: AppState) -> tuple[str, pd.DataFrame]:
+    """Log a preference for the last question's left vs right answers."""
+    if not turns:
+        raise AirbotError("Ask a question and let both bots answer before voting.")
+    last = turns[-1]
+    left, right = last["answers"].get(LEFT, {}), last["answers"].get(RIGHT, {})
+    settings = {"run": last.get("run"), "index": last.get("index"), "chat": vars(state.config.chat),
+                "rag": vars(state.config.rag), "model": state.config.model.base}
+    arena.record_vote(choice, last["question"], left, right, settings)
+    return f"Recorded: **{VOTE_LABELS[choice]}** for “{last['question']}”.", tally_frame()
+
+
+def tally_frame() -> pd.DataFrame:
+    table = arena.tally(arena.read_votes())
+    rows = [{"bot": bot, **counts} for bot, counts in table.items()]
+    return pd.DataFrame(rows, columns=["bot", "wins", "losses", "ties", "both_bad"])
+
+
+def export(turns: list[dict]) -> str:
+    """The conversation with every bot's answers, sources and timings, as a JSON download."""
+    if not turns:
+        raise AirbotError("Nothing to export yet: ask a question first.")
+    path = Path(tempfile.mkdtemp(prefix="airbot-chat-")) / "conversation.json"
+    return str(arena.export_conversation(turns, path))
+
+
+def _refresh() -> tuple[Any, Any]:
+    runs, indexes = run_choices(), arena.list_indexes()
+    return (gr.Dropdown(choices=runs, value=runs[0] if runs else None),
+            gr.Dropdown(choices=indexes, value=indexes[0] if indexes else None))
+
+
+def build(state: AppState) -> None:
+    """Pickers, the panes, the prompt, examples and the vote row."""
+    with gr.Row():
+        run = gr.Dropdown(run_choices(), label="Fine-tuned run (adapter)", scale=2)
+        index = gr.Dropdown(arena.list_indexes(), label="Knowledge index", scale=2)
+        extras = gr.CheckboxGroup(list(EXTRA), label="Also answer with", scale=2)
+        refresh = gr.Button("↻ Refresh runs and indexes", scale=1)
+    panes, stats, boxes = {}, {}, {}
+    srcs: dict[str, Any] = {}
+    for row_kinds in ((LEFT, RIGHT), ("base", "hybrid")):
+        with gr.Row():
+            for kind in row_kinds:
+                with gr.Column(visible=kind in (LEFT, RIGHT)) as boxes[kind]:
+                    panes[kind] = gr.Chatbot(label=PANES[kind], height=360, elem_id=f"pane-{kind}")
+                    stats[kind] = gr.Markdown(elem_id=f"stats-{kind}")
+                    if kind in ("rag", "hybrid"):
+                        with gr.Accordion("Sources", open=True):
+                            srcs[kind] = gr.Markdown(elem_id=f"sources-{kind}")
+    with gr.Row():
+        prompt = gr.Textbox(placeholder="Ask both bots a question…", show_label=False, scale=5, elem_id="chat-prompt")
+        send = gr.Button("Ask both", variant="primary", scale=1)
+    gr.Examples(example_questions(), inputs=prompt, label="Held-out questions (paraphrases not seen in training)")
+    with gr.Row(equal_height=True):
+        regen, clear, export_btn = gr.Button("↻ Regenerate"), gr.Button("🗑 Clear"), gr.Button("⬇ Export conversation")
+        export_file = gr.File(label="Conversation (JSON)", interactive=False, height=70)
+    with gr.Row():
+        vote_buttons = {choice: gr.Button(label) for choice, label in VOTE_LABELS.items()}
+    vote_status = gr.Markdown()
+    tally = gr.Dataframe(tally_frame(), label="Votes so far", interactive=False)
+    turns = gr.State([])
+    _wire(state, locals())
+
+
+def _wire(state: AppState, c: dict[str, Any]) -> None:
+    """Events, kept apart from layout so each stays readable."""
+    panes, stats, srcs = c["panes"], c["stats"], c["srcs"]
+    outputs = [*[panes[k] for k in PANES], *[stats[k] for k in PANES], srcs["rag"], srcs["hybrid"], c["turns"],
+               c["prompt"]]
+    inputs = [c["prompt"], c["run"], c["index"], c["extras"], c["turns"], *[panes[k] for k in PANES]]
+
+    def ask(*args: Any) -> Any:
+        yield from ask_side_by_side(*args, state=state)
+
+    ask = user_errors(ask)
+    c["send"].click(ask, inputs, outputs, api_name="chat_ask")
+    c["prompt"].submit(ask, inputs, outputs, api_name=False)
+
+    def regenerate(prompt: str, run: Any, index: Any, extras: Any, turns: list[dict], *hists: Any) -> Any:
+        if not turns:
+            raise AirbotError("Nothing to regenerate yet: ask a question first.")
+        trimmed = [h[:-2] if len(h) >= 2 else h for h in hists]
+        yield from ask_side_by_side(turns[-1]["question"], run, index, extras, turns[:-1], *trimmed, state=state)
+
+    c["regen"].click(user_errors(regenerate), inputs, outputs, api_name="chat_regenerate")
+    c["clear"].click(lambda: [[]] * 4 + [""] * 6 + [[], ""], None, outputs, api_name="chat_clear")
+    c["export_btn"].click(user_errors(export), c["turns"], c["export_file"], api_name="chat_export")
+    c["extras"].change(lambda e: [gr.Column(visible=label in (e or [])) for label in EXTRA], c["extras"],
+                       [c["boxes"]["base"], c["boxes"]["hybrid"]], api_name=False)
+    c["refresh"].click(_refresh, None, [c["run"], c["index"]], api_name="chat_refresh")
+    for choice, button in c["vote_buttons"].items():
+        button.click(user_errors(lambda t, choice=choice: vote(choice, t, state)), c["turns"],
+                     [c["vote_status"], c["tally"]], api_name=f"vote_{choice}")
+
+    def ask_endpoint(question: str, bots: str = "finetuned,rag", run: str = "", index: str = "default") -> dict:
+        """Answer one question with the named bots (comma-separated) for gradio_client."""
+        return ask_api(question, bots, run, index, state)
+
+    gr.api(user_errors(ask_endpoint), api_name="ask")
