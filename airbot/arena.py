@@ -62,7 +62,7 @@ def _pump(name: str, bot: Any, question: str, history: list[dict[str, str]] | No
         out.put(Event(name, answer=reply.answer))
     except AirbotError as err:
         out.put(Event(name, error=str(err)))
-    except Exception as err:  # noqa: BLE001 - a crashed bot must not freeze the other panes
+    except Exception as err:  # a crashed bot must not freeze the other panes
         out.put(Event(name, error=f"{type(err).__name__}: {err}"))
     finally:
         out.put(None)

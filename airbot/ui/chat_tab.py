@@ -117,7 +117,7 @@ def ask_api(question: str, bots: str = "finetuned,rag", run: str = "", index: st
     if not built:
         raise AirbotError.collected("No bot could answer:", list(problems.values()))
     final: Any = arena.Race()
-    for final in arena.race(built, question):
+    for final in arena.race(built, question):  # noqa: B007 - only the last state matters
         pass
     return {"answers": {k: a.to_dict() for k, a in final.answers.items()}, "problems": problems,
             "errors": final.errors}
