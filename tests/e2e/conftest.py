@@ -1,0 +1,131 @@
+"""Browser-test fixtures shared by every tab: the real app in its own process and Debian's Chromium.
+
+    .venv/bin/python -m pytest tests/e2e -q
+
+``live_app`` starts ``python -m airbot app`` once per session on a free port with an empty
+AIRBOT_HOME (its model cache linked to the session's, so nothing is converted twice).
+``page`` is a fresh browser tab at 1280x900 for each test; ``screenshot(page, "name")`` saves
+``artifacts/screenshots/name.png`` (gitignored) for a person to look at. Chromium is the one
+from Debian (``/usr/bin/chromium``); ``playwright install`` is never needed.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = Path(os.environ.get("AIRBOT_CHROMIUM", "/usr/bin/chromium"))
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+SCREENSHOTS = ROOT / "artifacts" / "screenshots"
+START_TIMEOUT_S = 120
+
+
+@dataclass
+class LiveApp:
+    """A running app: where to reach it, its AIRBOT_HOME and its log (read it when a test fails)."""
+
+    url: str
+    home: Path
+    log: Path
+
+    def log_tail(self, chars: int = 3000) -> str:
+        return self.log.read_text(errors="replace")[-chars:] if self.log.is_file() else ""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _fresh_home(root: Path) -> Path:
+    """An empty AIRBOT_HOME sharing the session's converted models (read-only use)."""
+    home = root / "home"
+    home.mkdir(parents=True)
+    models = Path(os.environ["AIRBOT_HOME"]) / "models"
+    models.mkdir(parents=True, exist_ok=True)
+    (home / "models").symlink_to(models, target_is_directory=True)
+    return home
+
+
+def _wait_until_up(url: str, proc: subprocess.Popen, log: Path) -> None:
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"the app exited with {proc.returncode}:\n{log.read_text(errors='replace')[-3000:]}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.3)
+    raise RuntimeError(f"the app did not answer at {url} within {START_TIMEOUT_S}s")
+
+
+@pytest.fixture(scope="session")
+def live_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveApp]:
+    """The real app (``python -m airbot app``) in a subprocess, so its AIRBOT_HOME is its own."""
+    root = tmp_path_factory.mktemp("live-app")
+    home, port, log = _fresh_home(root), free_port(), root / "app.log"
+    env = {**os.environ, "AIRBOT_HOME": str(home), "HF_HUB_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False"}
+    url = f"http://127.0.0.1:{port}/"
+    with log.open("w") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "airbot", "app", "--host", "127.0.0.1", "--port", str(port)],
+                                cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        _wait_until_up(url, proc, log)
+        yield LiveApp(url, home, log)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[object]:
+    """Headless Debian Chromium driven by Playwright; skipped where it is not installed."""
+    if not CHROMIUM.is_file():
+        pytest.skip(f"{CHROMIUM} not found: install Debian's chromium (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser: object, live_app: LiveApp) -> Iterator[object]:
+    """A fresh tab (own cookies and storage) opened on the app and waited until Gradio has drawn it."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})  # type: ignore[attr-defined]
+    tab = context.new_page()
+    tab.set_default_timeout(60_000)
+    tab.goto(live_app.url)
+    tab.wait_for_selector("gradio-app .tab-wrapper, gradio-app [role=tablist]", timeout=60_000)
+    yield tab
+    context.close()
+
+
+@pytest.fixture
+def screenshot() -> Callable[..., Path]:
+    """``screenshot(page, "name", full_page=True)`` -> artifacts/screenshots/name.png."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+
+    def take(page: object, name: str, full_page: bool = True) -> Path:
+        path = SCREENSHOTS / f"{name}.png"
+        page.screenshot(path=str(path), full_page=full_page)  # type: ignore[attr-defined]
+        return path
+
+    return take
