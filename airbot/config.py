@@ -70,7 +70,8 @@ class TrainConfig:
     max_steps: int = _f(-1, "Stop after this many optimizer steps (-1: run all epochs).")
     batch_size: int = _f(4, "Examples per step on each device.")
     grad_accum: int = _f(1, "Steps whose gradients add up before an update.")
-    learning_rate: float = _f(2e-4, "Peak learning rate (full fine-tuning wants ~10x less).")
+    learning_rate: float = _f(0.0, "Peak learning rate; 0 picks the method's usual one (qlora/lora 1e-3, full 5e-5, "
+                                   "prompt 3e-2, prefix 1e-2).")
     warmup_ratio: float = _f(0.05, "Share of steps spent warming the learning rate up.")
     max_length: int = _f(256, "Tokens per example after the chat template; longer ones are cut.")
     lora_r: int = _f(16, "LoRA rank.")
@@ -78,11 +79,19 @@ class TrainConfig:
     lora_dropout: float = _f(0.0, "Dropout inside LoRA layers.")
     target_modules: str = _f("all-linear", "Layers that get adapters: 'all-linear' or comma-separated names.")
     num_virtual_tokens: int = _f(20, "Soft-prompt length for prompt and prefix tuning.")
-    precision: Literal["auto", "fp32", "bf16", "fp16"] = _f("auto", "Compute precision; 'auto' uses bf16 where the hardware has it.")
+    precision: Literal["auto", "fp32", "bf16", "fp16"] = _f("auto", "Compute precision; 'auto' uses bf16 where the "
+                                                                    "hardware has it.")
     gradient_checkpointing: bool = _f(False, "Trade speed for memory; only needed for big models.")
     eval_steps: int = _f(0, "Evaluate held-out loss every N steps (0: once per epoch).")
+    group_by_length: bool = _f(True, "Batch examples of similar length together: less padding, faster steps.")
+    threads: int = _f(0, "CPU threads for training; 0: all cores, or 1 when other work already fills them.")
+    probe: bool = _f(True, "Answer general questions before and after training to show forgetting (probe.json).")
     seed: int = _f(42, "Seed for initialisation and shuffling.")
     mode: Literal["sft", "raft"] = _f("sft", "sft: Q -> A. raft: retrieved clauses + Q -> A (hybrid bot).")
+    raft_index: str = _f("", "raft mode: index (name under AIRBOT_HOME/indexes or folder) whose clauses go into the prompts.")
+    raft_distractors: int = _f(1, "raft mode: unrelated retrieved clauses shown beside the right one in each prompt.")
+    raft_oracle_prob: float = _f(0.8, "raft mode: share of prompts that contain the right clause; the rest show only "
+                                      "distractors, so the adapter learns to use the clause when it is there.")
 
 
 @dataclass
@@ -92,8 +101,13 @@ class RagConfig:
     chunk_tokens: int = _f(160, "Largest chunk, in embedder tokens; clauses are kept whole when they fit.")
     top_k: int = _f(3, "Chunks retrieved per question.")
     context_chunks: int = _f(1, "Chunks actually shown to the model (the small model reads one best).")
-    fusion: Literal["rrf", "dense", "bm25"] = _f("rrf", "How dense and BM25 rankings combine.")
-    min_score: float = _f(0.3, "Below this similarity the bot says the documents do not cover it.")
+    fusion: Literal["weighted", "rrf", "dense", "bm25"] = _f(
+        "weighted", "How dense and BM25 rankings combine: weighted (cosine + bm25_weight x BM25), rrf, dense, bm25.")
+    bm25_weight: float = _f(0.1, "weighted fusion: share of the (0-1 scaled) BM25 score added to the cosine.")
+    rrf_k: int = _f(60, "Reciprocal rank fusion damping: larger values flatten the rank differences.")
+    min_score: float = _f(0.4, "Below this cosine (question vs best chunk) the bot says the documents do not cover it.")
+    refusal: str = _f("The documents I have do not cover that question, so I cannot answer it.",
+                      "What the RAG and hybrid bots say when no passage is relevant enough.")
 
 
 @dataclass
@@ -102,6 +116,8 @@ class ChatConfig:
 
     max_new_tokens: int = _f(128, "Longest answer in tokens.")
     temperature: float = _f(0.0, "0 means greedy (reproducible); higher samples.")
+    top_p: float = _f(0.9, "Nucleus sampling cut-off, used only when temperature > 0.")
+    repetition_penalty: float = _f(1.0, "Above 1 discourages repeating tokens (small models loop when greedy).")
     system_prompt: str = _f("You are a helpful customer support assistant.", "System message for every bot.")
 
 

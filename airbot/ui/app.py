@@ -29,15 +29,21 @@ TITLE = "airbot: fine-tune or RAG? See it on your own data"
 
 def build_app(config: AirbotConfig | None = None) -> gr.Blocks:
     """The whole app; models load on first use so this returns in about a second."""
-    from airbot.ui import chat_tab, data_tab, guide_tab
+    from airbot.ui import chat_tab, data_tab, eval_tab, guide_tab, knowledge_panel, train_tab
 
     state = AppState(config=config or load_config())
     with gr.Blocks(title="airbot") as demo:
         gr.Markdown(f"# {TITLE}")
         with gr.Tab("Data", id="data"):
             data_tab.build(state)
+            gr.Markdown("---\n## Policy documents (for the RAG bot)")
+            knowledge_panel.build(state)
+        with gr.Tab("Train", id="train"):
+            train_tab.build(state)
         with gr.Tab("Chat", id="chat"):
             chat_tab.build(state)
+        with gr.Tab("Evaluate", id="evaluate"):
+            eval_tab.build(state)
         with gr.Tab("Decision guide", id="guide"):
             guide_tab.build(state)
     return demo

@@ -158,8 +158,8 @@ def _refresh() -> tuple[Any, Any]:
 def build(state: AppState) -> None:
     """Pickers, the panes, the prompt, examples and the vote row."""
     with gr.Row():
-        run = gr.Dropdown(run_choices(), label="Fine-tuned run (adapter)", scale=2)
-        index = gr.Dropdown(arena.list_indexes(), label="Knowledge index", scale=2)
+        run = gr.Dropdown(run_choices(), label="Fine-tuned run (adapter)", scale=2, allow_custom_value=True)
+        index = gr.Dropdown(arena.list_indexes(), label="Knowledge index", scale=2, allow_custom_value=True)
         extras = gr.CheckboxGroup(list(EXTRA), label="Also answer with", scale=2)
         refresh = gr.Button("↻ Refresh runs and indexes", scale=1)
     panes, stats, boxes = {}, {}, {}
@@ -214,6 +214,7 @@ def _wire(state: AppState, c: dict[str, Any]) -> None:
     c["extras"].change(lambda e: [gr.Column(visible=label in (e or [])) for label in EXTRA], c["extras"],
                        [c["boxes"]["base"], c["boxes"]["hybrid"]], api_name=False)
     c["refresh"].click(_refresh, None, [c["run"], c["index"]], api_name="chat_refresh")
+    gr.context.Context.root_block.load(_refresh, None, [c["run"], c["index"]], api_name=False)
     for choice, button in c["vote_buttons"].items():
         button.click(user_errors(lambda t, choice=choice: vote(choice, t, state)), c["turns"],
                      [c["vote_status"], c["tally"]], api_name=f"vote_{choice}")

@@ -1,0 +1,317 @@
+"""One interface over the four bots the app compares: base, fine-tuned, RAG and hybrid.
+
+Every bot streams text deltas and ends in an ``Answer`` (text, cited sources, timings,
+whether it refused). All four share one base model, tokenizer and decoding config, so a
+comparison differs only in what the bot is: an adapter, retrieved clauses, or both::
+
+    python -m airbot ask --bot rag --index default "How heavy can my checked bag be?"
+    python -c "from airbot.bots import make_bot; print(make_bot('base').answer('Hello').text)"
+
+Models and indexes load once per process (``make_bot`` caches them). A LoRA adapter is merged
+into its own copy of the base model, so base and fine-tuned bots can stream at the same time
+from different threads without toggling adapters on a shared model.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal, Protocol, runtime_checkable
+
+from airbot.config import AirbotConfig, ChatConfig, RagConfig, load_config
+from airbot.errors import AirbotError, ModelError
+from airbot.generation import GenerationStats, Message, rag_messages, stream_chat
+
+BotKind = Literal["base", "finetuned", "rag", "hybrid"]
+BOT_KINDS: tuple[str, ...] = ("base", "finetuned", "rag", "hybrid")
+SNIPPET_CHARS = 300
+
+
+@dataclass
+class Source:
+    """A retrieved passage the answer was given, as shown under the answer and in ``--json``."""
+
+    doc: str
+    page: int | None
+    section: str
+    clause: str | None
+    text: str
+    score: float
+
+
+@dataclass
+class Timings:
+    """Measured, not estimated: ttft is the time until the first decoded text was available."""
+
+    retrieval_s: float = 0.0
+    ttft_s: float = 0.0
+    total_s: float = 0.0
+    tokens_per_s: float = 0.0
+    new_tokens: int = 0
+
+
+@dataclass
+class Answer:
+    """What a bot said, from where, and how fast."""
+
+    bot: str
+    question: str
+    text: str
+    sources: list[Source] = field(default_factory=list)
+    timings: Timings = field(default_factory=Timings)
+    refused: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``ask --json`` line: one object per question."""
+        timings = {k: round(v, 4) if isinstance(v, float) else v for k, v in asdict(self.timings).items()}
+        return {"bot": self.bot, "question": self.question, "answer": self.text, "refused": self.refused,
+                "sources": [asdict(s) for s in self.sources], "timings": timings}
+
+
+@runtime_checkable
+class Bot(Protocol):
+    """What the chat tab, the arena, the evaluation and the CLI rely on."""
+
+    name: str
+
+    def stream(self, question: str, history: list[Message] | None = None) -> Iterator[str]:
+        """Text deltas that join to the final answer."""
+        ...
+
+    def answer(self, question: str, history: list[Message] | None = None) -> Answer:
+        """The whole answer with sources and timings."""
+        ...
+
+
+class Reply:
+    """One answer in progress: iterate for text deltas; ``answer`` is complete afterwards."""
+
+    def __init__(self, bot: ChatBot, question: str, history: list[Message] | None) -> None:
+        self.bot, self.question, self.history = bot, question, history
+        self.answer: Answer | None = None
+        self.sources: list[Source] = []
+        self.refused = False
+        self.retrieval_s = 0.0
+
+    def __iter__(self) -> Iterator[str]:
+        started = time.perf_counter()
+        first: float | None = None
+        parts: list[str] = []
+        stats = GenerationStats()
+        for delta in self._deltas(stats):
+            first = first or time.perf_counter()
+            parts.append(delta)
+            yield delta
+        total = time.perf_counter() - started
+        ttft = (first or time.perf_counter()) - started  # retrieval included: what the user waits
+        timings = Timings(round(self.retrieval_s, 4), round(ttft, 4), round(total, 4),
+                          round(stats.tokens_per_s, 2), stats.new_tokens)
+        self.answer = Answer(self.bot.name, self.question, "".join(parts), self.sources, timings,
+                             self.refused)
+
+    def _deltas(self, stats: GenerationStats) -> Iterator[str]:
+        """Retrieve, then either the refusal or the model's stream plus its citation markers."""
+        self.sources, refusal, self.retrieval_s = self.bot.retrieve(self.question)
+        self.refused = refusal is not None
+        if refusal is not None:
+            yield refusal
+            return
+        messages = self.bot.messages(self.question, self.history, self.sources)
+        yield from stream_chat(self.bot.model, self.bot.tokenizer, messages, self.bot.chat, stats)
+        if cite := self.bot.citation(self.sources):
+            yield cite
+
+
+class ChatBot:
+    """A model that answers from its weights alone (the base and fine-tuned bots)."""
+
+    def __init__(self, name: str, model: Any, tokenizer: Any, chat: ChatConfig) -> None:
+        self.name, self.model, self.tokenizer, self.chat = name, model, tokenizer, chat
+
+    def retrieve(self, question: str) -> tuple[list[Source], str | None, float]:
+        """Sources, a refusal (None: go ahead and generate) and the seconds retrieval took."""
+        return [], None, 0.0
+
+    def citation(self, sources: list[Source]) -> str:
+        """Citation markers appended to the answer (none: this bot reads no passages)."""
+        return ""
+
+    def messages(self, question: str, history: list[Message] | None, sources: list[Source]) -> list[Message]:
+        system = [{"role": "system", "content": self.chat.system_prompt}] if self.chat.system_prompt else []
+        return [*system, *_clean_history(history), {"role": "user", "content": question}]
+
+    def reply(self, question: str, history: list[Message] | None = None) -> Reply:
+        _check_question(question)
+        return Reply(self, question, history)
+
+    def stream(self, question: str, history: list[Message] | None = None) -> Iterator[str]:
+        yield from self.reply(question, history)
+
+    def answer(self, question: str, history: list[Message] | None = None) -> Answer:
+        reply = self.reply(question, history)
+        for _ in reply:
+            pass
+        assert reply.answer is not None  # set when the iteration above finished
+        return reply.answer
+
+
+class RagBot(ChatBot):
+    """A model that answers from retrieved clauses and cites them (the RAG and hybrid bots)."""
+
+    def __init__(self, name: str, model: Any, tokenizer: Any, chat: ChatConfig, kb: Any, rag: RagConfig) -> None:
+        super().__init__(name, model, tokenizer, chat)
+        self.kb, self.rag = kb, rag
+
+    def retrieve(self, question: str) -> tuple[list[Source], str | None, float]:
+        """Top clauses; below ``min_score`` the documents do not cover the question, and the bot
+        says so instead of letting a small model improvise."""
+        started = time.perf_counter()
+        hits = self.kb.search(question, max(self.rag.top_k, self.rag.context_chunks))
+        covered = self.kb.relevance(question, hits) >= self.rag.min_score
+        elapsed = time.perf_counter() - started
+        if not covered:
+            return [], self.rag.refusal, elapsed
+        return [Source(h.doc, h.page, h.section, h.clause, h.text, round(h.score, 4)) for h in hits], None, elapsed
+
+    def citation(self, sources: list[Source]) -> str:
+        """`` [1]`` (``[1][2]``...) for the passages the model read: a 135M reader does not cite
+        reliably itself, and the attribution is exact because it saw only these."""
+        shown = min(len(sources), max(1, self.rag.context_chunks))
+        return " " + "".join(f"[{n}]" for n in range(1, shown + 1)) if shown else ""
+
+    def messages(self, question: str, history: list[Message] | None, sources: list[Source]) -> list[Message]:
+        shown = sources[: max(1, self.rag.context_chunks)]
+        return rag_messages(question, shown, self.chat.system_prompt, _clean_history(history))
+
+
+def _check_question(question: str) -> None:
+    if not isinstance(question, str) or not question.strip():
+        raise AirbotError("The question is empty. Type a question for the bot to answer.")
+
+
+def _clean_history(history: list[Message] | None) -> list[Message]:
+    """Earlier turns as plain role/content pairs (Gradio's messages may carry extra keys)."""
+    out: list[Message] = []
+    for turn in history or []:
+        role, content = turn.get("role"), turn.get("content")
+        if role in ("user", "assistant") and isinstance(content, str) and content.strip():
+            out.append({"role": role, "content": content})
+    return out
+
+
+# --- building and caching ---------------------------------------------------------------------
+_cache: dict[tuple, Any] = {}
+_cache_lock = threading.Lock()
+
+
+def inference_dtype(config: AirbotConfig) -> str:
+    """bf16 where the hardware does it fast, else fp32; every bot of a process uses the same."""
+    from airbot.models import bf16_supported, pick_device
+
+    return "bfloat16" if bf16_supported(pick_device(config.model.device)) else "float32"
+
+
+def _cached(key: tuple, build: Any) -> Any:
+    with _cache_lock:
+        if key not in _cache:
+            _cache[key] = build()
+        return _cache[key]
+
+
+def base_model(config: AirbotConfig) -> tuple[Any, Any]:
+    """The shared base model and tokenizer."""
+    from airbot.models import shared_causal_lm, shared_tokenizer
+
+    model = shared_causal_lm(config.model.base, config.model.device, inference_dtype(config))
+    return model, shared_tokenizer(config.model.base)
+
+
+def finetuned_model(run_dir: str | Path, config: AirbotConfig) -> Any:
+    """The run's model, loaded once per adapter version (a re-trained run reloads)."""
+    from airbot.runs import adapter_dir, run_path
+
+    adapter = adapter_dir(run_path(str(run_dir)))
+    stamp = max((p.stat().st_mtime for p in adapter.iterdir()), default=0.0)
+    key = ("finetuned", str(adapter.resolve()), stamp, config.model.device, inference_dtype(config))
+    return _cached(key, lambda: _load_adapter(adapter, config))
+
+
+def _load_adapter(adapter: Path, config: AirbotConfig) -> Any:
+    """A PEFT adapter on a private copy of the base (LoRA merged in), or a full fine-tuned model."""
+    import torch
+
+    from airbot.models import load_causal_lm, pick_device
+
+    dtype = getattr(torch, inference_dtype(config))
+    if (adapter / "adapter_config.json").is_file():
+        from peft import PeftModel
+
+        meta = json.loads((adapter / "adapter_config.json").read_text())
+        base = load_causal_lm(_run_base(adapter, config), dtype=dtype, device=config.model.device)
+        try:
+            model = PeftModel.from_pretrained(base, adapter)
+        except (OSError, ValueError, RuntimeError, KeyError) as err:
+            raise ModelError(f"The adapter in {adapter} does not fit base model '{_run_base(adapter, config)}' "
+                             f"({type(err).__name__}: {err}). Use the base model the run was trained on.") from None
+        if str(meta.get("peft_type", "")).upper() in ("LORA", "ADALORA", "LOHA", "LOKR", "IA3"):
+            model = model.merge_and_unload()  # plain weights: no adapter switching, full speed
+    else:
+        from transformers import AutoModelForCausalLM
+
+        model = AutoModelForCausalLM.from_pretrained(adapter, dtype=dtype).to(pick_device(config.model.device))
+    model.eval()
+    return model
+
+
+def _run_base(adapter: Path, config: AirbotConfig) -> str:
+    """The base the run trained on (its config.yaml), else the current config's."""
+    run_config = adapter.parent / "config.yaml"
+    if run_config.is_file():
+        try:
+            return load_config(run_config).model.base
+        except AirbotError:
+            pass
+    return config.model.base
+
+
+def knowledge_base(index: Any, config: AirbotConfig) -> Any:
+    """An open KnowledgeBase: passed through, or the process-wide shared one for that folder."""
+    from airbot.knowledge import KnowledgeBase, open_shared
+
+    if isinstance(index, KnowledgeBase):
+        return index
+    return open_shared(index, rag=config.rag, embedder=config.model.embedder)
+
+
+def make_bot(kind: str, config: AirbotConfig | None = None, run_dir: str | Path | None = None,
+             index: Any = None) -> ChatBot:
+    """A ready bot of ``kind``; what it needs (a run for finetuned/hybrid, an index for rag/hybrid)
+    is checked first, so a mistake is one clear error before any model loads."""
+    config = config or load_config()
+    _check_needs(kind, run_dir, index)
+    kb = knowledge_base(index, config) if kind in ("rag", "hybrid") else None
+    if kind in ("finetuned", "hybrid"):
+        model, tokenizer = finetuned_model(run_dir, config), base_model(config)[1]  # type: ignore[arg-type]
+    else:
+        model, tokenizer = base_model(config)
+    if kb is None:
+        return ChatBot(kind, model, tokenizer, config.chat)
+    return RagBot(kind, model, tokenizer, config.chat, kb, config.rag)
+
+
+def _check_needs(kind: str, run_dir: str | Path | None, index: Any) -> None:
+    problems = []
+    if kind not in BOT_KINDS:
+        problems.append(f"unknown bot '{kind}'; choose one of {', '.join(BOT_KINDS)}")
+    if kind in ("finetuned", "hybrid") and not run_dir:
+        problems.append(f"the {kind} bot needs a fine-tuning run (--run RUN_DIR, or pick a run in the Train tab)")
+    if kind in ("rag", "hybrid") and index is None:
+        problems.append(f"the {kind} bot needs a document index (--index INDEX_DIR, or add documents in the Data tab)")
+    if len(problems) == 1:
+        raise AirbotError(f"Cannot build the bot: {problems[0]}.")
+    if problems:
+        raise AirbotError.collected("Cannot build the bot:", problems)

@@ -1,0 +1,299 @@
+"""Evaluate tab: score the bots on held-out questions, see where they disagree, and test what
+happens when the policy changes.
+
+Every button calls the same functions as the CLI (``airbot.evaluate.evaluate`` and
+``airbot.policy_change.policy_change``), so ``/eval_run`` here and ``python -m airbot eval``
+give the same eval.json; ``/eval_results`` re-renders any saved evaluation, and
+``/policy_change_run`` stores its result in the evaluation on screen, where the Decision guide
+reads it.
+"""
+
+from __future__ import annotations
+
+import html
+import threading
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+import pandas as pd
+
+from airbot.config import airbot_home
+from airbot.errors import AirbotError
+from airbot.ui.app import AppState
+from airbot.ui.errors import user_errors
+
+BOTS = ["base", "finetuned", "rag", "hybrid"]
+NO_RUN = "(no run)"
+NO_INDEX = "(no index)"
+MARK = {True: "✅", False: "❌", None: "–"}
+OUTCOME = {"new": "✅ new figure", "old": "⚠️ old figure", "neither": "❌ neither"}
+_stops: dict[str, threading.Event] = {}
+
+
+# --- pickers ------------------------------------------------------------------------------------
+def run_choices() -> list[tuple[str, str]]:
+    """Runs with a saved adapter, newest first, as (label, folder)."""
+    from airbot.runs import list_runs
+
+    runs = [r for r in list_runs() if (r.path / "adapter").is_dir()]
+    return [(NO_RUN, NO_RUN)] + [(f"{r.name} ({r.method}, {r.phase})", str(r.path)) for r in runs]
+
+
+def index_choices() -> list[str]:
+    """Index folders under ``AIRBOT_HOME/indexes``."""
+    root = airbot_home() / "indexes"
+    found = sorted(p.name for p in root.glob("*") if (p / "manifest.json").is_file()) if root.is_dir() else []
+    return [NO_INDEX, *found]
+
+
+def eval_choices() -> list[str]:
+    from airbot.evaluate import list_evaluations
+
+    return [str(p) for p in list_evaluations()]
+
+
+# --- rendering ----------------------------------------------------------------------------------
+def scores_frame(report: dict[str, Any]) -> pd.DataFrame:
+    """Grouped bars: one group per measure, one bar per bot (x is 'measure · bot', colour the bot)."""
+    measures = {"fact accuracy": "fact_accuracy", "similarity": "similarity", "refusal correctness": "refusal_accuracy"}
+    rows = [{"bar": f"{label} · {bot}", "bot": bot, "measure": label, "value": round(float(b[key]), 3)}
+            for label, key in measures.items() for bot, b in report.get("bots", {}).items() if b.get(key) is not None]
+    return pd.DataFrame(rows, columns=["bar", "bot", "measure", "value"])
+
+
+def latency_frame(report: dict[str, Any]) -> pd.DataFrame:
+    rows = [{"bot": bot, "seconds": b["mean_latency_s"]} for bot, b in report.get("bots", {}).items()
+            if b.get("mean_latency_s") is not None]
+    return pd.DataFrame(rows, columns=["bot", "seconds"])
+
+
+def _pct(value: Any, ci: Any = None) -> str:
+    if value is None:
+        return "–"
+    return f"{value * 100:.0f}%" + (f" [{ci[0] * 100:.0f}–{ci[1] * 100:.0f}]" if ci else "")
+
+
+def summary_frame(report: dict[str, Any]) -> pd.DataFrame:
+    """The figures with their 95% intervals, one row per bot."""
+    rows = []
+    for bot, b in report.get("bots", {}).items():
+        rows.append({"bot": bot, "n": b.get("n"), "fact accuracy [95% CI]": _pct(b.get("fact_accuracy"),
+                                                                                  b.get("fact_accuracy_ci")),
+                     "similarity": b.get("similarity"), "ROUGE-L": b.get("rouge_l"),
+                     "refusals [95% CI]": _pct(b.get("refusal_accuracy"), b.get("refusal_accuracy_ci")),
+                     "right clause": _pct(b.get("clause_accuracy")), "mean latency (s)": b.get("mean_latency_s")})
+    return pd.DataFrame(rows)
+
+
+def question_rows(report: dict[str, Any]) -> list[dict[str, Any]]:
+    """One row per question with each bot's (ok, answer); ``disagree`` when their verdicts differ."""
+    rows: dict[tuple[str, str], dict[str, Any]] = {}
+    for q in report.get("questions", []):
+        row = rows.setdefault((q["kind"], q["question"]), {"kind": q["kind"], "question": q["question"], "bots": {}})
+        row["bots"][q["bot"]] = (_verdict(q), q["answer"])
+    for row in rows.values():
+        verdicts = {ok for ok, _ in row["bots"].values() if ok is not None}
+        row["disagree"] = len(verdicts) > 1
+    return list(rows.values())
+
+
+def _verdict(q: dict[str, Any]) -> bool | None:
+    """Right or wrong for the question's kind: the facts, declining out-of-scope, the probe's facts."""
+    if q["kind"] == "out_of_scope":
+        return bool(q["refused"])
+    return q.get("facts_ok")
+
+
+def questions_html(report: dict[str, Any], only_disagreements: bool = False) -> str:
+    """Per-question table: ✅/❌ per bot, the answer on hover and under a click; disagreements shaded."""
+    bots = list(report.get("bots", {}))
+    rows = [r for r in question_rows(report) if r["bots"] and (r["disagree"] or not only_disagreements)]
+    if not rows:
+        return "<p><em>No questions to show.</em></p>"
+    head = "".join(f"<th>{html.escape(b)}</th>" for b in bots)
+    body = [f"<tr><th>kind</th><th>question</th>{head}</tr>"]
+    for r in rows:
+        style = ' style="background:rgba(255,170,0,0.18)"' if r["disagree"] else ""
+        cells = "".join(_answer_cell(*r["bots"].get(b, (None, ""))) for b in bots)
+        body.append(f"<tr{style}><td>{r['kind']}</td><td>{html.escape(r['question'])}</td>{cells}</tr>")
+    legend = ("<p>Shaded rows: the bots disagree. Hover a mark for the answer, or click it to expand. "
+              "Out-of-scope rows are right when the bot declines.</p>")
+    return legend + f"<table class='airbot-eval'>{''.join(body)}</table>"
+
+
+def _answer_cell(ok: bool | None, answer: str) -> str:
+    text = html.escape(answer or "(no answer)")
+    return f"<td title=\"{text}\"><details><summary>{MARK[ok]}</summary>{text}</details></td>"
+
+
+def policy_html(report: dict[str, Any]) -> str:
+    """Before/after: each changed question's old and new figure, then what each bot said after the update."""
+    from airbot.policy_change import outcome_table
+
+    counts = report.get("policy_change") or {}
+    if not counts:
+        return "<p><em>No policy-change test yet: press “Run the policy-change test”.</em></p>"
+    bots = list(counts)
+    head = "".join(f"<th>{html.escape(b)}</th>" for b in bots)
+    body = [f"<tr><th>question</th><th>before (old figure)</th><th>after (new figure)</th>{head}</tr>"]
+    for row in outcome_table(report):
+        cells = "".join(f"<td>{OUTCOME.get(row.get(b, ''), '–')}</td>" for b in bots)
+        body.append(f"<tr><td>{html.escape(row['question'])}</td><td>{html.escape(row['old'])}</td>"
+                    f"<td>{html.escape(row['new'])}</td>{cells}</tr>")
+    return f"<table class='airbot-eval'>{''.join(body)}</table>" + _update_times(report, counts)
+
+
+def _update_times(report: dict[str, Any], counts: dict[str, dict[str, int]]) -> str:
+    tally = "; ".join(f"{b}: {c.get('new', 0)} new, {c.get('old', 0)} old, {c.get('neither', 0)} neither"
+                      for b, c in counts.items())
+    rag, retrain = report.get("rag_update_s"), report.get("retrain_s")
+    times = f"Updating the RAG index took <b>{rag:.2f} s</b>" if rag is not None else "No RAG update was timed"
+    times += (f"; retraining the fine-tuned bot would take <b>~{retrain:.0f} s</b> "
+              f"(an estimate from the run's measured tokens/s, not a timed retrain)." if retrain else ".")
+    return f"<p>{html.escape(tally)}</p><p>{times}</p>"
+
+
+def render(report: dict[str, Any]) -> tuple[Any, pd.DataFrame, pd.DataFrame, str, str, str, dict[str, Any]]:
+    """Everything the results area shows, from one eval.json (with its questions)."""
+    note = report.get("note", "")
+    forgetting = (report.get("forgetting") or {}).get("summary", "")
+    header = f"**{report.get('name', '')}** — {note} {forgetting}".strip()
+    plain = {k: v for k, v in report.items() if k != "questions"}
+    scores = scores_frame(report)
+    grouped = gr.BarPlot(value=scores, sort=list(scores["bar"]))  # keep bars grouped by measure, not A-Z
+    return (grouped, latency_frame(report), summary_frame(report), header,
+            questions_html(report), policy_html(report), plain)
+
+
+# --- handlers -----------------------------------------------------------------------------------
+def _inputs(state: AppState, run: str | None, index: str | None) -> tuple[Path | None, str | None, Any]:
+    from airbot.evaluate import eval_config
+
+    run_dir = Path(run) if run and run != NO_RUN else None
+    index_name = index if index and index != NO_INDEX else None
+    config = eval_config(run_dir) if run_dir else state.config
+    return run_dir, index_name, config
+
+
+def _reporter(progress: gr.Progress | None) -> Any:
+    """airbot's (fraction, message) callback onto Gradio's progress bar."""
+    return (lambda f, m: progress(f, desc=m)) if progress is not None else None
+
+
+def _stop_event(request: gr.Request | None) -> threading.Event:
+    key = getattr(request, "session_hash", None) or "default"
+    event = _stops.setdefault(key, threading.Event())
+    event.clear()
+    return event
+
+
+def run_eval(state: AppState, run: str | None, index: str | None, bots: list[str], data: str | None,
+             limit: float | None, request: gr.Request | None = None,
+             progress: gr.Progress | None = None) -> tuple[Any, ...]:
+    """Evaluate the chosen bots; the results area and the list of evaluations update at the end."""
+    from airbot.evaluate import evaluate, load_report
+    from airbot.samples import sample_path
+
+    run_dir, index_name, config = _inputs(state, run, index)
+    stop = _stop_event(request)
+    report = evaluate(list(bots or []), Path(data) if data else sample_path("heldout"), config, run_dir=run_dir,
+                      index=index_name, progress=_reporter(progress), should_stop=stop.is_set,
+                      limit=int(limit) if limit else None)
+    saved = str(report.out_dir / "eval.json")
+    return (*render(load_report(saved)), gr.Dropdown(choices=eval_choices(), value=saved))
+
+
+def show_results(choice: str | None) -> tuple[Any, ...]:
+    """Render a saved evaluation (eval.json path)."""
+    from airbot.evaluate import load_report
+
+    if not choice or not Path(choice).is_file():
+        raise AirbotError("Pick a saved evaluation, or run one first.")
+    return render(load_report(choice))
+
+
+def run_policy_change(state: AppState, run: str | None, index: str | None, bots: list[str], choice: str | None,
+                      new_doc: str | None = None, changes: str | None = None, old_name: str | None = None,
+                      progress: gr.Progress | None = None) -> tuple[Any, ...]:
+    """Update a copy of the index to the new policy, re-ask the changed questions, store the result
+    in the evaluation on screen (or a new one) so the guide sees it."""
+    from airbot.evaluate import EvalReport, load_report, merge_policy, save_report
+    from airbot.policy_change import policy_change
+
+    run_dir, index_name, config = _inputs(state, run, index)
+    if index_name is None:
+        raise AirbotError("Pick the document index to update (the policy-change test needs one).")
+    result = policy_change(list(bots or []), config, run_dir=run_dir, index=index_name, old=old_name or None,
+                           new=Path(new_doc) if new_doc else None, changes=Path(changes) if changes else None,
+                           progress=_reporter(progress))
+    if choice and Path(choice).is_file():
+        target = merge_policy(Path(choice), result)
+    else:
+        report = EvalReport(f"policy-change-{Path(run_dir).name if run_dir else 'rag'}", {}, [], {}, 0.0, policy=result)
+        target = save_report(report, run_dir=run_dir) / "eval.json"
+    return (*render(load_report(target)), gr.Dropdown(choices=eval_choices(), value=str(target)))
+
+
+def stop_eval(request: gr.Request | None = None) -> None:
+    """Ask a running evaluation to stop after the current answer; what it has is still saved."""
+    key = getattr(request, "session_hash", None) or "default"
+    _stops.setdefault(key, threading.Event()).set()
+
+
+# --- layout -------------------------------------------------------------------------------------
+def build(state: AppState) -> None:
+    """Pickers and buttons on top, charts and tables below."""
+    gr.Markdown("Score the bots on questions they never saw. Sets are small, so read the 95% intervals: "
+                "overlapping intervals mean the difference is not established.")
+    with gr.Row():
+        run = gr.Dropdown(run_choices(), value=NO_RUN, label="Fine-tuning run (finetuned, hybrid)")
+        index = gr.Dropdown(index_choices(), value=NO_INDEX, label="Document index (rag, hybrid)")
+        bots = gr.CheckboxGroup(BOTS, value=["finetuned", "rag", "hybrid"], label="Bots")
+    with gr.Row():
+        data = gr.File(label="Held-out Q&A (optional; default: the airline sample)", type="filepath")
+        limit = gr.Number(value=None, precision=0, minimum=1, label="At most N questions per set (blank: all)")
+    with gr.Row():
+        go = gr.Button("Run evaluation", variant="primary")
+        stop = gr.Button("Stop", variant="stop")
+        change = gr.Button("Run the policy-change test")
+    with gr.Accordion("Policy-change inputs (default: the airline sample's version 2 and its changed questions)",
+                      open=False):
+        with gr.Row():
+            old_name = gr.Textbox(label="Indexed document that changed (blank: the sample policy, or the only one)")
+            new_doc = gr.File(label="Its new version", type="filepath")
+            changes = gr.File(label="Changed questions (JSONL: question, old, new)", type="filepath")
+    saved = gr.Dropdown(eval_choices(), value=None, label="Saved evaluations", allow_custom_value=True)
+    header = gr.Markdown()
+    with gr.Row():
+        scores = gr.BarPlot(x="bar", y="value", color="bot", title="Scores per bot (0–1)", y_lim=[0, 1],
+                            x_label_angle=-30, height=300)
+        latency = gr.BarPlot(x="bot", y="seconds", color="bot", title="Mean answer time (s)", height=300)
+    table = gr.Dataframe(label="Per bot, with 95% intervals", interactive=False)
+    with gr.Accordion("Per question", open=True):
+        questions = gr.HTML()
+    with gr.Accordion("Policy change: before and after", open=True):
+        policy = gr.HTML()
+    with gr.Accordion("As JSON (eval.json)", open=False):
+        raw = gr.JSON(show_label=False)
+    outputs = [scores, latency, table, header, questions, policy, raw]
+
+    @user_errors
+    def on_run(run: str | None, index: str | None, bots: list[str], data: str | None, limit: float | None,
+               request: gr.Request, progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:  # noqa: B008
+        return run_eval(state, run, index, bots, data, limit, request, progress)
+
+    @user_errors
+    def on_policy(run: str | None, index: str | None, bots: list[str], choice: str | None, new: str | None,
+                  changed: str | None, old: str | None,
+                  progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:  # noqa: B008
+        return run_policy_change(state, run, index, bots, choice, new, changed, old, progress)
+
+    go.click(on_run, [run, index, bots, data, limit], [*outputs, saved], api_name="eval_run")
+    stop.click(stop_eval, None, None, api_name=False)
+    saved.change(user_errors(show_results), saved, outputs, api_name="eval_results")
+    change.click(on_policy, [run, index, bots, saved, new_doc, changes, old_name], [*outputs, saved],
+                 api_name="policy_change_run")
+    run.focus(lambda: gr.Dropdown(choices=run_choices()), None, run, api_name=False)
+    index.focus(lambda: gr.Dropdown(choices=index_choices()), None, index, api_name=False)
+    saved.focus(lambda: gr.Dropdown(choices=eval_choices()), None, saved, api_name=False)

@@ -1,0 +1,323 @@
+"""Train tab: pick a dataset and a technique, see what it will cost, train, watch the loss fall.
+
+Training runs as a background job (``airbot.jobs``): Start returns at once, a ``gr.Timer``
+polls the run folder for phase, progress, the loss curve and the log tail, so reloading the page
+re-attaches to a running job. The equivalent CLI command is shown next to the settings. Every
+action has a stable ``api_name`` for ``gradio_client``::
+
+    from gradio_client import Client
+    c = Client("http://127.0.0.1:7860")
+    run = c.predict("airline-sample", "qlora", 1, -1, 0, 16, 32, 256, 4, api_name="/train_start")
+    c.predict(run, api_name="/train_status")      # {'phase': 'training', 'progress': 0.4, ...}
+    c.predict(run, api_name="/train_cancel")
+    c.predict(api_name="/runs_list"); c.predict(run, api_name="/run_download")
+"""
+
+from __future__ import annotations
+
+import html
+import shlex
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+import pandas as pd
+
+from airbot import jobs, runs
+from airbot.config import AirbotConfig
+from airbot.errors import AirbotError, ConfigError
+from airbot.ui.app import AppState
+from airbot.ui.errors import user_errors
+
+METHODS = [("QLoRA: 4-bit base + LoRA (default)", "qlora"), ("LoRA", "lora"), ("Full fine-tuning", "full"),
+           ("Prompt tuning", "prompt"), ("Prefix tuning", "prefix")]
+METHOD_NOTES = {
+    "qlora": "Base weights stored in 4 bits, small LoRA adapters trained on top: the least memory, "
+             "the budget option of the seed.",
+    "lora": "Frozen base, small low-rank adapters on every linear layer: fast, a few MB to save.",
+    "full": "Every weight is trained: the most capacity, the most forgetting, a whole model (~540 MB) to save.",
+    "prompt": "Only 20 soft-prompt vectors are learned: tiny, forgets nothing, learns style more than facts.",
+    "prefix": "Learned key/value prefixes at every layer: tiny, a little more capacity than prompt tuning.",
+}
+PRESETS = {"Quick look (1 epoch)": 1.0, "Default (3 epochs)": 3.0, "Thorough (5 epochs)": 5.0}
+HISTORY_COLUMNS = ["name", "status", "method", "started", "wall time", "final loss", "eval loss", "tokens/s"]
+PLOT_COLUMNS = ["step", "loss", "series"]
+LOG_LINES = 40
+
+
+# --- pure helpers (tested without a browser) --------------------------------------------------
+def dataset_choices() -> list[str]:
+    """Stored datasets, the airline sample always among them."""
+    from airbot.datasets_store import ensure_sample_dataset, list_datasets
+
+    sample = ensure_sample_dataset().name
+    names = [d.name for d in list_datasets()]
+    return names if sample in names else [sample, *names]
+
+
+def dataset_path(name: str | None) -> Path:
+    """The normalized file of a stored dataset (the sample when none is picked)."""
+    from airbot.datasets_store import ensure_sample_dataset, get_dataset
+
+    return (get_dataset(name) if name else ensure_sample_dataset()).data_path
+
+
+def make_config(base: AirbotConfig, method: str, epochs: float, max_steps: float, learning_rate: float,
+                lora_r: float, lora_alpha: float, max_length: float, batch_size: float) -> AirbotConfig:
+    """The app's config with the tab's settings; every bad value is reported at once."""
+    problems = []
+    if method not in dict((v, k) for k, v in METHODS):
+        problems.append(f"method '{method}' is not one of {', '.join(v for _, v in METHODS)}")
+    checks = [("epochs", epochs, 0.01), ("LoRA rank", lora_r, 1), ("LoRA alpha", lora_alpha, 1),
+              ("max length", max_length, 16), ("batch size", batch_size, 1), ("learning rate", learning_rate, 0)]
+    problems += [f"{label} is {value}; it must be at least {low}" for label, value, low in checks
+                 if value is None or value < low]
+    if problems:
+        raise ConfigError.collected("These training settings cannot be used:", problems, "Fix them and press Start.")
+    train = replace(base.train, method=method, epochs=float(epochs), max_steps=int(max_steps or -1),
+                    learning_rate=float(learning_rate), lora_r=int(lora_r), lora_alpha=int(lora_alpha),
+                    max_length=int(max_length), batch_size=int(batch_size))
+    return replace(base, train=train)
+
+
+def cli_command(config: AirbotConfig, data: Path) -> str:
+    """The shell command that runs the same training from a terminal."""
+    defaults = AirbotConfig().train
+    t = config.train
+    parts = ["python -m airbot train", f"--data {shlex.quote(str(data))}", f"--method {t.method}",
+             f"--epochs {t.epochs:g}"]
+    if t.max_steps > 0:
+        parts.append(f"--max-steps {t.max_steps}")
+    for key in ("learning_rate", "lora_r", "lora_alpha", "max_length", "batch_size"):
+        if getattr(t, key) != getattr(defaults, key):
+            parts.append(f"--set train.{key}={getattr(t, key):g}")
+    return " ".join(parts)
+
+
+def progress_html(status: dict[str, Any]) -> str:
+    """Phase, a progress bar, step/total, loss and ETA."""
+    if not status:
+        return "<div>No training yet: pick a dataset and a method, then press <b>Start</b>.</div>"
+    phase = status.get("phase", "")
+    bits = [f"<b>{html.escape(str(status.get('name', '')))}</b>: {html.escape(phase)}"]
+    if status.get("total"):
+        bits.append(f"step {status.get('step', 0)}/{status['total']}")
+    if status.get("loss") is not None:
+        bits.append(f"loss {status['loss']:.3f}")
+    if phase == "training" and status.get("eta_s") is not None:
+        bits.append(f"ETA {_duration(status['eta_s'])}")
+    value = float(status.get("progress") or 0.0)
+    return (f"<div>{' · '.join(bits)}</div><progress value='{value:.3f}' max='1' style='width:100%'></progress>"
+            f"<div><small>{html.escape(str(status.get('message', '')))}</small></div>")
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return ""
+    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.1f} min"
+
+
+def loss_frame(run_dir: Path | None) -> pd.DataFrame:
+    """Train and held-out loss by step, long format for ``gr.LinePlot(color='series')``."""
+    rows = []
+    for m in runs.read_metrics(run_dir) if run_dir else []:
+        if m.get("loss") is not None:
+            rows.append({"step": m["step"], "loss": m["loss"], "series": "train"})
+        if m.get("eval_loss") is not None:
+            rows.append({"step": m["step"], "loss": m["eval_loss"], "series": "held-out"})
+    return pd.DataFrame(rows, columns=PLOT_COLUMNS)
+
+
+def log_tail(run_dir: Path | None, lines: int = LOG_LINES) -> str:
+    """The end of train.log without carriage-return progress noise."""
+    path = run_dir / "train.log" if run_dir else None
+    if path is None or not path.is_file():
+        return ""
+    with path.open("rb") as fh:
+        fh.seek(max(0, path.stat().st_size - 16_000))
+        text = fh.read().decode("utf-8", "replace")
+    # Keep what follows a line's last \r (a redrawn progress bar); not splitlines, which also splits at \r.
+    kept = [tail for ln in text.split("\n") if (tail := ln.rsplit("\r", 1)[-1].rstrip())]
+    return "\n".join(kept[-lines:])
+
+
+def history_frame() -> pd.DataFrame:
+    """The run history table."""
+    rows = []
+    for r in runs.list_runs():
+        status = r.phase + (" (partial)" if r.partial else "")
+        started = time.strftime("%d %b %H:%M", time.localtime(r.started)) if r.started else ""
+        rows.append([r.name, status, r.method, started, _duration(r.wall_s), _num(r.final_loss), _num(r.eval_loss),
+                     _num(r.tokens_per_s, 0)])
+    return pd.DataFrame(rows, columns=HISTORY_COLUMNS)
+
+
+def _num(value: float | None, digits: int = 3) -> str:
+    return "" if value is None else f"{value:.{digits}f}"
+
+
+def adapter_runs() -> list[str]:
+    """Runs with something to download."""
+    return [r.name for r in runs.list_runs() if (r.path / "adapter").is_dir()]
+
+
+# --- API endpoints (also the buttons' handlers) -----------------------------------------------
+class TrainTab:
+    """Handlers bound to the app's config."""
+
+    def __init__(self, config: AirbotConfig) -> None:
+        self.config = config
+
+    def start(self, dataset: str, method: str, epochs: float, max_steps: float, learning_rate: float,
+              lora_r: float, lora_alpha: float, max_length: float, batch_size: float) -> str:
+        """Start a background run; returns its name (JobError names the run already training)."""
+        config = make_config(self.config, method, epochs, max_steps, learning_rate, lora_r, lora_alpha,
+                             max_length, batch_size)
+        return jobs.start_training(config, dataset_path(dataset)).name
+
+    def preflight(self, dataset: str, method: str, epochs: float, max_steps: float, learning_rate: float,
+                  lora_r: float, lora_alpha: float, max_length: float, batch_size: float) -> tuple[str, str]:
+        """The cost line and the equivalent CLI command for the current settings."""
+        from airbot.preflight import preflight
+
+        try:
+            config = make_config(self.config, method, epochs, max_steps, learning_rate, lora_r, lora_alpha,
+                                 max_length, batch_size)
+            path = dataset_path(dataset)
+            return preflight(config, path).line(), cli_command(config, path)
+        except AirbotError as err:
+            return f"⚠️ {err}", ""
+
+
+def train_status(run: str) -> dict[str, Any]:
+    """The run's status.json (phase, progress, step/total, eta_s, message, summary when done)."""
+    return runs.read_status(runs.run_path(run))
+
+
+def train_cancel(run: str) -> dict[str, Any]:
+    """Stop the run at its next step; a partial adapter is saved and the phase becomes 'cancelled'."""
+    if not run:
+        active = jobs.active_run()
+        if active is None:
+            raise AirbotError("No training is running, so there is nothing to cancel.")
+        run = active.name
+    return jobs.cancel(runs.run_path(run))
+
+
+def runs_list() -> list[dict[str, Any]]:
+    """Every run, newest first, with its figures (no local paths: clients would try to fetch them)."""
+    return [{k: v for k, v in r.as_row().items() if k != "path"} for r in runs.list_runs()]
+
+
+def run_download(run: str) -> str:
+    """A zip of the run's adapter (or full model)."""
+    from airbot.export import adapter_zip
+
+    if not run:
+        raise AirbotError("Pick a run in the list first.")
+    return str(adapter_zip(runs.run_path(run)))
+
+
+def run_export_merged(run: str) -> str:
+    """A zip of the base model with the run's LoRA merged in (safetensors + tokenizer)."""
+    from airbot.export import export_merged
+
+    if not run:
+        raise AirbotError("Pick a run in the list first.")
+    return str(export_merged(runs.run_path(run)))
+
+
+def poll(run: str, last_phase: str) -> tuple[Any, ...]:
+    """One timer tick: re-attach to the active run when none is shown, then read its files."""
+    if not run:
+        active = jobs.active_run()
+        run = active.name if active else ""
+    run_dir = runs.run_path(run) if run else None
+    status = runs.read_status(run_dir) if run_dir and run_dir.is_dir() else {}
+    phase = status.get("phase", "")
+    active = phase in runs.ACTIVE_PHASES
+    changed = phase != last_phase
+    history = history_frame() if changed else gr.skip()
+    choices = gr.Dropdown(choices=adapter_runs(), value=run if run in adapter_runs() else None) if changed \
+        else gr.skip()
+    return (run, phase, progress_html(status), loss_frame(run_dir), log_tail(run_dir),
+            gr.Button(interactive=not active), gr.Button(interactive=active), history, choices)
+
+
+def _picked_row(evt: gr.SelectData) -> Any:
+    """Clicking a history row picks that run for download."""
+    name = evt.row_value[0] if evt.row_value else None
+    return gr.Dropdown(choices=adapter_runs(), value=name if name in adapter_runs() else None)
+
+
+# --- layout -----------------------------------------------------------------------------------
+def build(state: AppState) -> None:
+    """Lay out the tab and wire its events (call inside a ``gr.Tab``)."""
+    tab = TrainTab(state.config)
+    t = state.config.train
+    gr.Markdown("Fine-tune the base model on your questions and answers. Training runs in the background: "
+                "you can leave or reload this page and come back.")
+    with gr.Row():
+        # Custom values on: choices grow at run time, and API callers name datasets the page has not listed.
+        dataset = gr.Dropdown(label="Dataset", choices=[], allow_custom_value=True, scale=4)
+        refresh = gr.Button("↻ Refresh", scale=1, size="sm")
+    method = gr.Radio(METHODS, value=t.method, label="Technique")
+    note = gr.Markdown(METHOD_NOTES[t.method])
+    preset = gr.Radio(list(PRESETS), value="Default (3 epochs)", label="Preset")
+    with gr.Accordion("Advanced", open=False):
+        with gr.Row():
+            lr = gr.Number(value=t.learning_rate, label="Learning rate (0 = the technique's usual rate)", minimum=0)
+            epochs = gr.Number(value=t.epochs, label="Epochs", minimum=0.01)
+            max_steps = gr.Number(value=t.max_steps, label="Max steps (-1 = all epochs)", precision=0)
+        with gr.Row():
+            lora_r = gr.Number(value=t.lora_r, label="LoRA rank r", precision=0, minimum=1)
+            lora_alpha = gr.Number(value=t.lora_alpha, label="LoRA alpha", precision=0, minimum=1)
+            max_length = gr.Number(value=t.max_length, label="Max length (tokens)", precision=0, minimum=16)
+            batch = gr.Number(value=t.batch_size, label="Batch size", precision=0, minimum=1)
+    preflight_md = gr.Markdown("")
+    command = gr.Code(label="Same run from a terminal", language="shell", interactive=False)
+    with gr.Row():
+        start = gr.Button("Start training", variant="primary")
+        cancel = gr.Button("Cancel", variant="stop", interactive=False)
+    run_box = gr.Textbox(label="Run", interactive=False)
+    phase_state = gr.State("")
+    progress = gr.HTML(progress_html({}))
+    plot = gr.LinePlot(pd.DataFrame(columns=PLOT_COLUMNS), x="step", y="loss", color="series",
+                       title="Loss (train and held-out)", height=280)
+    log = gr.Textbox(label="Log", lines=8, max_lines=8, autoscroll=True, interactive=False)
+    gr.Markdown("### Runs")
+    history = gr.Dataframe(history_frame(), interactive=False, wrap=True)
+    with gr.Row():
+        picked = gr.Dropdown(label="Run to download", choices=[], allow_custom_value=True, scale=3)
+        download = gr.Button("Download adapter (zip)", scale=1)
+        export = gr.Button("Export merged model (zip)", scale=1)
+    file_out = gr.File(label="Download", interactive=False)
+    timer = gr.Timer(1.0)
+
+    settings = [dataset, method, epochs, max_steps, lr, lora_r, lora_alpha, max_length, batch]
+    poll_outputs = [run_box, phase_state, progress, plot, log, start, cancel, history, picked]
+
+    def load_datasets() -> Any:
+        choices = dataset_choices()
+        return gr.Dropdown(choices=choices, value=choices[0] if choices else None)
+
+    root = gr.context.Context.root_block
+    root.load(user_errors(load_datasets), None, dataset, api_name=False).then(
+        tab.preflight, settings, [preflight_md, command], api_name=False)
+    refresh.click(user_errors(load_datasets), None, dataset, api_name="train_datasets")
+    method.change(lambda m: (METHOD_NOTES.get(m, ""), 0), method, [note, lr], api_name=False)
+    preset.change(lambda p: PRESETS[p], preset, epochs, api_name=False)
+    for component in settings:
+        component.change(tab.preflight, settings, [preflight_md, command], api_name=False, show_progress="hidden")
+    start.click(user_errors(tab.start), settings, run_box, api_name="train_start").then(
+        poll, [run_box, phase_state], poll_outputs, api_name=False)
+    cancel.click(user_errors(train_cancel), run_box, None, api_name=False)
+    timer.tick(poll, [run_box, phase_state], poll_outputs, api_name=False, show_progress="hidden")
+    history.select(_picked_row, None, picked, api_name=False)
+    download.click(user_errors(run_download), picked, file_out, api_name="run_download")
+    export.click(user_errors(run_export_merged), picked, file_out, api_name="run_export_merged")
+    gr.api(user_errors(train_status), api_name="train_status")
+    gr.api(user_errors(train_cancel), api_name="train_cancel")
+    gr.api(user_errors(runs_list), api_name="runs_list")

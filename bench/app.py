@@ -1,0 +1,146 @@
+"""App speed: cold start to the first page, and ``/ask`` latency with concurrent gradio_client users.
+
+    .venv/bin/python bench/app.py                                   # base bot, 8 users x 2 questions
+    .venv/bin/python bench/app.py --bots rag --users 8 --questions 3 --repeats 2 --json
+
+Each start spawns ``python -m airbot app`` on a free port of 127.0.0.1 in a throw-away
+AIRBOT_HOME (sharing the converted model cache) and polls ``/`` until HTTP 200: that is the cold
+start. Then ``--users`` threads, each with its own ``gradio_client.Client``, call ``/ask`` (the
+Chat tab's ``gr.api``) ``--questions`` times in a row; the figures are per-call latency (p50/p95)
+and answers per second. Everything is bounded (timeouts on every wait) and talks to 127.0.0.1 only.
+The rag and hybrid bots get an index named ``default`` built from the shipped policy.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import ROOT, Figure, free_port, parser, percentile, read_jsonl, report, temp_home
+
+START_TIMEOUT_S = 240
+CALL_TIMEOUT_S = 600
+
+
+def start_app(home: Path) -> tuple[subprocess.Popen, str, float]:
+    """Spawn the app and wait for its first page; (process, url, seconds to HTTP 200)."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/"
+    env = {**os.environ, "AIRBOT_HOME": str(home), "GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1"}
+    started = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, "-m", "airbot", "app", "--host", "127.0.0.1", "--port", str(port)],
+                            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    while time.perf_counter() - started < START_TIMEOUT_S:
+        if proc.poll() is not None:
+            raise RuntimeError(f"the app exited with code {proc.returncode} before serving a page")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as resp:
+                if resp.status == 200:
+                    return proc, url, time.perf_counter() - started
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            pass
+        time.sleep(0.1)
+    stop_app(proc)
+    raise RuntimeError(f"the app served no page within {START_TIMEOUT_S} s")
+
+
+def stop_app(proc: subprocess.Popen) -> None:
+    """End the app we started (its own process group), politely first."""
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=15)
+
+
+def ask(client: Any, question: str, bots: str) -> float:
+    started = time.perf_counter()
+    client.predict(question, bots, "", "default", api_name="/ask")
+    return time.perf_counter() - started
+
+
+def load_test(url: str, bots: str, users: int, qs: list[str]) -> tuple[list[float], float, list[str]]:
+    """``users`` clients asking ``qs`` in a row at the same time: (latencies s, wall s, errors)."""
+    from gradio_client import Client
+
+    clients = [Client(url, verbose=False) for _ in range(users)]
+    ask(clients[0], qs[0], bots)  # loads the models once, outside the measurement
+    latencies: list[float] = []
+    errors: list[str] = []
+    lock = threading.Lock()
+
+    def user(i: int) -> None:
+        for q in qs[i % len(qs):] + qs[: i % len(qs)]:
+            try:
+                took = ask(clients[i], q, bots)
+                with lock:
+                    latencies.append(took)
+            except Exception as err:  # a failed call is a finding, not a crash of the bench
+                with lock:
+                    errors.append(f"{type(err).__name__}: {err}"[:200])
+
+    threads = [threading.Thread(target=user, args=(i,), daemon=True) for i in range(users)]
+    started = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=CALL_TIMEOUT_S * len(qs))
+    return latencies, time.perf_counter() - started, errors
+
+
+def prepare_home(bots: str) -> Path:
+    home = temp_home("airbot-bench-app-")
+    if {"rag", "hybrid"} & set(bots.split(",")):
+        from airbot.knowledge import build_index
+        from airbot.samples import sample_path
+
+        build_index([sample_path("policy")], home / "indexes" / "default")
+    return home
+
+
+def main() -> None:
+    p = parser(__doc__.split("\n\n")[0])
+    p.set_defaults(repeats=2)
+    p.add_argument("--bots", default="base", help="Comma-separated bots /ask runs (base, rag; finetuned needs a run).")
+    p.add_argument("--users", type=int, default=8)
+    p.add_argument("--questions", type=int, default=2, help="Questions each user asks in a row.")
+    args = p.parse_args()
+    from airbot.samples import sample_path
+
+    home = prepare_home(args.bots)
+    qs = [r["question"] for r in read_jsonl(sample_path("heldout"), max(args.questions, 1))]
+    cold = Figure("cold start to first page", "s")
+    latency = Figure(f"/ask latency, {args.users} concurrent users, bots={args.bots}", "s")
+    rate = Figure("/ask answers per second", "answers/s")
+    errors: list[str] = []
+    for _ in range(args.repeats):
+        proc, url, took = start_app(home)
+        cold.samples.append(took)
+        try:
+            lat, wall, errs = load_test(url, args.bots, args.users, qs)
+        finally:
+            stop_app(proc)
+        latency.samples += lat
+        rate.samples.append(len(lat) / wall)
+        errors += errs
+    if latency.samples:
+        latency.note = f"p50 {percentile(latency.samples, 50):.2f} s, p95 {percentile(latency.samples, 95):.2f} s"
+    extra = {"errors": len(errors), **({"first_error": errors[0]} if errors else {})}
+    report(f"app: {args.repeats} start(s), {args.users} users x {args.questions} questions", [cold, latency, rate],
+           extra, as_json=args.json)
+
+
+if __name__ == "__main__":
+    main()
