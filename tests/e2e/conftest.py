@@ -97,6 +97,8 @@ def live_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveApp]:
 def browser() -> Iterator[object]:
     """Headless Debian Chromium driven by Playwright; skipped where it is not installed."""
     if not CHROMIUM.is_file():
+        if os.environ.get("CI"):  # CI installs it (.ci/run): a missing browser there is a failure
+            pytest.fail(f"{CHROMIUM} not found although CI should have installed Debian's chromium")
         pytest.skip(f"{CHROMIUM} not found: install Debian's chromium (apt-get install chromium)")
     from playwright.sync_api import sync_playwright
 
