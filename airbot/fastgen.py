@@ -23,11 +23,12 @@ Why it is fast on a CPU (each measured in bench/chat.py, see bench/README.md):
   to split well, the arena streams several bots at once, and OpenMP threads that outnumber free
   cores stall at every barrier. ``AIRBOT_DECODE_THREADS=0`` leaves torch's setting alone.
 
-An unmerged LoRA (a ``PeftModel``) runs too, and is the fastest way to serve a fine-tune: the
-frozen base stays exactly int4 and the adapter's A/B matmuls (rank 16) ride along in bf16, where
-merging would move every weight off the 4-bit grid and force int8. Models outside the Llama
-family (``SUPPORTED``), GPU models and other PEFT methods (prompt/prefix tuning, DoRA) fall back
-to ``airbot.generation.stream_chat`` unchanged.
+An unmerged LoRA (a ``PeftModel``) runs too instead of falling back to ``generate``: the frozen
+base stays exactly int4 and the adapter's A/B matmuls ride along in bf16. Measured, that is slower
+than serving the merged model (int8: fewer, larger ops), so bots.py should keep merging; the path
+is for callers that hold a PeftModel. Models outside the Llama family (``SUPPORTED``), GPU models,
+bitsandbytes layers and other PEFT methods (prompt/prefix tuning, DoRA) fall back to
+``airbot.generation.stream_chat`` unchanged.
 """
 
 from __future__ import annotations

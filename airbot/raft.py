@@ -16,7 +16,7 @@ bots call, so training and chat see the same layout. Enable it with ``train.mode
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from airbot import metrics
@@ -104,3 +104,26 @@ def raft_rows_for_config(rows: Sequence[Sequence[Message]], config: Any,
     clauses = [(e or {}).get("clause") for e in extras] if extras else None
     return raft_rows(rows, kb, k=config.rag.top_k, distractors=t.raft_distractors, oracle_prob=t.raft_oracle_prob,
                      seed=t.seed, system_prompt=config.chat.system_prompt, clauses=clauses)
+
+
+def last_answer_only(tokenize: Callable[..., tuple[list[dict[str, list[int]]], int]]) -> Callable[..., Any]:
+    """Wrap a row tokenizer so only each row's final answer is learned.
+
+    The bots' prompt may carry a worked example (a user/assistant pair) before the real
+    question; a plain SFT tokenizer would train that example's answer in every RAFT row. Here
+    every labelled span but the last is masked, so the loss is the real answer alone.
+    """
+    def wrapped(*args: Any, **kwargs: Any) -> tuple[list[dict[str, list[int]]], int]:
+        examples, truncated = tokenize(*args, **kwargs)
+        return [mask_all_but_last_span(e) for e in examples], truncated
+    return wrapped
+
+
+def mask_all_but_last_span(example: dict[str, list[int]]) -> dict[str, list[int]]:
+    """Labels of earlier trained spans set to -100; the last contiguous span kept."""
+    labels = list(example["labels"])
+    end = max((i for i, t in enumerate(labels) if t != -100), default=-1)
+    start = end
+    while start > 0 and labels[start - 1] != -100:
+        start -= 1
+    return {**example, "labels": [t if start <= i <= end else -100 for i, t in enumerate(labels)]}

@@ -97,12 +97,14 @@ def prepare_data(config: AirbotConfig, data: Path | str | None,
         raise DataError(f"{path} has no question/answer rows to train on.")
     train_idx, held_idx = split_rows(len(loaded.rows), config.data.heldout_fraction, config.data.seed)
     rows = [with_system(r, config.chat.system_prompt) for r in loaded.rows]
+    tokenize = tokenize_rows
     if config.train.mode == "raft":  # retrieved clauses + question -> answer, see airbot.raft
-        from airbot.raft import raft_rows_for_config
+        from airbot.raft import last_answer_only, raft_rows_for_config
 
         rows = raft_rows_for_config(rows, config, loaded.extras)
-    train, cut = tokenize_rows([rows[i] for i in train_idx], tokenizer, config.train.max_length)
-    held, cut_held = tokenize_rows([rows[i] for i in held_idx], tokenizer, config.train.max_length)
+        tokenize = last_answer_only(tokenize_rows)  # the prompt's worked example is not learned
+    train, cut = tokenize([rows[i] for i in train_idx], tokenizer, config.train.max_length)
+    held, cut_held = tokenize([rows[i] for i in held_idx], tokenizer, config.train.max_length)
     if not train:
         raise DataError(f"{path}: no training row has an answer inside train.max_length="
                         f"{config.train.max_length} tokens; raise train.max_length.")

@@ -53,6 +53,15 @@ def build_bots(kinds: list[str], run: str | None, index: str | None, state: AppS
     return bots, problems
 
 
+def _text(content: Any) -> str:
+    """Gradio 6 hands chat messages back as lists of parts; the bots want plain text."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "".join(p.get("text", "") if isinstance(p, dict) else str(p) for p in content)
+    return ""
+
+
 def _stats_md(answer: Any) -> str:
     t = answer.timings
     parts = [f"first token **{t.ttft_s:.2f} s**", f"**{t.tokens_per_s:.1f}** tok/s", f"total **{t.total_s:.2f} s**"]
@@ -80,7 +89,7 @@ def ask_side_by_side(question: str, run: str | None, index: str | None, extras: 
         raise AirbotError("Type a question first, or pick one of the examples below.")
     kinds = [LEFT, RIGHT, *[EXTRA[e] for e in extras or []]]
     hist = {k: list(h or []) for k, h in zip(PANES, histories)}
-    previous = {k: [m for m in hist[k] if isinstance(m.get("content"), str)] for k in PANES}
+    previous = {k: [{"role": m.get("role"), "content": _text(m.get("content"))} for m in hist[k]] for k in PANES}
     for kind in kinds:
         hist[kind] += [{"role": "user", "content": question}, {"role": "assistant", "content": ""}]
     bots, problems = build_bots(kinds, run, index, state)

@@ -127,7 +127,9 @@ def loss_frame(run_dir: Path | None) -> pd.DataFrame:
             rows.append({"step": m["step"], "loss": m["loss"], "series": "train"})
         if m.get("eval_loss") is not None:
             rows.append({"step": m["step"], "loss": m["eval_loss"], "series": "held-out"})
-    return pd.DataFrame(rows, columns=PLOT_COLUMNS)
+    # Numeric dtypes even when empty: Gradio picks the axis type from them, and an object column
+    # makes a categorical axis on which no line is drawn.
+    return pd.DataFrame(rows, columns=PLOT_COLUMNS).astype({"step": float, "loss": float, "series": str})
 
 
 def log_tail(run_dir: Path | None, lines: int = LOG_LINES) -> str:
@@ -284,7 +286,7 @@ def build(state: AppState) -> None:
     run_box = gr.Textbox(label="Run", interactive=False)
     phase_state = gr.State("")
     progress = gr.HTML(progress_html({}))
-    plot = gr.LinePlot(pd.DataFrame(columns=PLOT_COLUMNS), x="step", y="loss", color="series",
+    plot = gr.LinePlot(loss_frame(None), x="step", y="loss", color="series",
                        title="Loss (train and held-out)", height=280)
     log = gr.Textbox(label="Log", lines=8, max_lines=8, autoscroll=True, interactive=False)
     gr.Markdown("### Runs")
