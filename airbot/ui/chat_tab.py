@@ -186,9 +186,9 @@ def build(state: AppState) -> None:
         prompt = gr.Textbox(placeholder="Ask both bots a question…", show_label=False, scale=5, elem_id="chat-prompt")
         send = gr.Button("Ask both", variant="primary", scale=1)
     gr.Examples(example_questions(), inputs=prompt, label="Held-out questions (paraphrases not seen in training)")
-    with gr.Row(equal_height=True):
+    with gr.Row():
         regen, clear, export_btn = gr.Button("↻ Regenerate"), gr.Button("🗑 Clear"), gr.Button("⬇ Export conversation")
-        export_file = gr.File(label="Conversation (JSON)", interactive=False, height=70)
+    export_file = gr.File(label="Conversation (JSON)", interactive=False, height=90)
     with gr.Row():
         vote_buttons = {choice: gr.Button(label) for choice, label in VOTE_LABELS.items()}
     vote_status = gr.Markdown()
