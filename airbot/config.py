@@ -98,7 +98,7 @@ class TrainConfig:
 class RagConfig:
     """How documents are chunked, retrieved and shown to the reader model."""
 
-    chunk_tokens: int = _f(160, "Largest chunk, in embedder tokens; clauses stay whole when they fit (fixed when an index is created).")
+    chunk_tokens: int = _f(160, "Largest chunk in embedder tokens; clauses stay whole when they fit (fixed per index).")
     top_k: int = _f(3, "Chunks retrieved per question.")
     context_chunks: int = _f(1, "Chunks actually shown to the model (the small model reads one best).")
     fusion: Literal["weighted", "rrf", "dense", "bm25"] = _f(
