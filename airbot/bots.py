@@ -24,7 +24,8 @@ from typing import Any, Literal, Protocol, runtime_checkable
 
 from airbot.config import AirbotConfig, ChatConfig, RagConfig, load_config
 from airbot.errors import AirbotError, ModelError
-from airbot.generation import GenerationStats, Message, rag_messages, stream_chat
+from airbot.fastgen import stream_chat
+from airbot.generation import GenerationStats, Message, rag_messages
 
 BotKind = Literal["base", "finetuned", "rag", "hybrid"]
 BOT_KINDS: tuple[str, ...] = ("base", "finetuned", "rag", "hybrid")

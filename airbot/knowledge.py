@@ -218,10 +218,13 @@ class KnowledgeBase:
 
     # --- searching -----------------------------------------------------------------------------
     def embed(self, texts: list[str]) -> np.ndarray:
-        """Unit-length float32 embeddings, so inner product is cosine similarity."""
-        model = shared_embedder(self.embedder_name)
-        vecs = model.encode(texts, batch_size=32, normalize_embeddings=True, convert_to_numpy=True,
-                            show_progress_bar=False)
+        """Unit-length float32 embeddings, so inner product is cosine similarity.
+
+        The bf16 encoder (bench/retrieval.py: 2.9x faster indexing, 2x faster queries) gives the
+        same vectors as sentence-transformers to cosine >= 0.9999, so old indexes stay valid."""
+        from airbot.fastembed_query import fast_encoder
+
+        vecs = fast_encoder(self.embedder_name).encode(texts)
         return np.asarray(vecs, dtype=np.float32).reshape(len(texts), -1)
 
     def search(self, query: str, k: int | None = None) -> list[Hit]:
