@@ -113,7 +113,7 @@ def page(browser: object, live_app: LiveApp) -> Iterator[object]:
     """A fresh tab (own cookies and storage) opened on the app and waited until Gradio has drawn it."""
     context = browser.new_context(viewport={"width": 1280, "height": 900})  # type: ignore[attr-defined]
     tab = context.new_page()
-    tab.set_default_timeout(60_000)
+    tab.set_default_timeout(180_000)  # the first check loads the embedder; a busy 2-core CI box is slow
     tab.goto(live_app.url)
     tab.wait_for_selector("gradio-app .tab-wrapper, gradio-app [role=tablist]", timeout=60_000)
     yield tab
