@@ -142,7 +142,7 @@ def test_every_role_resolves_to_an_existing_file() -> None:
 
 
 def test_unknown_sample_names_the_known_roles() -> None:
-    with pytest.raises(FileNotFoundError, match="Known samples: .*train"):
+    with pytest.raises(FileNotFoundError, match=r"Known samples: .*train"):
         sample_path("trian")
 
 

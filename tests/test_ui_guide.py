@@ -14,7 +14,7 @@ from airbot.ui import guide_tab
 @pytest.mark.parametrize("preset", list(PRESETS))
 def test_form_cli_and_library_agree(preset: str) -> None:
     values = guide_tab._preset_values(preset)
-    verdict_md, scores, reasons_md, evidence_md, raw = guide_tab.recommend_from_form(*values, guide_tab.NO_EVAL)
+    verdict_md, scores, reasons_md, _evidence_md, raw = guide_tab.recommend_from_form(*values, guide_tab.NO_EVAL)
     expected = recommend(PRESETS[preset])
     assert raw["verdict"] == expected.verdict
     assert guide_tab.LABELS[expected.verdict] in verdict_md
