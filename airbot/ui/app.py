@@ -49,10 +49,26 @@ def build_app(config: AirbotConfig | None = None) -> gr.Blocks:
     return demo
 
 
+def _resolve_lazy_imports() -> None:
+    """Import the model libraries once, in the main thread, before serving.
+
+    transformers resolves its classes lazily and not thread-safely: two event handlers that first
+    touch it at the same moment (page load fires several) can get "cannot import name
+    'AutoTokenizer'". Resolving the names here costs a few seconds of start-up, once.
+    """
+    import transformers
+
+    for name in ("AutoTokenizer", "AutoModelForCausalLM", "AutoConfig", "BitsAndBytesConfig",
+                 "TextIteratorStreamer", "PreTrainedModel"):
+        getattr(transformers, name)
+    import sentence_transformers  # noqa: F401 - same lazy-import race, resolved up front
+
+
 def launch(host: str | None = None, port: int | None = None, share: bool = False,
            config_path: str | None = None) -> None:
     """Serve the app; sharing is only on when asked for."""
     demo = build_app(load_config(config_path))
+    _resolve_lazy_imports()
     default_host = "0.0.0.0" if on_spaces() else os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1")
     demo.queue(default_concurrency_limit=4).launch(
         server_name=host or default_host,
