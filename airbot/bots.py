@@ -252,7 +252,10 @@ def _load_adapter(adapter: Path, config: AirbotConfig) -> Any:
         from peft import PeftModel
 
         meta = json.loads((adapter / "adapter_config.json").read_text())
+        from airbot.export import match_training_base
+
         base = load_causal_lm(_run_base(adapter, config), dtype=dtype, device=config.model.device)
+        base = match_training_base(base, adapter)  # a QLoRA adapter expects the NF4-rounded weights it trained on
         try:
             model = PeftModel.from_pretrained(base, adapter)
         except (OSError, ValueError, RuntimeError, KeyError) as err:

@@ -249,10 +249,10 @@ def _print_policy(result: dict[str, Any]) -> None:
     from airbot.policy_change import outcome_table
 
     bots = list(result["policy_change"])
-    print("After the policy change (new / old / neither figure):")
+    print("Policy change, per bot: figure given on the old documents -> on the updated ones (new / old / neither):")
     for row in outcome_table(result):
         print(f"  {row['question'][:60]:<60} {row['old']} -> {row['new']}: "
-              + ", ".join(f"{b} {row.get(b, '-')}" for b in bots))
+              + ", ".join(f"{b} {row.get(b + '_before') or '?'}->{row.get(b, '-')}" for b in bots))
     for bot, counts in result["policy_change"].items():
         print(f"  {bot}: new {counts['new']}, old {counts['old']}, neither {counts['neither']}")
     retrain = result.get("retrain_s")

@@ -248,20 +248,28 @@ def count_parameters(model: PreTrainedModel) -> tuple[int, int]:
     return trainable, total
 
 
-def save_adapter(trainer: SFTTrainer, tokenizer: PreTrainedTokenizerBase, run_dir: Path) -> Path:
+def save_adapter(trainer: SFTTrainer, tokenizer: PreTrainedTokenizerBase, run_dir: Path,
+                 config: AirbotConfig | None = None) -> Path:
     """Save into ``adapter.tmp/`` then rename, so ``adapter/`` is always complete or absent.
 
     PEFT methods write ``adapter_config.json`` + ``adapter_model.safetensors``; full fine-tuning
     writes the whole model (``config.json`` + safetensors). The tokenizer (with its chat
-    template) goes along so the folder is self-contained.
+    template) goes along so the folder is self-contained, and ``airbot_training.json`` says
+    which base weights the adapter expects (QLoRA: NF4-rounded; see ``match_training_base``).
     """
     import shutil
+
+    from airbot.export import TRAINING_META
+    from airbot.runs import write_json
 
     tmp, final = run_dir / "adapter.tmp", run_dir / "adapter"
     shutil.rmtree(tmp, ignore_errors=True)
     model = trainer.accelerator.unwrap_model(trainer.model)
     model.save_pretrained(tmp)
     tokenizer.save_pretrained(tmp)
+    if config is not None:  # how to rebuild the base it was trained on (airbot.export.match_training_base)
+        write_json(tmp / TRAINING_META, {"method": config.train.method, "base": config.model.base,
+                                          "base_quantization": "nf4" if config.train.method == "qlora" else None})
     shutil.rmtree(final, ignore_errors=True)
     tmp.rename(final)
     return final
@@ -343,7 +351,7 @@ def _run(config: AirbotConfig, data: Path | str | None, run_dir: Path, reporter:
         raise Cancelled
     reporter.update(phase="saving", message="saving the adapter" + (" (partial)" if partial else ""))
     if reporter.is_main:
-        save_adapter(trainer, tokenizer, run_dir)
+        save_adapter(trainer, tokenizer, run_dir, config)
         _probe_after(trainer, tokenizer, config, probe_rows, before, run_dir)
     result = RunResult(run_dir=run_dir, phase="cancelled" if partial else "done", partial=partial,
                        steps=trainer.state.global_step, first_loss=callback.first_loss,

@@ -25,7 +25,7 @@ from typing import Any
 from airbot import metrics
 from airbot.config import AirbotConfig
 from airbot.errors import AirbotError, DataError
-from airbot.evaluate import build_bot, check_bots, open_index
+from airbot.evaluate import RETRIEVAL_BOTS, build_bot, check_bots, open_index
 
 Progress = Callable[[float, str], None]
 OUTCOMES = ("new", "old", "neither")
@@ -45,7 +45,7 @@ class Change:
 
 @dataclass
 class ChangeResult:
-    """One bot's answer to one changed question after the update."""
+    """One bot's answers to one changed question, before and after the update."""
 
     bot: str
     question: str
@@ -55,6 +55,8 @@ class ChangeResult:
     answer: str
     outcome: str
     latency: float
+    answer_before: str = ""
+    before: str = ""
 
 
 def read_changes(path: Path, limit: int | None = None) -> list[Change]:
@@ -197,8 +199,7 @@ def policy_change(bots: list[str], config: AirbotConfig, *, run_dir: Path | None
     work, tmp = working_copy(kb, config, apply)
     started = time.perf_counter()
     try:
-        rag_update_s = timed_update(work, new_path, doc_name, say)
-        results = _ask_all(names, items, config, run_dir, work, say, should_stop)
+        results, rag_update_s = _ask_all(names, items, config, run_dir, work, new_path, doc_name, say, should_stop)
     finally:
         if tmp is not None:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -222,20 +223,47 @@ def timed_update(kb: Any, new_path: Path, doc_name: str, say: Progress) -> float
 
 
 def _ask_all(names: list[str], items: list[Change], config: AirbotConfig, run_dir: Path | None, kb: Any,
-             say: Progress, should_stop: Callable[[], bool] | None) -> list[ChangeResult]:
-    results, total = [], len(names) * len(items)
-    for bot_name in names:
-        bot = build_bot(bot_name, config, run_dir, kb)
-        for item in items:
-            if should_stop and should_stop():
-                return results
-            started = time.perf_counter()
-            text = str(getattr(bot.answer(item.question), "text", "") or "")
-            results.append(ChangeResult(bot_name, item.question, item.clause, item.old, item.new, text,
-                                        metrics.figure_outcome(text, item.old, item.new),
-                                        round(time.perf_counter() - started, 3)))
-            say(0.1 + 0.85 * len(results) / total, f"{bot_name}: {len(results)}/{total} answers")
-    return results
+             new_path: Path, doc_name: str, say: Progress,
+             should_stop: Callable[[], bool] | None) -> tuple[list[ChangeResult], float]:
+    """Retrieval bots answer on the old documents, the index is updated (timed), then every bot
+    answers. A bot without retrieval answers once: its weights and greedy decoding do not change
+    with the documents, so its "before" is its "after" (and a "new" figure there is a guess that
+    was already made before the policy changed)."""
+    bots = {b: build_bot(b, config, run_dir, kb) for b in names}
+    total = len(items) * (len(names) + sum(b in RETRIEVAL_BOTS for b in names))
+    tick = _counter(total, say)
+    before = {b: _answers(bots[b], b, items, tick, should_stop) for b in names if b in RETRIEVAL_BOTS}
+    rag_update_s = timed_update(kb, new_path, doc_name, say)
+    after = {b: _answers(bots[b], b, items, tick, should_stop) for b in names}
+    results = []
+    for b in names:
+        for item, (text, latency), (old_text, _) in zip(items, after[b], before.get(b, after[b]), strict=False):
+            results.append(ChangeResult(b, item.question, item.clause, item.old, item.new, text,
+                                        metrics.figure_outcome(text, item.old, item.new), latency, old_text,
+                                        metrics.figure_outcome(old_text, item.old, item.new)))
+    return results, rag_update_s
+
+
+def _answers(bot: Any, name: str, items: list[Change], tick: Callable[[str], None],
+             should_stop: Callable[[], bool] | None) -> list[tuple[str, float]]:
+    """(answer, seconds) per question, stopping early when asked."""
+    out = []
+    for item in items:
+        if should_stop and should_stop():
+            break
+        started = time.perf_counter()
+        out.append((str(getattr(bot.answer(item.question), "text", "") or ""), round(time.perf_counter() - started, 3)))
+        tick(name)
+    return out
+
+
+def _counter(total: int, say: Progress) -> Callable[[str], None]:
+    done = [0]
+
+    def tick(name: str) -> None:
+        done[0] += 1
+        say(0.1 + 0.85 * done[0] / max(total, 1), f"{name}: {done[0]}/{total} answers")
+    return tick
 
 
 def policy_summary(names: list[str], results: list[ChangeResult], rag_update_s: float,
@@ -253,9 +281,11 @@ def policy_summary(names: list[str], results: list[ChangeResult], rag_update_s: 
 
 
 def outcome_table(summary: dict[str, Any]) -> list[dict[str, Any]]:
-    """One row per changed question: its old and new figure, then each bot's outcome."""
+    """One row per changed question: its old and new figure, then each bot's outcome after the
+    update (``<bot>``) and before it (``<bot>_before``)."""
     rows: dict[str, dict[str, Any]] = {}
     for r in summary.get("policy_change_questions", []):
         row = rows.setdefault(r["question"], {"question": r["question"], "old": r["old"], "new": r["new"]})
         row[r["bot"]] = r["outcome"]
+        row[f"{r['bot']}_before"] = r.get("before", "")
     return list(rows.values())

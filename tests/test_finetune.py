@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from airbot.config import AirbotConfig, load_config
+from airbot.export import match_training_base
 from airbot.finetune import (
     build_peft_config,
     build_quantization,
@@ -124,13 +125,31 @@ def test_run_writes_a_complete_run_and_the_adapter_changes_the_answer(fresh_home
     assert probe["items"] and probe["score_before"] is not None and probe["score_after"] is not None
     assert "trainable parameters" in (run_dir / "train.log").read_text()
 
+    meta = json.loads((run_dir / "adapter" / "airbot_training.json").read_text())
+    assert meta["base_quantization"] == "nf4"
+
     tok = load_tokenizer()
     question = json.loads(data.read_text().splitlines()[0])["question"]
     base = load_causal_lm(device="cpu")
     before = greedy_answers(base, tok, [question], config.chat.system_prompt, max_new_tokens=30)[0]
-    tuned = PeftModel.from_pretrained(base, runs.adapter_dir(run_dir))
+    tuned = PeftModel.from_pretrained(match_training_base(base, runs.adapter_dir(run_dir)), runs.adapter_dir(run_dir))
     after = greedy_answers(tuned, tok, [question], config.chat.system_prompt, max_new_tokens=30)[0]
     assert after != before, after
+
+
+def test_qlora_base_is_rebuilt_bit_for_bit_without_bitsandbytes(tmp_path: Path) -> None:
+    import bitsandbytes.functional as bnbf
+
+    from airbot.models import load_causal_lm
+
+    (tmp_path / "airbot_training.json").write_text(json.dumps({"base_quantization": "nf4"}))
+    rebuilt = match_training_base(load_causal_lm(device="cpu"), tmp_path)
+    four_bit = load_causal_lm(load_in_4bit=True, dtype=torch.bfloat16, device="cpu")
+    for name in ("model.layers.0.self_attn.q_proj", "model.layers.29.mlp.down_proj"):
+        packed = four_bit.get_submodule(name).weight
+        trained_on = bnbf.dequantize_4bit(packed.data, packed.quant_state).float()
+        assert torch.equal(rebuilt.get_submodule(name).weight.data, trained_on)
+    assert rebuilt.lm_head.weight.dtype == torch.float32
 
 
 def test_fact_score() -> None:

@@ -31,6 +31,10 @@ def test_policy_change_end_to_end(tiny_files: dict[str, Path], tiny_index: Path,
     assert all(sum(c.values()) == 2 for c in counts.values())
     assert counts["rag"]["new"] >= 1, result["policy_change_questions"]  # it read the updated clause
     assert counts["rag"]["old"] == 0
+    rag_rows = [q for q in result["policy_change_questions"] if q["bot"] == "rag"]
+    assert any(q["before"] == "old" for q in rag_rows), rag_rows  # it gave the old figure before the update
+    tuned = [q for q in result["policy_change_questions"] if q["bot"] == "finetuned"]
+    assert all(q["answer_before"] == q["answer"] for q in tuned)  # no retrieval: the documents cannot move it
     assert 0 < result["rag_update_s"] < 60
     assert result["retrain_estimate"]["tokens_per_s"] == 50.0 and result["retrain_estimate"]["epochs"] == 2.0
     assert result["retrain_s"] > 0 and "estimate" in result["retrain_estimate"]["note"]

@@ -32,8 +32,9 @@ REPORT = {
          "refused": True}],
     "policy_change": {"rag": {"new": 1, "old": 0, "neither": 0}, "finetuned": {"new": 0, "old": 1, "neither": 0}},
     "policy_change_questions": [
-        {"bot": "rag", "question": "Bag weight?", "old": "23 kg", "new": "25 kg", "outcome": "new"},
-        {"bot": "finetuned", "question": "Bag weight?", "old": "23 kg", "new": "25 kg", "outcome": "old"}],
+        {"bot": "rag", "question": "Bag weight?", "old": "23 kg", "new": "25 kg", "outcome": "new", "before": "old"},
+        {"bot": "finetuned", "question": "Bag weight?", "old": "23 kg", "new": "25 kg", "outcome": "old",
+         "before": "old"}],
     "rag_update_s": 0.9, "retrain_s": 1500.0,
 }
 
@@ -63,7 +64,7 @@ def test_saved_evaluation_renders(fresh_home: Path) -> None:
     bag = next(r for r in questions.split("<tr") if "Bag weight?" in r)
     assert "background" in pet and "background" not in bag  # only the disagreement is shaded
     assert "USD 700 &lt;b&gt;" in pet  # answers are escaped, shown on hover and on click
-    assert "⚠️ old figure" in policy and "✅ new figure" in policy and "1500" in policy and "estimate" in policy
+    assert "old → ⚠️ old figure" in policy and "old → ✅ new figure" in policy and "1500" in policy and "estimate" in policy
     assert "questions" not in raw
 
 

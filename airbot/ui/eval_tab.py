@@ -128,7 +128,8 @@ def _answer_cell(ok: bool | None, answer: str) -> str:
 
 
 def policy_html(report: dict[str, Any]) -> str:
-    """Before/after: each changed question's old and new figure, then what each bot said after the update."""
+    """Before/after: each changed question's old and new figure, then per bot the figure it gave
+    on the old documents → on the updated ones."""
     from airbot.policy_change import outcome_table
 
     counts = report.get("policy_change") or {}
@@ -136,12 +137,19 @@ def policy_html(report: dict[str, Any]) -> str:
         return "<p><em>No policy-change test yet: press “Run the policy-change test”.</em></p>"
     bots = list(counts)
     head = "".join(f"<th>{html.escape(b)}</th>" for b in bots)
-    body = [f"<tr><th>question</th><th>before (old figure)</th><th>after (new figure)</th>{head}</tr>"]
+    body = [f"<tr><th>question</th><th>old figure</th><th>new figure</th>{head}</tr>"]
     for row in outcome_table(report):
-        cells = "".join(f"<td>{OUTCOME.get(row.get(b, ''), '–')}</td>" for b in bots)
+        cells = "".join(f"<td>{_before_after(row.get(f'{b}_before', ''), row.get(b, ''))}</td>" for b in bots)
         body.append(f"<tr><td>{html.escape(row['question'])}</td><td>{html.escape(row['old'])}</td>"
                     f"<td>{html.escape(row['new'])}</td>{cells}</tr>")
-    return f"<table class='airbot-eval'>{''.join(body)}</table>" + _update_times(report, counts)
+    legend = "<p>Each cell: the figure the bot gave on the old documents → on the updated ones.</p>"
+    return legend + f"<table class='airbot-eval'>{''.join(body)}</table>" + _update_times(report, counts)
+
+
+def _before_after(before: str, after: str) -> str:
+    """'old → ✅ new figure': what the bot said on the old documents, then on the new ones."""
+    shown = OUTCOME.get(after, "–")
+    return f"{before} → {shown}" if before else shown
 
 
 def _update_times(report: dict[str, Any], counts: dict[str, dict[str, int]]) -> str:
