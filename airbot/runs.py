@@ -224,6 +224,28 @@ def list_runs() -> list[RunInfo]:
     return sorted(runs, key=lambda r: r.started or r.path.stat().st_mtime, reverse=True)
 
 
+def usable_runs() -> list[RunInfo]:
+    """Runs a bot can load, newest first: finished ones, and cancelled ones that saved a partial adapter.
+
+    The one list every run picker shows (Chat, Evaluate, Train's download), so they cannot disagree.
+    The phase is checked as well as the files: a run still 'saving' already has ``adapter/`` but not
+    its probe and summary, and a failed run's adapter, if any, is not one anyone asked for.
+    """
+    return [r for r in list_runs() if is_usable(r)]
+
+
+def is_usable(info: RunInfo) -> bool:
+    """Done, or cancelled with a partial adapter, and the adapter really is on disk."""
+    finished = info.phase == "done" or (info.phase == "cancelled" and info.partial)
+    return finished and has_adapter(info.path)
+
+
+def run_label(info: RunInfo) -> str:
+    """How a picker names a run: 'lora-0612 (lora, done)' or 'lora-0613 (lora, cancelled: partial adapter)'."""
+    state = "cancelled: partial adapter" if info.partial else info.phase
+    return f"{info.name} ({info.method}, {state})"
+
+
 def compare_runs(names: list[str]) -> list[dict[str, Any]]:
     """Side-by-side figures of several runs: settings, losses, speed and forgetting."""
     rows = []
@@ -264,9 +286,14 @@ def delete_run(name: str) -> None:
 def adapter_dir(run_dir: Path | str) -> Path:
     """The run's saved adapter (or full model); a clear error when the run has none."""
     run_dir = Path(run_dir)
-    path = run_dir / "adapter"
-    if (path / "adapter_config.json").is_file() or (path / "config.json").is_file():
-        return path
+    if has_adapter(run_dir):
+        return run_dir / "adapter"
     status = read_status(run_dir) if run_dir.is_dir() else {"phase": "missing", "message": "no such run"}
     raise JobError(f"Run '{run_dir.name}' has no adapter (status: {status.get('phase')}: "
                    f"{status.get('message', '')}). Train it again, or pick a run whose status is done.")
+
+
+def has_adapter(run_dir: Path) -> bool:
+    """Whether ``adapter/`` holds a PEFT adapter or a full model (an empty or foreign folder does not count)."""
+    path = run_dir / "adapter"
+    return (path / "adapter_config.json").is_file() or (path / "config.json").is_file()

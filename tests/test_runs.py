@@ -12,6 +12,7 @@ import pytest
 
 from airbot import runs
 from airbot.errors import JobError
+from tests._fake_runs import fake_run
 
 
 def _dead_pid() -> int:
@@ -85,3 +86,17 @@ def test_cancel_flag(fresh_home: Path) -> None:
     assert not runs.cancel_requested(run_dir)
     runs.request_cancel(run_dir)
     assert runs.cancel_requested(run_dir)
+
+
+def test_usable_runs_are_done_or_cancelled_with_a_partial_adapter(fresh_home: Path) -> None:
+    """What every run picker lists: the phase and the adapter on disk both have to say 'loadable'."""
+    fake_run("done", 1.0, phase="done", method="lora")
+    fake_run("stopped", 2.0, phase="cancelled", partial=True, method="qlora")
+    fake_run("failed", 3.0, phase="failed")  # an adapter on disk does not make a failed run usable
+    fake_run("early", 4.0, adapter=False, phase="cancelled", partial=False)  # cancelled before step 1
+    fake_run("saving", 5.0, phase="saving", pid=os.getpid())  # adapter renamed into place, not finished
+    (fake_run("empty", 6.0, adapter=False, phase="done") / "adapter").mkdir()  # a folder, no adapter in it
+    usable = runs.usable_runs()
+    assert [r.name for r in usable] == ["stopped", "done"]
+    assert [runs.run_label(r) for r in usable] == ["stopped (qlora, cancelled: partial adapter)", "done (lora, done)"]
+    assert all(runs.adapter_dir(r.path) == r.path / "adapter" for r in usable)

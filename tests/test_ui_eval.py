@@ -12,6 +12,7 @@ import pytest
 from airbot.config import load_config
 from airbot.ui import eval_tab
 from airbot.ui.app import AppState
+from tests._fake_runs import picker_runs
 
 REPORT = {
     "name": "demo", "note": "Small sets: ...",
@@ -71,3 +72,13 @@ def test_saved_evaluation_renders(fresh_home: Path) -> None:
 def test_missing_selection_is_a_gradio_error() -> None:
     with pytest.raises(gr.Error, match="Pick a saved evaluation"):
         eval_tab.user_errors(eval_tab.show_results)(None)
+
+
+def test_run_picker_offers_partial_runs_and_hides_failed_ones(fresh_home: Path) -> None:
+    """A cancelled run's partial adapter is evaluable, and its label says it is partial."""
+    made = picker_runs()
+    choices = eval_tab.run_choices()
+    assert choices[0] == (eval_tab.NO_RUN, eval_tab.NO_RUN)
+    by_folder = {folder: label for label, folder in choices[1:]}
+    assert set(by_folder) == {str(made["finished"]), str(made["stopped"])}
+    assert "partial" in by_folder[str(made["stopped"])] and "partial" not in by_folder[str(made["finished"])]

@@ -19,7 +19,7 @@ import pandas as pd
 from airbot import arena
 from airbot.bots import make_bot
 from airbot.errors import AirbotError
-from airbot.runs import list_runs, run_path
+from airbot.runs import run_label, run_path, usable_runs
 from airbot.ui.app import AppState
 from airbot.ui.errors import user_errors
 
@@ -29,9 +29,10 @@ EXTRA = {"Base model": "base", "Hybrid bot": "hybrid"}
 VOTE_LABELS = {"left": "👈 Fine-tuned better", "right": "👉 RAG better", "tie": "🤝 Tie", "both_bad": "👎 Both bad"}
 
 
-def run_choices() -> list[str]:
-    """Runs that have an adapter to chat with (finished or cancelled with a partial one)."""
-    return [r.name for r in list_runs() if (r.path / "adapter").is_dir()]
+def run_choices() -> list[tuple[str, str]]:
+    """Runs a bot can load (done, or cancelled with a partial adapter) as (label, name); the label says
+    which are partial, the value stays the bare name that ``/chat_ask`` and ``/ask`` take."""
+    return [(run_label(r), r.name) for r in usable_runs()]
 
 
 def example_questions(limit: int = 8) -> list[str]:
@@ -160,7 +161,7 @@ def export(turns: list[dict]) -> str:
 
 def _refresh() -> tuple[Any, Any]:
     runs, indexes = run_choices(), arena.list_indexes()
-    return (gr.Dropdown(choices=runs, value=runs[0] if runs else None),
+    return (gr.Dropdown(choices=runs, value=runs[0][1] if runs else None),
             gr.Dropdown(choices=indexes, value=indexes[0] if indexes else None))
 
 

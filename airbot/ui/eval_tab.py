@@ -33,11 +33,10 @@ _stops: dict[str, threading.Event] = {}
 
 # --- pickers ------------------------------------------------------------------------------------
 def run_choices() -> list[tuple[str, str]]:
-    """Runs with a saved adapter, newest first, as (label, folder)."""
-    from airbot.runs import list_runs
+    """Runs a bot can load (done, or cancelled with a partial adapter), newest first, as (label, folder)."""
+    from airbot.runs import run_label, usable_runs
 
-    runs = [r for r in list_runs() if (r.path / "adapter").is_dir()]
-    return [(NO_RUN, NO_RUN)] + [(f"{r.name} ({r.method}, {r.phase})", str(r.path)) for r in runs]
+    return [(NO_RUN, NO_RUN)] + [(run_label(r), str(r.path)) for r in usable_runs()]
 
 
 def index_choices() -> list[str]:
