@@ -161,8 +161,8 @@ def _num(value: float | None, digits: int = 3) -> str:
 
 
 def adapter_runs() -> list[str]:
-    """Runs with something to download."""
-    return [r.name for r in runs.list_runs() if (r.path / "adapter").is_dir()]
+    """Runs with something to download: the same list every run picker shows."""
+    return [r.name for r in runs.usable_runs()]
 
 
 # --- API endpoints (also the buttons' handlers) -----------------------------------------------
@@ -287,7 +287,7 @@ def build(state: AppState) -> None:
     phase_state = gr.State("")
     progress = gr.HTML(progress_html({}))
     plot = gr.LinePlot(loss_frame(None), x="step", y="loss", color="series",
-                       title="Loss (train and held-out)", height=280)
+                       title="Loss (train and held-out)", height=280, elem_id="train-loss")
     log = gr.Textbox(label="Log", lines=8, max_lines=8, autoscroll=True, interactive=False)
     gr.Markdown("### Runs")
     history = gr.Dataframe(history_frame(), interactive=False, wrap=True)

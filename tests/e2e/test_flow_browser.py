@@ -21,12 +21,18 @@ def test_new_user_walks_the_whole_flow(page, screenshot) -> None:
     page.get_by_role("tab", name="Train").click()
     page.get_by_label("LoRA", exact=True).check()
     page.get_by_text("Advanced").click()
-    page.get_by_label("Max steps (-1 = all epochs)").fill("3")
+    page.get_by_label("Max steps (-1 = all epochs)").fill("6")
     page.get_by_label("Max length (tokens)").fill("128")
     page.get_by_role("button", name="Start training").click()
     page.get_by_text(re.compile(r": (loading model|tokenizing|training)")).first.wait_for()
+    chart = page.locator("#train-loss")
+    page.get_by_text(re.compile(r"step [1-4]/6")).first.wait_for(timeout=TRAIN_TIMEOUT_MS)
+    chart.locator("canvas, svg.marks").first.wait_for()  # the first losses are drawn while training runs
+    early = chart.screenshot()
     page.get_by_text(re.compile(r": done")).first.wait_for(timeout=TRAIN_TIMEOUT_MS)
-    page.get_by_text(re.compile(r"step 3/3")).first.wait_for()
+    page.get_by_text(re.compile(r"step 6/6")).first.wait_for()
+    page.wait_for_timeout(1500)  # the next timer tick redraws the chart with the last steps
+    assert chart.screenshot() != early, "the loss chart did not change between mid-training and done"
     screenshot(page, "flow_2_train")
 
     page.get_by_role("tab", name="Chat").click()
