@@ -9,137 +9,64 @@ Layout of ``AIRBOT_HOME/indexes/<name>/``::
     manifest.json          the commit point: documents (sha256, version, chunk ids), index version
     vectors/<key>.npy      one document's chunk embeddings, written once and never rewritten
     chunks-<v>.jsonl       every chunk's text and place (doc, page, section, clause), in FAISS row order
-    faiss-<v>.index        flat inner-product index over all documents' vectors
+    faiss-<v>.index        inner-product index over all documents' vectors: flat, or IVF past
+                           ``ann_min_chunks`` (airbot.vector_index)
 
-Adding, replacing or removing a document embeds only that document, then rebuilds the flat
-FAISS index from the stored vectors (milliseconds). The new files are written first and the
-manifest is swapped in last with ``os.replace``, so a crash leaves the previous index intact.
+Adding, replacing or removing a document embeds and tokenizes only that document; the FAISS
+index and BM25 matrix are rebuilt from the stored vectors and term ids (the IVF keeps its
+centroids and the other rows' cells). The new files are written first and the manifest is
+swapped in last with ``os.replace``, so a crash leaves the previous index intact. Format 1
+indexes (always flat) open as they are and are written as format 2 by their next change.
+
+A search scores only a candidate pool: the dense top k from the vector index plus BM25's best
+chunk (BM25 itself is a sparse lookup over the chunks containing the query's words), so its
+cost does not grow with a Python pass or a full sort over every chunk (bench/retrieval.py).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 import threading
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from airbot.config import RagConfig, airbot_home
+from airbot.config import RagConfig
 from airbot.documents import Chunk, chunk_blocks, proper_names, read_blocks
 from airbot.errors import DocumentError
+from airbot.kb_records import DocumentInfo, Hit, IndexStatus, doc_spans, index_dir, save_npy, sha256_file, write_atomic
 from airbot.models import DEFAULT_EMBEDDER, shared_embedder
-from airbot.ranking import build_bm25, candidates, fuse, tokenize
+from airbot.ranking import Bm25, DocTerms, Vocabulary, candidates, dense_pool, fuse, pool_ranks, tokenize
+from airbot.vector_index import ANN_MIN_CHUNKS, VectorIndex
 
-INDEX_FORMAT = 1
+INDEX_FORMAT = 2
+READABLE_FORMATS = (1, 2)
 Progress = Callable[[float, str], None]
-
-
-@dataclass
-class DocumentInfo:
-    """One indexed document as the manifest records it."""
-
-    name: str
-    sha256: str
-    version: int
-    chunk_ids: list[str]
-    added: str
-    key: str
-    source: str = ""
-    names: list[str] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class Hit:
-    """A retrieved chunk: ``score`` is the dense cosine (what ``min_score`` is compared to),
-    ``fused`` the rank-fusion score the list is ordered by."""
-
-    chunk: Chunk
-    score: float
-    fused: float
-
-    @property
-    def doc(self) -> str:
-        return self.chunk.doc
-
-    @property
-    def page(self) -> int | None:
-        return self.chunk.page
-
-    @property
-    def section(self) -> str:
-        return self.chunk.section
-
-    @property
-    def clause(self) -> str | None:
-        return self.chunk.clause
-
-    @property
-    def text(self) -> str:
-        return self.chunk.text
-
-
-@dataclass
-class IndexStatus:
-    """What the UI and CLI show about an index."""
-
-    path: str
-    version: int
-    embedder: str
-    chunk_tokens: int
-    documents: list[DocumentInfo] = field(default_factory=list)
-
-    @property
-    def chunks(self) -> int:
-        return sum(len(d.chunk_ids) for d in self.documents)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "chunks": self.chunks}
-
-
-def index_dir(name_or_dir: str | Path) -> Path:
-    """A bare name lives under ``AIRBOT_HOME/indexes``; anything path-like is used as given."""
-    text = str(name_or_dir)
-    if isinstance(name_or_dir, Path) or "/" in text or os.sep in text or text.startswith(".") or Path(text).is_dir():
-        return Path(text).expanduser()
-    if not re.fullmatch(r"[A-Za-z0-9_.-]+", text):
-        raise DocumentError(f"Index name '{text}' may only use letters, digits, '-', '_' and '.'.")
-    return airbot_home() / "indexes" / text
-
-
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def _write_atomic(path: Path, write: Callable[[Path], None]) -> None:
-    """Write to a temporary sibling and rename: readers see the old file or the new, never half."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 class KnowledgeBase:
     """A document index on disk plus its in-memory search structures; thread-safe."""
 
-    def __init__(self, root: Path, manifest: dict[str, Any], rag: RagConfig | None = None) -> None:
+    def __init__(self, root: Path, manifest: dict[str, Any], rag: RagConfig | None = None,
+                 ann_min_chunks: int = ANN_MIN_CHUNKS) -> None:
         self.root = root
         self.rag = rag or RagConfig()
+        self.ann_min_chunks = ann_min_chunks
         self._lock = threading.RLock()
         self._manifest = manifest
         self._docs = [DocumentInfo(**d) for d in manifest.get("documents", [])]
         self._chunks: list[Chunk] = []
         self._vectors = np.zeros((0, 0), dtype=np.float32)
-        self._faiss: Any = None
-        self._bm25: Any = None
+        self._index: VectorIndex | None = None
+        self._vocab = Vocabulary()
+        self._terms: dict[str, DocTerms] = {}
+        self._bm25: Bm25 | None = None
         self._row: dict[str, int] = {}
         if self._docs:
             self._load_files()
@@ -147,8 +74,9 @@ class KnowledgeBase:
     # --- opening -------------------------------------------------------------------------------
     @classmethod
     def open(cls, name_or_dir: str | Path, *, create: bool = False, rag: RagConfig | None = None,
-             embedder: str = DEFAULT_EMBEDDER) -> KnowledgeBase:
-        """Open an index by name or folder; ``create`` starts an empty one when none is there."""
+             embedder: str = DEFAULT_EMBEDDER, ann_min_chunks: int = ANN_MIN_CHUNKS) -> KnowledgeBase:
+        """Open an index by name or folder; ``create`` starts an empty one when none is there.
+        Past ``ann_min_chunks`` chunks the dense side is an approximate (IVF) index."""
         root = index_dir(name_or_dir)
         manifest_path = root / "manifest.json"
         if manifest_path.is_file():
@@ -157,27 +85,41 @@ class KnowledgeBase:
             except (OSError, json.JSONDecodeError) as err:
                 raise DocumentError(f"The index at {root} has an unreadable manifest ({err}). Rebuild it with "
                                     f"`python -m airbot index DOC... --out {root}`.") from None
-            return cls(root, manifest, rag)
+            if manifest.get("format", 1) not in READABLE_FORMATS:
+                raise DocumentError(f"The index at {root} has format {manifest.get('format')}, newer than this airbot "
+                                    f"reads ({', '.join(map(str, READABLE_FORMATS))}); upgrade airbot or rebuild it.")
+            return cls(root, manifest, rag, ann_min_chunks)
         if not create:
             raise DocumentError(f"No index at {root}. Build one first: `python -m airbot index POLICY.pdf --out {root}` "
                                 "(or add documents in the Data tab).")
         chunk_tokens = rag.chunk_tokens if rag else RagConfig().chunk_tokens
         return cls(root, {"format": INDEX_FORMAT, "version": 0, "embedder": embedder,
-                          "chunk_tokens": chunk_tokens, "documents": []}, rag)
+                          "chunk_tokens": chunk_tokens, "documents": []}, rag, ann_min_chunks)
 
     def _load_files(self) -> None:
-        import faiss
+        """Chunks, stored vectors and the FAISS index of the manifest's version, and BM25 from the chunks."""
+        from airbot import vector_index
 
         files = self._manifest["files"]
         try:
             rows = (self.root / files["chunks"]).read_text().splitlines()
             self._chunks = [Chunk.from_dict(json.loads(r)) for r in rows if r.strip()]
-            self._faiss = faiss.read_index(str(self.root / files["faiss"]))
-        except (OSError, RuntimeError, json.JSONDecodeError, KeyError) as err:
+            vectors = [np.load(self.root / "vectors" / f"{d.key}.npy").astype(np.float32) for d in self._docs]
+            index = vector_index.read(str(self.root / files["faiss"]))
+        except (OSError, RuntimeError, ValueError, KeyError) as err:
             raise DocumentError(f"The index at {self.root} is damaged ({type(err).__name__}: {err}). Rebuild it with "
                                 f"`python -m airbot index DOC... --out {self.root}`.") from None
-        self._vectors = self._faiss.reconstruct_n(0, self._faiss.ntotal) if self._faiss.ntotal else self._vectors
-        self._bm25 = build_bm25(self._chunks)
+        self._vectors = np.concatenate(vectors)
+        if not len(self._chunks) == len(self._vectors) == index.ntotal:
+            raise DocumentError(f"The index at {self.root} is damaged ({len(self._chunks)} chunks, {len(self._vectors)} "
+                                f"vectors, {index.ntotal} indexed). Rebuild it with `python -m airbot index DOC... "
+                                f"--out {self.root}`.")
+        if (index.kind == "ivf") != (len(self._vectors) >= self.ann_min_chunks):  # e.g. a format-1 flat index past it
+            index = vector_index.build(self._vectors, self._vectors.shape[1], self.ann_min_chunks)
+        self._index = index
+        spans = doc_spans(self._docs)
+        self._terms = {d.name: DocTerms.of(self._chunks[slice(*spans[d.name])], self._vocab) for d in self._docs}
+        self._bm25 = Bm25([self._terms[d.name] for d in self._docs], len(self._vocab))
         self._row = {c.id: i for i, c in enumerate(self._chunks)}
 
     # --- reading -------------------------------------------------------------------------------
@@ -228,18 +170,28 @@ class KnowledgeBase:
         return np.asarray(vecs, dtype=np.float32).reshape(len(texts), -1)
 
     def search(self, query: str, k: int | None = None) -> list[Hit]:
-        """Top ``k`` chunks by the configured fusion of dense cosine and BM25 rankings."""
+        """Top ``k`` chunks by the configured fusion of dense cosine and BM25 rankings.
+
+        Only a candidate pool is fused (ranking.candidates): the dense neighbours from the
+        vector index and BM25's best chunk(s). Their cosines are recomputed exactly from the
+        stored vectors, so ``Hit.score`` (what ``min_score`` compares) is the true cosine even
+        for a chunk that only BM25 proposed or that an IVF index found approximately."""
+        from airbot import vector_index
+
         k = k or self.rag.top_k
+        method, rrf_k = self.rag.fusion, self.rag.rrf_k
         with self._lock:
-            if not self._chunks or not query.strip():
+            if not self._chunks or not query.strip() or self._index is None or self._bm25 is None:
                 return []
-            dense = self._dense_scores(self.embed([query])[0])
-            lexical = self._bm25.get_scores(tokenize(query)) if self._bm25 else np.zeros_like(dense)
-            lexical = np.asarray(lexical, dtype=np.float32)
-            fused = fuse(dense, lexical, self.rag.fusion, self.rag.rrf_k, self.rag.bm25_weight)
-            pool = candidates(dense, lexical, k) if self.rag.fusion == "weighted" else np.arange(len(dense))
-            order = pool[np.argsort(-fused[pool], kind="stable")][:k]
-            return [Hit(self._chunks[i], float(dense[i]), float(fused[i])) for i in order]
+            query_vec = self.embed([query])[0]
+            _, rows = vector_index.search(self._index, query_vec, dense_pool(method, k, rrf_k))
+            lexical = self._bm25.scores(self._vocab.lookup(tokenize(query)))
+            pool = candidates(rows, lexical, k, method, rrf_k)
+            dense = self._vectors[pool] @ query_vec
+            ranks = pool_ranks(pool, len(rows), lexical) if method == "rrf" else None
+            fused = fuse(dense, lexical[pool], method, rrf_k, self.rag.bm25_weight, ranks)
+            order = np.argsort(-fused, kind="stable")[:k]
+            return [Hit(self._chunks[pool[i]], float(dense[i]), float(fused[i])) for i in order]
 
     def relevance(self, query: str, hits: list[Hit]) -> float:
         """How well the best hit covers the question, judged without the documents' own names.
@@ -262,14 +214,6 @@ class KnowledgeBase:
             vectors = self._vectors[rows]
         return min(best, float((vectors @ self.embed([masked])[0]).max())) if rows else best
 
-    def _dense_scores(self, query_vec: np.ndarray) -> np.ndarray:
-        """Cosine of the query with every chunk, via the FAISS flat index."""
-        n = self._faiss.ntotal
-        scores, ids = self._faiss.search(query_vec.reshape(1, -1), n)
-        dense = np.full(n, -1.0, dtype=np.float32)
-        dense[ids[0][ids[0] >= 0]] = scores[0][ids[0] >= 0]
-        return dense
-
     # --- changing ------------------------------------------------------------------------------
     def add(self, path: str | Path, *, name: str | None = None, progress: Progress | None = None) -> DocumentInfo:
         """Index a document; one already indexed under that name is replaced (new version),
@@ -278,7 +222,7 @@ class KnowledgeBase:
         name = name or path.name
         with self._lock:
             old = self._doc(name)
-            sha = _sha256(path) if path.is_file() else ""
+            sha = sha256_file(path) if path.is_file() else ""
             if old and old.sha256 == sha:
                 return old
             return self._put(path, name, old, progress)
@@ -312,11 +256,11 @@ class KnowledgeBase:
         chunks = chunk_blocks(blocks, name, self.chunk_tokens, self._token_counter())
         say(0.3, f"embedding {len(chunks)} chunks of {name}")
         vectors = self.embed([c.embed_text() for c in chunks])
-        sha = _sha256(path)
+        sha = sha256_file(path)
         key = hashlib.sha256(f"{sha}|{name}|{self.embedder_name}|{self.chunk_tokens}".encode()).hexdigest()[:24]
         vec_path = self.root / "vectors" / f"{key}.npy"
         vec_path.parent.mkdir(parents=True, exist_ok=True)
-        _write_atomic(vec_path, lambda p: _save_npy(p, vectors))
+        write_atomic(vec_path, lambda p: save_npy(p, vectors))
         info = DocumentInfo(name, sha, (old.version + 1) if old else 1, [c.id for c in chunks],
                             time.strftime("%Y-%m-%dT%H:%M:%S"), key, str(path.resolve()), proper_names(blocks))
         docs = [info if d.name == name else d for d in self._docs] if old else [*self._docs, info]
@@ -331,43 +275,47 @@ class KnowledgeBase:
 
     def _commit(self, docs: list[DocumentInfo], new: dict[str, tuple[list[Chunk], np.ndarray]]) -> None:
         """Write the next version's files, then swap the manifest in; memory follows on success."""
-        import faiss
+        from airbot import vector_index
 
-        chunks, vectors = self._assemble(docs, new)
+        chunks, vectors, kept = self._assemble(docs, new)
         version = self.version + 1
         files = {"chunks": f"chunks-{version:06d}.jsonl", "faiss": f"faiss-{version:06d}.index"}
         self.root.mkdir(parents=True, exist_ok=True)
         dim = vectors.shape[1] if vectors.size else shared_embedder(self.embedder_name).get_embedding_dimension()
-        index = faiss.IndexFlatIP(dim)
-        if len(vectors):
-            index.add(vectors)
-        _write_atomic(self.root / files["chunks"],
+        index = vector_index.build(vectors, dim, self.ann_min_chunks, self._index, kept)
+        terms = {d.name: DocTerms.of(new[d.name][0], self._vocab) if d.name in new else self._terms[d.name] for d in docs}
+        write_atomic(self.root / files["chunks"],
                       lambda p: p.write_text("".join(json.dumps(c.to_dict()) + "\n" for c in chunks)))
-        _write_atomic(self.root / files["faiss"], lambda p: faiss.write_index(index, str(p)))
+        write_atomic(self.root / files["faiss"], lambda p: vector_index.write(index, str(p)))
         manifest = {**self._manifest, "format": INDEX_FORMAT, "version": version, "files": files,
-                    "documents": [asdict(d) for d in docs], "updated": time.strftime("%Y-%m-%dT%H:%M:%S")}
-        _write_atomic(self.root / "manifest.json", lambda p: p.write_text(json.dumps(manifest, indent=1)))
-        self._manifest, self._docs, self._chunks, self._faiss = manifest, list(docs), chunks, index
-        self._vectors = vectors
-        self._bm25 = build_bm25(chunks)
+                    "vector_index": index.kind, "documents": [asdict(d) for d in docs],
+                    "updated": time.strftime("%Y-%m-%dT%H:%M:%S")}
+        write_atomic(self.root / "manifest.json", lambda p: p.write_text(json.dumps(manifest, indent=1)))
+        self._manifest, self._docs, self._chunks, self._index = manifest, list(docs), chunks, index
+        self._vectors, self._terms = vectors, terms
+        self._bm25 = Bm25([terms[d.name] for d in docs], len(self._vocab))
         self._row = {c.id: i for i, c in enumerate(chunks)}
         self._clean(files, docs)
 
-    def _assemble(self, docs: list[DocumentInfo],
-                  new: dict[str, tuple[list[Chunk], np.ndarray]]) -> tuple[list[Chunk], np.ndarray]:
-        """Chunks and vectors of ``docs`` in order: new ones from ``new``, the rest from storage."""
+    def _assemble(self, docs: list[DocumentInfo], new: dict[str, tuple[list[Chunk], np.ndarray]]
+                  ) -> tuple[list[Chunk], np.ndarray, list[tuple[int, int, int]]]:
+        """Chunks and vectors of ``docs`` in order (new ones from ``new``, the rest sliced from
+        memory, which holds the stored vectors), and the (old row, new row, length) spans kept."""
+        old = doc_spans(self._docs)
         chunks: list[Chunk] = []
         parts: list[np.ndarray] = []
+        kept: list[tuple[int, int, int]] = []
         for doc in docs:
             if doc.name in new:
                 doc_chunks, vecs = new[doc.name]
             else:
-                doc_chunks = [c for c in self._chunks if c.doc == doc.name]
-                vecs = np.load(self.root / "vectors" / f"{doc.key}.npy")
+                start, stop = old[doc.name]
+                doc_chunks, vecs = self._chunks[start:stop], self._vectors[start:stop]
+                kept.append((start, len(chunks), stop - start))
             chunks.extend(doc_chunks)
-            parts.append(vecs.astype(np.float32))
+            parts.append(np.asarray(vecs, dtype=np.float32))
         vectors = np.concatenate(parts) if parts else np.zeros((0, 0), dtype=np.float32)
-        return chunks, vectors
+        return chunks, vectors, kept
 
     def _clean(self, keep: dict[str, str], docs: list[DocumentInfo]) -> None:
         """Delete files no manifest refers to any more (best effort; leftovers are harmless)."""
@@ -376,11 +324,6 @@ class KnowledgeBase:
                      *self.root.glob("vectors/*.npy")]:
             if path.name not in live:
                 path.unlink(missing_ok=True)
-
-
-def _save_npy(path: Path, array: np.ndarray) -> None:
-    with path.open("wb") as fh:
-        np.save(fh, array)
 
 
 _shared: dict[tuple[str, str, str], KnowledgeBase] = {}

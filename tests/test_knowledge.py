@@ -12,7 +12,6 @@ import pytest
 from airbot.config import RagConfig
 from airbot.errors import DocumentError
 from airbot.knowledge import KnowledgeBase, build_index
-from airbot.ranking import candidates, fuse, tokenize
 from airbot.samples import sample_path
 
 PETS = "# Pets\n\n## 1. Cabin pets\n\n1.1 Cats and small dogs travel in the cabin for USD 40 per flight.\n\n" \
@@ -106,19 +105,73 @@ def test_named_index_lives_under_airbot_home(fresh_home: Path, docs: tuple[Path,
         KnowledgeBase.open("bad name!")
 
 
-def test_fusion_and_tokens() -> None:
-    dense = np.array([0.9, 0.5, 0.1], dtype=np.float32)
-    lexical = np.array([0.0, 3.0, 0.0], dtype=np.float32)
-    assert fuse(dense, lexical, "dense").argmax() == 0
-    assert fuse(dense, lexical, "bm25").argmax() == 1
-    rrf = fuse(dense, lexical, "rrf", rrf_k=1)
-    assert rrf[1] > rrf[0] > rrf[2]  # a chunk ranked by both beats one ranked first by one
-    close = np.array([0.60, 0.58, 0.1, 0.05], dtype=np.float32)
-    terms = np.array([0.0, 2.0, 0.0, 4.0], dtype=np.float32)
-    weighted = fuse(close, terms, "weighted", weight=0.1)
-    assert weighted[1] > weighted[0]  # exact terms break a near-tie between similar clauses
-    assert list(candidates(close, terms, 2)) == [0, 1, 3]  # dense top 2, plus BM25's best match
-    assert tokenize("What are the bags' charges?") == ["bag", "charg"]
+def test_index_past_the_ivf_threshold_finds_and_updates(tmp_path: Path, docs: tuple[Path, Path]) -> None:
+    """A low ``ann_min_chunks`` puts the real policy in an IVF index: the same hits and cosines as
+    a flat index after add / replace / remove / reopen, without retraining the centroids."""
+    policy, pets, meals = sample_path("policy"), *docs
+    flat = KnowledgeBase.open(tmp_path / "flat", create=True)
+    kb = KnowledgeBase.open(tmp_path / "ivf", create=True, ann_min_chunks=3)
+    questions = [json.loads(x)["question"] for x in sample_path("heldout").read_text().splitlines() if x.strip()][:10]
+    questions += ["How much does it cost to bring my cat?", "vegetarian food order"]
+
+    def same_hits(a: KnowledgeBase, b: KnowledgeBase) -> None:
+        for q in questions:
+            assert [(h.chunk.id, round(h.score, 4)) for h in a.search(q, 3)] == \
+                   [(h.chunk.id, round(h.score, 4)) for h in b.search(q, 3)]
+
+    for base in (flat, kb):
+        base.add(policy)
+    assert kb._index is not None and kb._index.kind == "ivf" and flat._index is not None and flat._index.kind == "flat"
+    same_hits(kb, flat)
+    centroids = kb._index.faiss.quantizer.reconstruct_n(0, kb._index.faiss.nlist)
+    pets.write_text(PETS.replace("USD 40", "USD 55"))
+    for base in (flat, kb):
+        base.add(pets)
+        base.replace(pets)
+        base.add(meals)
+    same_hits(kb, flat)
+    assert np.array_equal(kb._index.faiss.quantizer.reconstruct_n(0, kb._index.faiss.nlist), centroids)
+    assert "USD 55" in kb.search("price of a cat in the cabin", 1)[0].text
+    for base in (flat, kb):
+        base.remove(policy.name)
+    assert kb._index.kind == "ivf" and kb._index.ntotal == 4
+    assert kb.search("vegetarian food order", 1)[0].doc == "meals.md"
+    same_hits(kb, flat)
+    manifest = json.loads((tmp_path / "ivf" / "manifest.json").read_text())
+    assert manifest["vector_index"] == "ivf" and manifest["format"] == 2
+    again = KnowledgeBase.open(tmp_path / "ivf", ann_min_chunks=2)
+    assert again._index is not None and again._index.kind == "ivf"
+    assert np.array_equal(again._index.cells, kb._index.cells)
+    same_hits(again, flat)
+    assert KnowledgeBase.open(tmp_path / "ivf")._index.kind == "flat"  # under the default threshold: exact again
+
+
+def test_format_1_index_opens_and_is_upgraded(tmp_path: Path, docs: tuple[Path, Path]) -> None:
+    """An index written before format 2 (no ``vector_index``, flat FAISS) opens, searches the
+    same, and its next change writes format 2; a newer format is refused clearly."""
+    pets, meals = docs
+    build_index([pets], tmp_path / "idx")
+    path = tmp_path / "idx" / "manifest.json"
+    manifest = json.loads(path.read_text())
+    manifest.pop("vector_index")
+    path.write_text(json.dumps({**manifest, "format": 1}))
+    kb = KnowledgeBase.open(tmp_path / "idx")
+    assert kb.search("cat in the cabin", 1)[0].clause == "1.1"
+    kb.add(meals)
+    assert json.loads(path.read_text())["format"] == 2
+    path.write_text(json.dumps({**json.loads(path.read_text()), "format": 99}))
+    with pytest.raises(DocumentError, match="format 99"):
+        KnowledgeBase.open(tmp_path / "idx")
+
+
+def test_relevance_threshold_still_separates_the_sample(tmp_path: Path) -> None:
+    """min_score semantics: held-out questions stay above it, out-of-scope ones below."""
+    kb = build_index([sample_path("policy")], tmp_path / "idx")
+    held = [json.loads(x)["question"] for x in sample_path("heldout").read_text().splitlines() if x.strip()]
+    oos = [json.loads(x)["question"] for x in sample_path("out_of_scope").read_text().splitlines() if x.strip()]
+    low = min(kb.relevance(q, kb.search(q, 3)) for q in held)
+    high = max(kb.relevance(q, kb.search(q, 3)) for q in oos)
+    assert high < kb.rag.min_score <= low
 
 
 def test_shipped_policy_retrieval_and_v2_update(tmp_path: Path) -> None:

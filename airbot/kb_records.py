@@ -1,0 +1,116 @@
+"""The knowledge base's records and on-disk helpers: what the manifest stores per document,
+what a search returns, and the atomic file writes every commit relies on. Split from
+airbot/knowledge.py so that module holds the index logic alone."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from airbot.config import airbot_home
+from airbot.documents import Chunk
+from airbot.errors import DocumentError
+
+
+@dataclass
+class DocumentInfo:
+    """One indexed document as the manifest records it."""
+
+    name: str
+    sha256: str
+    version: int
+    chunk_ids: list[str]
+    added: str
+    key: str
+    source: str = ""
+    names: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A retrieved chunk: ``score`` is the dense cosine (what ``min_score`` is compared to),
+    ``fused`` the rank-fusion score the list is ordered by."""
+
+    chunk: Chunk
+    score: float
+    fused: float
+
+    @property
+    def doc(self) -> str:
+        return self.chunk.doc
+
+    @property
+    def page(self) -> int | None:
+        return self.chunk.page
+
+    @property
+    def section(self) -> str:
+        return self.chunk.section
+
+    @property
+    def clause(self) -> str | None:
+        return self.chunk.clause
+
+    @property
+    def text(self) -> str:
+        return self.chunk.text
+
+
+@dataclass
+class IndexStatus:
+    """What the UI and CLI show about an index."""
+
+    path: str
+    version: int
+    embedder: str
+    chunk_tokens: int
+    documents: list[DocumentInfo] = field(default_factory=list)
+
+    @property
+    def chunks(self) -> int:
+        return sum(len(d.chunk_ids) for d in self.documents)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "chunks": self.chunks}
+
+
+def index_dir(name_or_dir: str | Path) -> Path:
+    """A bare name lives under ``AIRBOT_HOME/indexes``; anything path-like is used as given."""
+    text = str(name_or_dir)
+    if isinstance(name_or_dir, Path) or "/" in text or os.sep in text or text.startswith(".") or Path(text).is_dir():
+        return Path(text).expanduser()
+    if not re.fullmatch(r"[A-Za-z0-9_.-]+", text):
+        raise DocumentError(f"Index name '{text}' may only use letters, digits, '-', '_' and '.'.")
+    return airbot_home() / "indexes" / text
+
+
+def sha256_file(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def write_atomic(path: Path, write: Callable[[Path], None]) -> None:
+    """Write to a temporary sibling and rename: readers see the old file or the new, never half."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def doc_spans(docs: list[DocumentInfo]) -> dict[str, tuple[int, int]]:
+    """Each document's rows: documents are stored end to end in manifest order."""
+    ends = np.cumsum([len(d.chunk_ids) for d in docs]).tolist()
+    return {d.name: (end - len(d.chunk_ids), end) for d, end in zip(docs, ends, strict=True)}
+
+
+def save_npy(path: Path, array: np.ndarray) -> None:
+    with path.open("wb") as fh:
+        np.save(fh, array)
