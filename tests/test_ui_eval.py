@@ -58,7 +58,8 @@ def test_saved_evaluation_renders(fresh_home: Path) -> None:
     scores = eval_tab.scores_frame(REPORT)
     assert set(scores["measure"]) == {"fact accuracy", "similarity", "refusal correctness"}
     assert len(scores) == 6 and scores["bar"].is_unique  # grouped: one bar per (measure, bot)
-    assert list(latency["bot"]) == ["finetuned", "rag"]
+    assert isinstance(latency, gr.BarPlot) and latency.y_lim[0] == 0  # bars start at zero seconds
+    assert list(eval_tab.latency_frame(REPORT)["bot"]) == ["finetuned", "rag"]
     assert table.loc[table["bot"] == "rag", "fact accuracy [95% CI]"].item() == "100% [34–100]"
     assert "Small sets" in header
     pet = next(r for r in questions.split("<tr") if "Pet fee?" in r)

@@ -88,7 +88,10 @@ def test_progress_plot_and_log_come_from_the_run_files(fresh_home: Path) -> None
     html = train_tab.progress_html(runs.read_status(run_dir))
     assert "step 3/10" in html and "ETA 42 s" in html and "value='0.300'" in html
     frame = train_tab.loss_frame(run_dir)
-    assert list(frame["series"]) == ["held-out", "train", "train"] and list(frame["step"]) == [0, 1, 3]
+    drawn = frame.dropna()
+    assert list(drawn["series"]) == ["held-out", "train", "train"] and list(drawn["step"]) == [0, 1, 3]
+    empty = train_tab.loss_frame(None)  # both series exist from the start, or Gradio never draws them
+    assert set(empty["series"]) == {"train", "held-out"} and empty["loss"].isna().all()
     assert train_tab.log_tail(run_dir) == "loaded\nstep 3"
     outputs = train_tab.poll("", "")  # no run shown: re-attaches to the active one on disk
     assert outputs[0] == "r" and outputs[1] == "training"

@@ -119,6 +119,9 @@ def _duration(seconds: float | None) -> str:
     return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.1f} min"
 
 
+LOSS_SERIES = ("train", "held-out")
+
+
 def loss_frame(run_dir: Path | None) -> pd.DataFrame:
     """Train and held-out loss by step, long format for ``gr.LinePlot(color='series')``."""
     rows = []
@@ -127,8 +130,10 @@ def loss_frame(run_dir: Path | None) -> pd.DataFrame:
             rows.append({"step": m["step"], "loss": m["loss"], "series": "train"})
         if m.get("eval_loss") is not None:
             rows.append({"step": m["step"], "loss": m["eval_loss"], "series": "held-out"})
-    # Numeric dtypes even when empty: Gradio picks the axis type from them, and an object column
-    # makes a categorical axis on which no line is drawn.
+    # One NaN row per series (not drawn): Gradio 6 fixes the colour legend from the plot's first
+    # value, and a plot born without a series never draws that series' line later. Numeric
+    # dtypes: an object column makes a categorical axis on which no line is drawn.
+    rows += [{"step": 0.0, "loss": float("nan"), "series": series} for series in LOSS_SERIES]
     return pd.DataFrame(rows, columns=PLOT_COLUMNS).astype({"step": float, "loss": float, "series": str})
 
 

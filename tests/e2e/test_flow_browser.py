@@ -3,12 +3,21 @@ airline sample -> short training watched to the end -> index -> both panes answe
 
 from __future__ import annotations
 
+import io
 import re
 
 import pytest
 
 pytestmark = pytest.mark.e2e
 TRAIN_TIMEOUT_MS = 900_000
+
+
+def _line_pixels(png: bytes) -> int:
+    """Pixels in Vega's first series colour (#4c78a8): the train-loss line, not axes or grid."""
+    from PIL import Image
+
+    image = Image.open(io.BytesIO(png)).convert("RGB")
+    return sum(1 for r, g, b in image.getdata() if abs(r - 76) < 40 and abs(g - 120) < 40 and abs(b - 168) < 40)
 
 
 def test_new_user_walks_the_whole_flow(page, screenshot) -> None:
@@ -32,7 +41,9 @@ def test_new_user_walks_the_whole_flow(page, screenshot) -> None:
     page.get_by_text(re.compile(r": done")).first.wait_for(timeout=TRAIN_TIMEOUT_MS)
     page.get_by_text(re.compile(r"step 6/6")).first.wait_for()
     page.wait_for_timeout(1500)  # the next timer tick redraws the chart with the last steps
-    assert chart.screenshot() != early, "the loss chart did not change between mid-training and done"
+    done = chart.screenshot()
+    assert done != early, "the loss chart did not change between mid-training and done"
+    assert _line_pixels(done) > 100, "the loss chart has axes but no line"
     screenshot(page, "flow_2_train")
 
     page.get_by_role("tab", name="Chat").click()
