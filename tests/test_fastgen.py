@@ -110,7 +110,7 @@ def test_text_deltas_hold_back_split_characters(tokenizer):
 
 
 def test_stops_at_end_of_turn_and_respects_max_new_tokens(bf16_model, tokenizer):
-    _, short = _run(bf16_model, tokenizer, QUESTIONS[1], ChatConfig(max_new_tokens=96), FAST)
+    _, short = _run(bf16_model, tokenizer, "Hello!", ChatConfig(max_new_tokens=96), FAST)
     assert short.new_tokens < 96  # the model ended its turn (<|im_end|>) well before the limit
     deltas, capped = _run(bf16_model, tokenizer, QUESTIONS[0], ChatConfig(max_new_tokens=5), FAST)
     assert capped.new_tokens == 5 and "<|im_end|>" not in "".join(deltas)
@@ -143,6 +143,48 @@ def test_int4_only_where_the_weights_are_on_a_grid():
     for mode in ("auto", "int8"):
         out = Linear(noisy, None, mode, torch.bfloat16)(x).float()
         assert torch.allclose(out, x.float() @ noisy.T, atol=0.05, rtol=0.05)
+
+
+def test_a_grid_plus_a_low_rank_change_stays_int4_with_the_change_beside_it():
+    """A LoRA merged into the Q4_1 base: int4 keeps the base, the side path the change; rounding
+    alone would undo most of a change smaller than half a step."""
+    torch.manual_seed(0)
+    levels = torch.randint(0, 16, (512, 576))
+    levels[:, ::32], levels[:, 1::32] = 0, 15
+    grid = levels.float() * 0.01 - 0.07
+    delta = (torch.randn(512, 4) @ torch.randn(4, 576)) * 0.0005  # rank 4, ~0.1 step: rounding drops most of it
+    merged = grid + delta
+    x = torch.randn(8, 576)
+    dense = Linear(merged, None, "none", torch.bfloat16)  # same bf16 rounding of x and of the output
+    with_side = Linear(merged, None, "auto", torch.bfloat16)
+    assert with_side.kind == "int4" and with_side.lora is not None
+    noise = grid + torch.randn(512, 576) * 0.003  # not a grid plus a low-rank change (an NF4 base): int8
+    assert Linear(noise, None, "auto", torch.bfloat16).kind == "int8"
+    plain = Linear(merged, None, "int4", torch.bfloat16)
+    assert plain.kind == "int4" and plain.lora is None
+
+    def delta_error(lin: Linear) -> float:
+        out, exact = (torch.cat([f(row[None].bfloat16()).float() for row in x]) for f in (lin, dense))
+        return float((out - exact).norm() / (x @ delta.T).norm())  # 0: the change kept exactly; 1: lost
+
+    assert delta_error(with_side) < 0.3 < delta_error(plain)
+
+
+def test_scripted_decode_step_equals_the_python_one(bf16_model):
+    """TorchScript only removes interpreter time: the same logits as the plain function."""
+    from airbot import decode_engine
+
+    engine = engine_for(bf16_model, FAST)
+    assert engine is not None and isinstance(decode_engine._decode_step, torch.jit.ScriptFunction)
+    logits = {}
+    with torch.inference_mode():
+        for name, fn in (("script", decode_engine._decode_step), ("python", decode_engine._decode_step_py)):
+            state = engine.start(16)
+            engine.forward(torch.arange(100, 108), state)
+            args = (engine.embed, *engine.packed, state.keys, state.values)
+            rest = (engine.heads, engine.kv_heads, engine.head_dim, engine.intermediate, engine.eps)
+            logits[name] = fn(7, 8, *args, state.qk_cos[8], state.qk_sin[8], *rest)
+    assert torch.equal(logits["script"], logits["python"])
 
 
 def _tiny(model_type: str):
