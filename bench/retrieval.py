@@ -1,25 +1,34 @@
-"""Retrieval speed: query latency (query embedding included) at 1k/10k/100k chunks, and indexing
-throughput, comparing today's path with faster encoders and approximate FAISS indexes.
+"""Retrieval speed through the real ``KnowledgeBase``: query latency p50/p95 (query embedding
+included) at 1k/10k/100k chunks, the IVF index's recall, commit cost, and indexing throughput.
 
-    .venv/bin/python bench/retrieval.py                      # 1k, 10k, 100k chunks, 1 thread
+    .venv/bin/python bench/retrieval.py                      # 1k, 10k, 100k chunks
     .venv/bin/python bench/retrieval.py --sizes 1000,10000 --repeats 5 --json
-    .venv/bin/python bench/retrieval.py --skip-kb            # skip the full hybrid KnowledgeBase.search rows
+    .venv/bin/python bench/retrieval.py --sizes 100000 --ann-min-chunks 1000000   # 100k kept flat (exact)
 
 Chunks are the shipped policy's clauses varied (sentences recombined, numbers changed), so they
-read like policy text of ~100 tokens; nothing is downloaded. ``--embedded`` of them are really
+read like policy text of ~110 tokens; nothing is downloaded. ``--embedded`` of them are really
 embedded; the rest of each size's vectors are those vectors perturbed and re-normalized
-(search cost depends only on count x dimension). Rows per size:
+(search cost depends only on count x dimension). Each size's index is built by the knowledge
+base's own commit (``_commit``: vector index, BM25 matrix, files, manifest) from 20 documents,
+skipping only the embedding, then a 21st document is added the same way (the incremental cost).
+Rows per size:
 
-* ``encode + flat top-10``: SentenceTransformer.encode (fp32) + exact inner-product search.
-* ``bf16 encoder + flat top-10``: airbot.fastembed_query (bf16, direct) + the same search.
-* ``bf16 encoder + HNSW`` / ``+ IVF``: approximate indexes, with recall@10 against exact search.
-* ``KnowledgeBase.search``: today's hybrid search (dense over every chunk + BM25 + fusion).
+* ``KnowledgeBase.search``: the hybrid search the bots call (bf16 query embedding, dense top k
+  from the flat or IVF index, sparse BM25, weighted fusion of the pool); p95 in the note.
+* ``bf16 encoder alone``: the query embedding part of that, measured interleaved with it.
+* ``dense recall@10``: the index's top 10 against exact search over the same vectors.
+* ``commit``: building the whole index from stored vectors; ``commit one more document``.
+
+Indexing rows: chunks/s of ``KnowledgeBase.embed`` (the bf16 encoder, what ``add`` uses) and of
+SentenceTransformer ``encode`` fp32 (the reference its vectors are checked against).
 """
 
 from __future__ import annotations
 
+import itertools
 import random
 import re
+import resource
 import sys
 import tempfile
 import time
@@ -29,7 +38,7 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import Figure, parser, read_jsonl, report, temp_home
+from _common import Figure, parser, percentile, read_jsonl, report, temp_home
 
 QUERIES = 40
 
@@ -78,25 +87,35 @@ def time_ms(fn: Any) -> tuple[float, Any]:
     return (time.perf_counter() - start) * 1000, result
 
 
+def cpu_ms(fn: Any) -> tuple[float, float]:
+    """Wall and CPU milliseconds of ``fn``: on a shared machine the CPU time per unit of work is
+    what idle wall time tends to (for work spread over free cores, divided by their number)."""
+    before = resource.getrusage(resource.RUSAGE_SELF)
+    wall, _ = time_ms(fn)
+    after = resource.getrusage(resource.RUSAGE_SELF)
+    return wall, 1000 * (after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
+
+
 # --- indexing ---------------------------------------------------------------------------------
 def indexing(texts: list[str], repeats: int) -> list[Figure]:
-    """chunks/s of today's ``encode`` (batch 32, fp32) against the bf16 direct encoder."""
-    from airbot.fastembed_query import fast_encoder
+    """chunks/s of the knowledge base's document embedding against sentence-transformers fp32."""
+    from airbot.knowledge import KnowledgeBase
     from airbot.models import shared_embedder
 
-    st, fast = shared_embedder(), fast_encoder()
-    runs = {"index encode fp32 batch 32 (today)": lambda: st.encode(texts, batch_size=32, normalize_embeddings=True,
-                                                                     show_progress_bar=False),
-            "index bf16 encoder batch 32": lambda: fast.encode(texts, 32),
-            "index bf16 encoder batch 64": lambda: fast.encode(texts, 64)}
+    st, kb = shared_embedder(), KnowledgeBase(Path(tempfile.mkdtemp()), {"documents": []})
+    runs = {"index KnowledgeBase.embed (bf16)": lambda: kb.embed(texts),
+            "index encode fp32 batch 32": lambda: st.encode(texts, batch_size=32, normalize_embeddings=True,
+                                                           show_progress_bar=False)}
     figs = {name: Figure(name, "chunks/s") for name in runs}
+    per_cpu_s: dict[str, list[float]] = {name: [] for name in runs}
     for _ in range(repeats):
         for name, run in runs.items():
-            ms, _ = time_ms(run)
-            figs[name].samples.append(len(texts) / (ms / 1000))
+            wall, cpu = cpu_ms(run)
+            figs[name].samples.append(len(texts) / (wall / 1000))
+            per_cpu_s[name].append(len(texts) / (cpu / 1000))
     tokens = np.mean([len(st.tokenizer(t)["input_ids"]) for t in texts[:200]])
-    for fig in figs.values():
-        fig.note = f"{len(texts)} chunks of ~{tokens:.0f} tokens"
+    for name, fig in figs.items():
+        fig.note = f"{len(texts)} chunks of ~{tokens:.0f} tokens; {np.median(per_cpu_s[name]):.0f} chunks per CPU-second"
     return list(figs.values())
 
 
@@ -111,102 +130,73 @@ def encoder_agreement(queries: list[str]) -> Figure:
 
 
 # --- searching --------------------------------------------------------------------------------
-def build_indexes(vectors: np.ndarray) -> dict[str, Any]:
-    import faiss
-
-    n, dim = vectors.shape
-    flat = faiss.IndexFlatIP(dim)
-    flat.add(vectors)
-    out = {"flat": flat}
-    if n >= 5000:
-        hnsw = faiss.IndexHNSWFlat(dim, 32, faiss.METRIC_INNER_PRODUCT)
-        hnsw.hnsw.efConstruction, hnsw.hnsw.efSearch = 80, 64
-        hnsw.add(vectors)
-        nlist = int(4 * np.sqrt(n))
-        ivf = faiss.IndexIVFFlat(faiss.IndexFlatIP(dim), dim, nlist, faiss.METRIC_INNER_PRODUCT)
-        ivf.train(vectors[np.random.default_rng(0).choice(n, min(n, nlist * 40), replace=False)])
-        ivf.add(vectors)
-        ivf.nprobe = 16
-        out.update(hnsw=hnsw, ivf=ivf)
-    return out
-
-
-def search_rows(size: int, vectors: np.ndarray, queries: list[str], repeats: int) -> list[Figure]:
-    """Per-query latency of encode + search for each encoder/index pair, and ANN recall@10."""
-    from airbot.fastembed_query import fast_encoder
-    from airbot.models import shared_embedder
-
-    st, fast = shared_embedder(), fast_encoder()
-    encoders = {"encode": lambda q: st.encode([q], normalize_embeddings=True, convert_to_numpy=True,
-                                              show_progress_bar=False).astype(np.float32),
-                "bf16 encoder": lambda q: fast.encode([q])}
-    indexes = build_indexes(vectors)
-    pairs = [("encode", "flat"), ("bf16 encoder", "flat"), *[("bf16 encoder", k) for k in ("hnsw", "ivf") if k in indexes]]
-    figs = {p: Figure(f"{size // 1000}k chunks: {p[0]} + {p[1]} top-10", "ms") for p in pairs}
-    embed_only = Figure(f"{size // 1000}k chunks: bf16 encoder alone", "ms")
-    hits: dict[str, list[float]] = {k: [] for k in indexes if k != "flat"}
-    for _ in range(repeats):
-        for q in queries:
-            for enc_name, index_name in pairs:
-                total, (vec, found) = time_ms(lambda e=enc_name, i=index_name, q=q: _query(encoders[e], indexes[i], q))
-                figs[(enc_name, index_name)].samples.append(total)
-                if index_name != "flat":
-                    exact = set(indexes["flat"].search(vec, 10)[1][0])
-                    hits[index_name].append(len(exact & set(found)) / 10)
-            embed_only.samples.append(time_ms(lambda q=q: fast.encode([q]))[0])
-    for (_, index_name), fig in figs.items():
-        if index_name in hits:
-            fig.note = f"recall@10 vs exact {np.mean(hits[index_name]):.3f}"
-    return [*figs.values(), embed_only]
-
-
-def _query(encode: Any, index: Any, q: str) -> tuple[np.ndarray, list[int]]:
-    vec = encode(q)
-    return vec, list(index.search(vec, 10)[1][0])
-
-
-def kb_rows(size: int, chunks: list[Any], texts: list[str], vectors: np.ndarray, queries: list[str],
-            repeats: int) -> list[Figure]:
-    """Today's hybrid ``KnowledgeBase.search`` over ``size`` chunks (dense over all + BM25 + RRF)."""
-    import faiss
-
+def filled_kb(size: int, texts: list[str], vectors: np.ndarray, ann_min_chunks: int) -> tuple[Any, list[Figure]]:
+    """A KnowledgeBase of ``size`` chunks built by its own commit path, and the commit timings."""
     from airbot.documents import Chunk
+    from airbot.kb_records import DocumentInfo
     from airbot.knowledge import KnowledgeBase
 
-    try:
-        from airbot.ranking import build_bm25
-    except ImportError:  # before knowledge.py's ranking helpers moved out
-        from airbot.knowledge import _build_bm25 as build_bm25  # type: ignore[attr-defined,no-redef]
+    kb = KnowledgeBase(Path(tempfile.mkdtemp()), {"documents": [], "version": 0}, ann_min_chunks=ann_min_chunks)
+    docs, new = [], {}
+    bounds = np.linspace(0, size, 21).astype(int)
+    for d, (start, stop) in enumerate(itertools.pairwise(bounds)):
+        name = f"doc{d}.md"
+        chunks = [Chunk(f"{name}#{i}", name, texts[i], None, "1. Section", None) for i in range(start, stop)]
+        docs.append(DocumentInfo(name, f"{d:064d}", 1, [c.id for c in chunks], "", f"k{d:023d}"))
+        new[name] = (chunks, vectors[start:stop])
+    build = Figure(f"{size // 1000}k chunks: commit (whole index from vectors)", "s")
+    build.samples.append(time_ms(lambda: kb._commit(docs, new))[0] / 1000)
+    extra = [Chunk(f"extra.md#{i}", "extra.md", t, None, "1. Section", None) for i, t in enumerate(texts[:50])]
+    info = DocumentInfo("extra.md", "e" * 64, 1, [c.id for c in extra], "", "e" * 24)
+    one = Figure(f"{size // 1000}k chunks: commit one more document (50 chunks)", "s")
+    one.samples.append(time_ms(lambda: kb._commit([*docs, info], {"extra.md": (extra, vectors[:50])}))[0] / 1000)
+    return kb, [build, one]
 
-    # Filled in directly: embedding 100k chunks through add() would take the bench an hour.
-    kb = KnowledgeBase(Path(tempfile.mkdtemp()), {"documents": []})
-    base = chunks[0]
-    kb._chunks = [Chunk(f"c{i}", base.doc, t, None, base.section, None) for i, t in enumerate(texts[:size])]
-    kb._faiss = faiss.IndexFlatIP(vectors.shape[1])
-    kb._faiss.add(vectors[:size])
-    kb._vectors = vectors[:size]
-    kb._bm25 = build_bm25(kb._chunks)
-    fig = Figure(f"{size // 1000}k chunks: KnowledgeBase.search (hybrid, today)", "ms")
+
+def search_rows(size: int, kb: Any, queries: list[str], repeats: int) -> list[Figure]:
+    """p50/p95 of the hybrid KnowledgeBase.search, the encoder alone, and the index's recall@10."""
+    import faiss
+
+    from airbot import vector_index
+    from airbot.fastembed_query import fast_encoder
+
+    fast = fast_encoder(kb.embedder_name)
+    kind = kb._index.kind
+    search = Figure(f"{size // 1000}k chunks: KnowledgeBase.search (hybrid, {kind})", "ms")
+    embed = Figure(f"{size // 1000}k chunks: bf16 encoder alone", "ms")
     kb.search(queries[0])
+    cpu: dict[str, list[float]] = {"search": [], "embed": []}
     for _ in range(repeats):
         for q in queries:
-            fig.samples.append(time_ms(lambda q=q: kb.search(q))[0])
-    return [fig]
+            for key, fig, fn in (("search", search, lambda q=q: kb.search(q)), ("embed", embed, lambda q=q: fast.encode([q]))):
+                wall, used = cpu_ms(fn)
+                fig.samples.append(wall)
+                cpu[key].append(used)
+    for key, fig in (("search", search), ("embed", embed)):
+        fig.note = f"p95 {percentile(fig.samples, 95):.3g} ms; CPU {np.median(cpu[key]):.3g} ms/query (median)"
+    exact = faiss.IndexFlatIP(kb._vectors.shape[1])
+    exact.add(kb._vectors)
+    hits = []
+    for vec in fast.encode(queries):
+        truth = set(exact.search(vec.reshape(1, -1), 10)[1][0])
+        hits.append(len(truth & set(vector_index.search(kb._index, vec, 10)[1])) / 10)
+    recall = Figure(f"{size // 1000}k chunks: dense recall@10 vs exact ({kind})", "recall", [float(np.mean(hits))])
+    if kind == "ivf":
+        recall.note = f"nlist {kb._index.faiss.nlist}, nprobe {kb._index.faiss.nprobe}"
+    return [search, embed, recall]
 
 
 def main() -> None:
     p = parser(__doc__.split("\n\n")[0])
     p.add_argument("--sizes", default="1000,10000,100000")
     p.add_argument("--embedded", type=int, default=1000, help="How many varied chunks are really embedded.")
-    p.add_argument("--threads", type=int, default=1, help="torch intra-op threads.")
-    p.add_argument("--skip-kb", action="store_true", help="Skip the KnowledgeBase.search rows (BM25 build is slow).")
+    p.add_argument("--ann-min-chunks", type=int, default=None, help="KnowledgeBase IVF threshold (default: its own).")
     p.set_defaults(repeats=2)
     args = p.parse_args()
-    import torch
+    from airbot.vector_index import ANN_MIN_CHUNKS
 
-    torch.set_num_threads(args.threads)
     temp_home("airbot-bench-retrieval-")
-    sizes = [int(s) for s in args.sizes.split(",")]
+    sizes = [int(x) for x in args.sizes.split(",")]
     chunks = policy_chunks()
     texts = vary([c.embed_text() for c in chunks], max(sizes))
     queries = heldout_queries()
@@ -216,11 +206,9 @@ def main() -> None:
 
     vectors = expand(fast_encoder().encode(texts[: args.embedded]), max(sizes))
     for size in sizes:
-        figures += search_rows(size, vectors[:size], queries, args.repeats)
-        if not args.skip_kb:
-            figures += kb_rows(size, chunks, texts, vectors, queries, args.repeats)
-    report(f"retrieval: {len(queries)} queries x {args.repeats} repeats, {args.threads} thread(s)", figures,
-           as_json=args.json)
+        kb, commits = filled_kb(size, texts, vectors, args.ann_min_chunks or ANN_MIN_CHUNKS)
+        figures += search_rows(size, kb, queries, args.repeats) + commits
+    report(f"retrieval: {len(queries)} queries x {args.repeats} repeats, KnowledgeBase path", figures, as_json=args.json)
 
 
 if __name__ == "__main__":
