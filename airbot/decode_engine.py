@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 import torch.nn.functional as F
 
-from airbot.quantized_linear import GROUP, KIND_CODES, Linear, Quantize, fused_linear
+from airbot.quantized_linear import GROUP, KIND_CODES, RESIDUAL_RANK, Linear, Quantize, fused_linear
 
 assert GROUP == 32, "_project's int4 call spells the group size out"
 
@@ -86,7 +86,11 @@ class Engine:
         """Fuse q/k/v and gate/up, quantize each projection as ``quantize`` says, keep the rest."""
         dtype = next(model.parameters()).dtype  # bots.py picks bf16 where the CPU has bf16 units
         mode: Quantize = quantize if dtype == torch.bfloat16 else "none"  # int kernels want bf16 rows
-        layers = [_layer(layer, mode, dtype) for layer in model.model.layers]
+        first = _layer(model.model.layers[0], mode, dtype)
+        # The first layer decides for all: if its off-grid q/k/v did not fit int4 + a low-rank change
+        # (an NF4-rounded QLoRA base), no other layer will, and each try costs an SVD.
+        rank = 0 if first.qkv.kind == "int8" else RESIDUAL_RANK
+        layers = [first, *(_layer(layer, mode, dtype, rank) for layer in model.model.layers[1:])]
         c = model.config
         head_dim = getattr(c, "head_dim", None) or c.hidden_size // c.num_attention_heads
         # The head (tied embedding) is not on a 4-bit grid: int8, no residual (a near-tie's argmax must not move).
@@ -167,11 +171,12 @@ def _rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor
     return x * cos + torch.cat([x[..., half:], x[..., :half]], -1) * sin
 
 
-def _layer(layer: Any, mode: Quantize, dtype: torch.dtype) -> Layer:
+def _layer(layer: Any, mode: Quantize, dtype: torch.dtype, rank: int = RESIDUAL_RANK) -> Layer:
     a, m = layer.self_attn, layer.mlp
     return Layer(layer.input_layernorm.weight.detach().to(dtype), layer.post_attention_layernorm.weight.detach().to(dtype),
-                 a, m, fused_linear([a.q_proj, a.k_proj, a.v_proj], mode, dtype), fused_linear([a.o_proj], mode, dtype),
-                 fused_linear([m.gate_proj, m.up_proj], mode, dtype), fused_linear([m.down_proj], mode, dtype))
+                 a, m, fused_linear([a.q_proj, a.k_proj, a.v_proj], mode, dtype, rank),
+                 fused_linear([a.o_proj], mode, dtype, rank), fused_linear([m.gate_proj, m.up_proj], mode, dtype, rank),
+                 fused_linear([m.down_proj], mode, dtype, rank))
 
 
 def _pack(linears: Sequence[Linear]) -> tuple[list[int], list[torch.Tensor], list[torch.Tensor], list[torch.Tensor | None],
@@ -195,7 +200,7 @@ def _project(x: torch.Tensor, kind: int, weight: torch.Tensor, scale: torch.Tens
     if bias is not None:
         out = out + bias
     if lora_a is not None and lora_bt is not None:
-        out = torch.addmm(out, F.linear(x, lora_a), lora_bt)
+        out = out + torch.mm(torch.mm(x.float(), lora_a), lora_bt).to(out.dtype)
     return out
 
 
