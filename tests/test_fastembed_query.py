@@ -28,3 +28,16 @@ def test_single_query_uses_the_shared_encoder() -> None:
     assert enc is fast_encoder()
     vec = enc.encode(["How heavy can my checked bag be?"])
     assert vec.shape == (1, 384) and abs(float(np.linalg.norm(vec)) - 1) < 1e-5
+
+
+def test_single_queries_take_the_trace_and_match_eager() -> None:
+    """One text goes through the frozen trace (when the CPU runs bf16): same vector as eager."""
+    enc = FastEncoder(shared_embedder(), 1, workers=1)
+    queries = ["Bag?", "How heavy can my checked bag be on a domestic Saver fare, and what does extra weight cost?"]
+    single = np.concatenate([enc.encode([q]) for q in queries])
+    batch = enc.encode(queries)
+    if enc.direct:
+        assert enc._traced() is not None
+    np.testing.assert_allclose(single, batch, atol=2e-3)
+    ref = shared_embedder().encode(queries, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False)
+    assert np.min(np.sum(single * ref, axis=1)) >= 0.9999
