@@ -2,11 +2,11 @@
 
 ``model.generate`` spends more time in Python (logits processors, mask building, cache objects)
 than in matmuls for a 135M model. Here a decode step is one TorchScript function (no Python
-between its ~40 ops per layer, where each op costs about as much interpreter time as kernel
-time), with q/k/v and gate/up fused (``airbot.quantized_linear``), q and k rotated by one RoPE
-op from tables computed once per answer (the softmax scale folded into q's rows), and a
-preallocated fp32 KV cache: one-row attention as two fp32 batched matmuls runs several times
-faster on the CPU than bf16's (which converts) or SDPA's flash kernel.
+interpreter between its ~40 small ops per layer; the dispatcher remains), with q/k/v and
+gate/up fused (``airbot.quantized_linear``), q and k rotated by one RoPE op from tables
+computed once per answer (the softmax scale folded into q's rows), and a preallocated fp32 KV cache:
+one-row attention as two fp32 batched matmuls runs several times
+faster on the CPU than bf16 ones or SDPA's flash kernel (3 vs 27 us at 64 positions).
 
 The prompt (prefill) uses the model's own bf16 weights: for many rows at once bf16 GEMM beats
 the weight-only kernels, which only win for one row. ``exact`` engines (quantize="none") decode
@@ -16,6 +16,7 @@ greedy tokens equal ``generate``'s.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -242,7 +243,8 @@ def _script(fn: Any) -> Any:
     """TorchScript ``fn`` (about a second, once per process); plain Python where scripting fails."""
     try:
         return torch.jit.script(fn)
-    except Exception:
+    except Exception as err:  # a torch without TorchScript still decodes, just slower
+        logging.getLogger(__name__).warning("fastgen: decode step not scripted (%s); running it in Python", err)
         return fn
 
 
