@@ -9,10 +9,14 @@ the UI's background job and the tests call. It writes everything into a run fold
     python -m airbot train --config configs/airline-lora.yaml --set train.max_steps=20
 
 Why the defaults are fast on a laptop CPU (each measured; bench/train.py compares with plain
-TRL): no gradient checkpointing, bf16 autocast where the CPU has bf16 units, frozen weights
-stored in the compute dtype, dropout 0, batches grouped by length (little padding), tokenization
-once before the trainer, and an LM head that scores only the answer tokens that carry loss
-(``airbot.trainer_speed``) instead of the whole 49k-word vocabulary at every position.
+TRL): QLoRA's NF4 base quantized once and kept dequantized in bf16 instead of bitsandbytes
+dequantizing every weight at every step (same weights bit for bit; the 4-bit memory saving is
+given up on CPU, CUDA keeps bitsandbytes 4-bit), eager attention instead of PyTorch's CPU
+flash-attention kernel (whose backward is slow on short rows), no gradient checkpointing, bf16
+autocast where the CPU has bf16 units, frozen weights stored in the compute dtype, dropout 0,
+batches grouped by length (little padding), tokenization once before the trainer, and an LM
+head that scores only the answer tokens that carry loss (``airbot.trainer_speed``) instead of
+the whole 49k-word vocabulary at every position.
 """
 
 from __future__ import annotations
@@ -185,7 +189,9 @@ def build_sft_config(config: AirbotConfig, out_dir: Path, *, device: str = "cpu"
 def load_model(config: AirbotConfig, device: str, dtype: torch.dtype) -> PreTrainedModel:
     """The base model as each method wants it.
 
-    QLoRA: 4-bit NF4 weights, compute in ``dtype``. LoRA, prompt and prefix tuning freeze the
+    QLoRA: NF4-quantized weights, compute in ``dtype``; on CUDA (or with
+    ``train.qlora_cpu_base: bitsandbytes``) stored 4-bit by bitsandbytes, on CPU by default
+    dequantized once (``load_nf4_rounded``). LoRA, prompt and prefix tuning freeze the
     base, so it is stored in the compute dtype (no per-step casts). Full fine-tuning keeps fp32
     master weights (autocast does the bf16 math) because bf16 weights would swallow small updates.
     """
@@ -195,15 +201,45 @@ def load_model(config: AirbotConfig, device: str, dtype: torch.dtype) -> PreTrai
     from airbot.train_progress import dist_info
 
     method = config.train.method
-    if method == "qlora":
+    if method == "qlora" and device != "cuda" and config.train.qlora_cpu_base == "nf4-bf16":
+        model = load_nf4_rounded(config, device, dtype)
+    elif method == "qlora":
         local_rank = dist_info()[2]
         if device == "cuda" and local_rank > 0:
             torch.cuda.set_device(local_rank)
         model = load_causal_lm(config.model.base, load_in_4bit=True, dtype=dtype, device=device)
         keep_4bit_trainable(model)
-        return model
-    weights = torch.float32 if method == "full" or dtype == torch.float16 else dtype
-    return load_causal_lm(config.model.base, dtype=weights, device=device)
+    else:
+        weights = torch.float32 if method == "full" or dtype == torch.float16 else dtype
+        model = load_causal_lm(config.model.base, dtype=weights, device=device)
+    if device == "cpu":
+        # PyTorch's CPU flash-attention kernel (what "sdpa" picks) has a slow backward for short
+        # rows: eager attention made a whole training step ~2x faster in wall time here.
+        model.set_attn_implementation("eager")
+    return model
+
+
+def load_nf4_rounded(config: AirbotConfig, device: str, dtype: torch.dtype) -> PreTrainedModel:
+    """QLoRA's frozen base without 4-bit storage: NF4-quantize once, keep the dequantized weights.
+
+    bitsandbytes stores each linear weight as NF4 and dequantizes it to the compute dtype at
+    every forward and backward; on a CPU that dequantization dominates a step. Quantizing once
+    and storing the dequantized weights gives the adapters the very same frozen numbers
+    (``airbot.export.match_training_base`` rebuilds them bit for bit for inference, and the tests
+    compare with bitsandbytes) at plain-matmul speed. The price is the 4-bit memory saving:
+    weights take 2 bytes each instead of ~0.5 (270 MB instead of ~90 MB for SmolLM2-135M).
+    """
+    import torch
+
+    from airbot.export import _round_trip_nf4
+    from airbot.models import load_causal_lm
+
+    weights = dtype if dtype in (torch.bfloat16, torch.float32) else torch.float32
+    model = load_causal_lm(config.model.base, dtype=weights, device=device)
+    _round_trip_nf4(model)
+    for p in model.parameters():
+        p.requires_grad_(False)
+    return model
 
 
 def keep_4bit_trainable(model: PreTrainedModel) -> None:
@@ -223,6 +259,7 @@ def build_trainer(config: AirbotConfig, model: PreTrainedModel, tokenizer: PreTr
                   prepared: PreparedData, out_dir: Path, *, device: str,
                   callbacks: list[Any] | None = None) -> SFTTrainer:
     """An SFTTrainer over the pre-tokenized data; PEFT wrapping (and seeding before it) is TRL's."""
+    import torch
     from transformers.trainer_callback import PrinterCallback
     from trl import SFTTrainer
 
@@ -234,6 +271,13 @@ def build_trainer(config: AirbotConfig, model: PreTrainedModel, tokenizer: PreTr
     trainer = SFTTrainer(model=model, args=args, train_dataset=prepared.train, eval_dataset=prepared.heldout,
                          processing_class=tokenizer, peft_config=peft_config, callbacks=callbacks or [])
     trainer.remove_callback(PrinterCallback)  # it prints a dict per step; RunCallback logs one line instead
+    if config.train.method == "qlora" and args.bf16 and not getattr(model, "is_loaded_in_4bit", False):
+        # TRL keeps QLoRA adapters in bf16 (the QLoRA paper's recipe) only when bitsandbytes loaded the base;
+        # do the same for the NF4-rounded base, so both QLoRA paths train identical parameters (and it saves
+        # the per-matmul fp32 -> bf16 casts of the adapters). The optimizer is built later, in train().
+        for param in trainer.model.parameters():
+            if param.requires_grad:
+                param.data = param.data.to(torch.bfloat16)
     install_compact_lm_head(trainer)
     return trainer
 

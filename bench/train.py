@@ -61,12 +61,13 @@ def airbot_worker(args: Any, out: Path) -> dict[str, Any]:
     from airbot.finetune import run_finetune
 
     data = write_rows(training_rows(args.pairs), out)
-    overrides = ["data.heldout_fraction=0", f"train.epochs={args.epochs}", f"train.max_steps={args.max_steps}"]
+    overrides = ["data.heldout_fraction=0", f"train.epochs={args.epochs}", f"train.max_steps={args.max_steps}",
+                 *[o for o in args.set.split(",") if o]]
     config = load_config(overrides=overrides)
     result = run_finetune(config, data, out / "run")
     return {"tokens_per_s": result.tokens_per_s, "train_s": result.train_s, "wall_s": result.wall_s,
             "tokens": result.train_tokens, "final_loss": result.train_loss, "peak_rss_mb": peak_rss_mb(),
-            "adapter": str(result.adapter), "method": config.train.method}
+            "adapter": str(result.adapter), "method": config.train.method + (f" ({args.set})" if args.set else "")}
 
 
 def trl_worker(args: Any, out: Path) -> dict[str, Any]:
@@ -104,6 +105,7 @@ def heldout_accuracy(adapter: Path, limit: int) -> tuple[float | None, int]:
     from peft import PeftModel
 
     from airbot.config import ChatConfig
+    from airbot.export import match_training_base
     from airbot.fastgen import stream_chat
     from airbot.metrics import fact_present
     from airbot.models import load_causal_lm, load_tokenizer
@@ -112,7 +114,9 @@ def heldout_accuracy(adapter: Path, limit: int) -> tuple[float | None, int]:
     if limit <= 0:
         return None, 0
     rows = read_jsonl(sample_path("heldout"), limit)
-    model = PeftModel.from_pretrained(load_causal_lm(dtype=torch.bfloat16), adapter).merge_and_unload().eval()
+    # A QLoRA adapter is merged into the NF4-rounded base it was trained against (a no-op for the others).
+    base = match_training_base(load_causal_lm(dtype=torch.bfloat16), adapter)
+    model = PeftModel.from_pretrained(base, adapter).merge_and_unload().eval()
     tokenizer, chat = load_tokenizer(), ChatConfig()
     ok = 0
     for row in rows:
@@ -250,7 +254,8 @@ def thread_env(threads: int) -> dict[str, str]:
 
 def run_all(args: Any) -> dict[str, list[dict[str, Any]]]:
     """Each trainer ``--repeats`` times, interleaved, each in a fresh process."""
-    names = [n for n in TRAINERS if n not in args.skip] + ([args.peer] if args.peer else [])
+    variants = dict(v.split(":", 1) for v in args.variant)
+    names = [n for n in TRAINERS if n not in args.skip] + [f"airbot-{v}" for v in variants] + ([args.peer] if args.peer else [])
     results: dict[str, list[dict[str, Any]]] = {name: [] for name in names}
     for _ in range(args.repeats):
         for name in results:
@@ -260,6 +265,9 @@ def run_all(args: Any) -> dict[str, list[dict[str, Any]]]:
                 res.update(run_worker(Path(__file__), ["--worker", "eval", "--adapter", res["adapter"],
                                                        "--heldout", str(args.heldout)], timeout=3600,
                                       env=thread_env(args.threads)))
+            elif name.startswith("airbot-"):
+                res = run_worker(Path(__file__), ["--worker", "airbot", "--set", variants[name[7:]], *worker_args(args)],
+                                 timeout=7200, env=thread_env(args.threads))
             else:
                 res = run_worker(Path(__file__), ["--worker", name, *worker_args(args)], timeout=7200,
                                  env=thread_env(args.threads))
@@ -297,6 +305,10 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=0,
                    help="OMP_NUM_THREADS for every trainer (0: torch's default; 1 is far faster on a shared box).")
     p.add_argument("--skip", nargs="*", default=[], choices=TRAINERS, help="Leave these trainers out (quick peer checks).")
+    p.add_argument("--variant", action="append", default=[], metavar="NAME:KEY=VAL,...",
+                   help="Also train airbot with these config overrides, interleaved "
+                        "(e.g. bnb:train.qlora_cpu_base=bitsandbytes).")
+    p.add_argument("--set", default="", help=argparse_hidden())
     p.add_argument("--worker", choices=["airbot", "trl", "eval"], default=None, help=argparse_hidden())
     p.add_argument("--adapter", default="", help=argparse_hidden())
     args = p.parse_args()

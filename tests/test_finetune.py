@@ -4,6 +4,7 @@ and the saved adapter changes what the bot says. Tiny data, short sequences, a f
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -81,9 +82,10 @@ def test_only_the_answer_and_its_end_of_turn_are_learned() -> None:
 
 
 # --- real training ----------------------------------------------------------------------------
-@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("method", [*METHODS, "qlora:train.qlora_cpu_base=bitsandbytes"])
 def test_each_method_lowers_the_loss_and_changes_trainable_weights(method: str, tmp_path: Path) -> None:
-    config = resolve_train_config(_config(method, "train.max_steps=4", "train.batch_size=4",
+    method, *extra = method.split(":")
+    config = resolve_train_config(_config(method, "train.max_steps=4", "train.batch_size=4", *extra,
                                           f"data.path={_rows(tmp_path / 'four.jsonl', 4)}"))
     tok = load_tokenizer()
     prepared = prepare_data(config, None, tok)
@@ -97,6 +99,39 @@ def test_each_method_lowers_the_loss_and_changes_trainable_weights(method: str, 
     assert changed / len(before) > 0.9, f"only {changed} of {len(before)} trainable tensors moved"
     losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
     assert len(losses) == 4 and losses[-1] < losses[0], losses  # one batch seen 4 times: it must be learned
+
+
+def test_cpu_qlora_trains_on_bitsandbytes_nf4_weights_kept_dequantized(tmp_path: Path) -> None:
+    """The CPU fast path computes with exactly the weights bitsandbytes' 4-bit QLoRA computes with."""
+    import bitsandbytes.functional as bnbf
+
+    from airbot.models import load_causal_lm
+
+    config = resolve_train_config(_config("qlora", "train.max_steps=1", f"data.path={_rows(tmp_path / 'two.jsonl', 2)}"))
+    fast = load_model(config, "cpu", torch.bfloat16)
+    four_bit = load_model(replace(config, train=replace(config.train, qlora_cpu_base="bitsandbytes")), "cpu", torch.bfloat16)
+    assert getattr(four_bit, "is_loaded_in_4bit", False) and not getattr(fast, "is_loaded_in_4bit", False)
+    for name in ("model.layers.0.self_attn.q_proj", "model.layers.29.mlp.down_proj"):
+        packed = four_bit.get_submodule(name).weight
+        assert torch.equal(fast.get_submodule(name).weight.data, bnbf.dequantize_4bit(packed.data, packed.quant_state))
+    assert fast.config._attn_implementation == "eager" and not any(p.requires_grad for p in fast.parameters())
+
+    tok = load_tokenizer()
+    row = prepare_data(config, None, tok).train[0]
+    ids, labels = torch.tensor([row["input_ids"]]), torch.tensor([row["labels"]])
+
+    def loss(model: torch.nn.Module) -> float:
+        with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+            return model(input_ids=ids, labels=labels).loss.item()
+
+    unrounded = load_causal_lm(dtype=torch.bfloat16, device="cpu")
+    unrounded.set_attn_implementation("eager")
+    assert abs(loss(fast) - loss(four_bit)) < 1e-3
+    assert abs(loss(fast) - loss(unrounded)) > 1e-2  # the rounding is real: the check above can fail
+
+    trainer = build_trainer(config, fast, tok, prepare_data(config, None, tok), tmp_path / "out", device="cpu")
+    adapters = [p for p in trainer.model.parameters() if p.requires_grad]
+    assert adapters and all(p.dtype == torch.bfloat16 for p in adapters)  # as TRL keeps bitsandbytes QLoRA's
 
 
 def test_run_writes_a_complete_run_and_the_adapter_changes_the_answer(fresh_home: Path, tmp_path: Path) -> None:
