@@ -3,7 +3,9 @@
 Builds a throw-away index of the policy, asks the held-out questions and the out-of-scope ones,
 and prints retrieval recall@1/@3 (right clause id among the top k), fact accuracy (every fact
 in the answer, numbers compared as numbers, with the right clause among the sources), the
-refusal rate on out-of-scope questions (and wrongly refused held-out ones) and mean latency::
+refusal rate on out-of-scope questions (and wrongly refused held-out ones) and mean latency.
+``fact_accuracy_model_text`` counts only the model's own words (before any evidence the bot quoted
+because the answer missed it, see airbot/reader.py) and ``quoted_evidence`` how often it quoted::
 
     .venv/bin/python bench/rag_quality.py                       # shipped policy + held-out set
     .venv/bin/python bench/rag_quality.py --retrieval-only      # seconds, no generation
@@ -33,6 +35,7 @@ from airbot.bots import make_bot  # noqa: E402
 from airbot.config import AirbotConfig, load_config  # noqa: E402
 from airbot.knowledge import KnowledgeBase, build_index  # noqa: E402
 from airbot.metrics import fact_present  # noqa: E402
+from airbot.reader import QUOTE_PREFIX  # noqa: E402
 from airbot.samples import sample_path  # noqa: E402
 
 
@@ -63,7 +66,7 @@ def answers(config: AirbotConfig, kb: KnowledgeBase, held: list[dict[str, Any]],
             oos: list[dict[str, Any]], verbose: bool) -> dict[str, Any]:
     """Fact accuracy (all facts and the right clause cited), refusals and latency of the RAG bot."""
     bot = make_bot("rag", config, index=kb)
-    ok = facts_only = wrong_refusals = 0
+    ok = facts_only = wrong_refusals = quoted = model_ok = 0
     latencies, failures = [], []
     for row in held:
         ans = bot.answer(row["question"])
@@ -71,6 +74,9 @@ def answers(config: AirbotConfig, kb: KnowledgeBase, held: list[dict[str, Any]],
         has_facts = all(fact_present(f, ans.text) for f in row.get("facts", []))
         cited = row.get("clause") in {s.clause for s in ans.sources}
         facts_only += has_facts
+        model_text, _, quote = ans.text.partition(QUOTE_PREFIX)
+        quoted += bool(quote)
+        model_ok += cited and all(fact_present(f, model_text) for f in row.get("facts", []))
         ok += has_facts and cited
         wrong_refusals += ans.refused
         if not (has_facts and cited):
@@ -85,6 +91,7 @@ def answers(config: AirbotConfig, kb: KnowledgeBase, held: list[dict[str, Any]],
         refused += ans.refused
     n = max(len(held), 1)
     return {"fact_accuracy": ok / n, "fact_accuracy_any_source": facts_only / n,
+            "fact_accuracy_model_text": model_ok / n, "quoted_evidence": quoted / n,
             "refusal_rate_oos": refused / max(len(oos), 1), "false_refusal_rate": wrong_refusals / n,
             "mean_latency_s": statistics.fmean(latencies) if latencies else 0.0, "failures": failures}
 
@@ -140,7 +147,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def print_table(result: dict[str, Any]) -> None:
-    keys = ["recall@1", "recall@3", "fact_accuracy", "fact_accuracy_any_source", "refusal_rate_oos",
+    keys = ["recall@1", "recall@3", "fact_accuracy", "fact_accuracy_any_source", "fact_accuracy_model_text",
+            "quoted_evidence", "refusal_rate_oos",
             "false_refusal_rate", "mean_latency_s",
             "update_s", "changed_new", "changed_old", "changed_neither",
             "heldout_min_relevance", "oos_max_relevance", "index_s", "chunks"]

@@ -90,6 +90,22 @@ def test_rag_bot_cites_the_clause(config: AirbotConfig, index: Path) -> None:
     assert set(out["timings"]) >= {"retrieval_s", "ttft_s", "total_s", "tokens_per_s"}
 
 
+def test_rag_bot_quotes_its_evidence_when_the_answer_misses_it(config: AirbotConfig, index: Path) -> None:
+    """A wrong or vague answer gets the best sentences quoted with their source numbers; a right
+    one gets nothing; and the streamed answer is model text, citation, then any quote."""
+    bot = make_bot("rag", config, index=index)
+    question = "What is the fee for a cat in the cabin?"
+    sources, refusal, _ = bot.retrieve(question)
+    assert refusal is None and sources[0].clause == "2.1"
+    assert bot.grounding(question, "Cats travel in the cabin for USD 70 per flight.", sources) == ""
+    for wrong in ("Cats travel for USD 110 per flight.", "Cats are welcome on board.", ""):
+        quote = bot.grounding(question, wrong, sources)
+        assert quote.startswith("\n\nThe documents say: ") and "cabin for USD 70 per flight.\u201d [1]" in quote
+    answer = bot.answer(question)  # 12 new tokens: whether it quotes depends on what the model says
+    quote = bot.grounding(question, answer.text.split(" [1]")[0], answer.sources)
+    assert answer.text.endswith(" [1]" + quote)
+
+
 def test_rag_bot_refuses_out_of_scope(config: AirbotConfig, index: Path) -> None:
     bot = make_bot("rag", config, index=index)
     questions = ["What will the weather be like in Paris tomorrow?", "What is the share price of Apple?",

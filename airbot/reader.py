@@ -1,0 +1,136 @@
+"""Keeping a small reader honest: the retrieved sentences that answer the question, and a check
+that the model's answer states what they say.
+
+A 135M reader, given the right clause, states its figure only 60-75% of the time: it picks the
+clause's other figure, or reads the first hit when the right clause ranked second. Shorter
+context did not fix that (measured on the shipped held-out set: the best 1, 2 or 3 sentences of
+the top hits instead of the first hit gave 0.62, 0.52, 0.38 against 0.60). What does is checking
+afterwards: each sentence of the top hits is scored against the question (embedder cosine, with
+its section heading), and when the answer does not state the best sentence's figure, or states a
+figure the text lacks, the bot adds the best sentences, quoted and numbered like its sources::
+
+    from airbot.reader import grounded, quote_evidence, select_evidence
+    evidence = select_evidence(question, hits, kb.embed)      # best first, source = 1-based hit
+    if not grounded(answer, question, evidence[:1], context):
+        answer += quote_evidence(evidence)
+
+Everything here is generic: no word list is about any one document or domain.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from airbot.metrics import canonical_tokens
+from airbot.ranking import tokenize
+
+Embed = Callable[[list[str]], np.ndarray]
+QUOTE_PREFIX = "\n\nThe documents say: "  # what separates the model's words from the quoted evidence
+
+# A sentence ends at . ! ? (or ;) followed by space and a capital, digit or quote; never inside
+# "e.g. x", "No. 5" or a decimal "2.5".
+_ABBREVIATIONS = ("e.g", "i.e", "etc", "no", "nr", "art", "sec", "para", "approx", "incl", "min", "max", "vs",
+                  "mr", "mrs", "ms", "dr", "st", "co", "inc", "ltd", "cf", "fig", "p", "pp", "vol")
+_SPLIT = re.compile(r"(?<=[.!?;])\s+(?=[\"'(\[A-Z0-9€$£])")
+_CLAUSE_NUMBER = re.compile(r"^(?:(?:Article|Section|Clause|Rule)\s+)?\d+(?:\.\d+)*[.)]?\s+", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """One sentence of a retrieved passage: ``source`` is the 1-based position of its hit in the
+    answer's sources (what its citation marker says), ``score`` its cosine with the question."""
+
+    text: str
+    source: int
+    position: int
+    score: float
+
+
+def split_sentences(text: str) -> list[str]:
+    """The passage's sentences without its leading clause number; list items and lines stay whole."""
+    body = _CLAUSE_NUMBER.sub("", text.strip(), count=1)
+    out: list[str] = []
+    for line in (ln.strip() for ln in body.splitlines()):
+        if not line:
+            continue
+        pieces = _SPLIT.split(line)
+        merged: list[str] = []
+        for piece in pieces:
+            if merged and _ends_with_abbreviation(merged[-1]):
+                merged[-1] = f"{merged[-1]} {piece}"
+            else:
+                merged.append(piece)
+        out.extend(p.strip() for p in merged if p.strip())
+    return out
+
+
+def _ends_with_abbreviation(sentence: str) -> bool:
+    last = sentence.rstrip(".").rsplit(None, 1)[-1].lower() if sentence.strip() else ""
+    return sentence.endswith(".") and last in _ABBREVIATIONS
+
+
+def select_evidence(question: str, hits: Sequence[Any], embed: Embed, *, chunks: int = 3,
+                    sentences: int = 2) -> list[Evidence]:
+    """The ``sentences`` sentences of the first ``chunks`` hits closest to the question, best first.
+
+    ``hits`` are anything with ``text`` (and optionally ``section``); the hit's section heading
+    is embedded with each sentence so a bare sentence ("The fee is USD 70 per pet.") keeps its
+    topic. Measured on the shipped held-out set, adding BM25-style word overlap, a penalty per hit
+    rank or the whole passage's cosine to the sentence cosine changed the end result by at most
+    one question in 50 either way, so the score is the plain cosine.
+    """
+    pool: list[tuple[int, int, str, str]] = []  # (hit index, sentence index, sentence, embedded text)
+    for h, hit in enumerate(list(hits)[: max(1, chunks)]):
+        section = str(getattr(hit, "section", "") or "")
+        for i, sentence in enumerate(split_sentences(hit.text)):
+            pool.append((h, i, sentence, f"{section}: {sentence}" if section else sentence))
+    if not pool:
+        return []
+    vectors = embed([question, *[p[3] for p in pool]])
+    cosines = vectors[1:] @ vectors[0]
+    scored = [Evidence(p[2], p[0] + 1, p[1], float(cosines[j])) for j, p in enumerate(pool)]
+    return sorted(scored, key=lambda e: -e.score)[: max(1, sentences)]
+
+
+# --- grounding check --------------------------------------------------------------------------
+def figures(text: str) -> set[str]:
+    """The numbers a text states, canonical ('USD 1,500' -> '1500', 'seven' -> '7')."""
+    return {t for t in canonical_tokens(text) if t[0].isdigit()}
+
+
+def content_words(text: str) -> set[str]:
+    """Topic words (stop words dropped, endings cut) for comparing an answer with its evidence."""
+    return set(tokenize(text))
+
+
+def grounded(answer: str, question: str, evidence: Sequence[Evidence], context: str,
+             min_support: float = 0.5) -> bool:
+    """Does the answer say what the evidence says? False when it states a figure found neither in
+    the text it read nor in the question, when the best evidence gives a figure the answer does
+    not state, or (no figures at stake) when under ``min_support`` of its words are in the text."""
+    if not answer.strip():
+        return False
+    said = figures(answer)
+    asked = figures(question)
+    if said - figures(context) - figures(" ".join(e.text for e in evidence)) - asked:
+        return False
+    wanted = figures(" ".join(e.text for e in evidence)) - asked
+    if wanted:
+        return bool(said & wanted)
+    words = content_words(answer)
+    if not words:
+        return False
+    return len(words & (content_words(context) | content_words(question))) / len(words) >= min_support
+
+
+def quote_evidence(evidence: Sequence[Evidence]) -> str:
+    """The evidence as a quoted block after the answer, each sentence with its citation number."""
+    if not evidence:
+        return ""
+    quoted = " ".join(f"\u201c{e.text}\u201d [{e.source}]" for e in evidence)
+    return f"{QUOTE_PREFIX}{quoted}"
