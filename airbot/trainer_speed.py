@@ -28,13 +28,19 @@ if TYPE_CHECKING:
     from trl import SFTTrainer
 
 
+IDLE_LOAD = 0.5
+"""1-minute load average below which the machine counts as idle (all cores are used for training)."""
+
+
 def pick_threads(requested: int = 0) -> int:
     """Set torch's CPU threads for training and return the number.
 
-    ``requested`` > 0 wins (as does an explicit ``OMP_NUM_THREADS``). Otherwise all cores, unless
-    the machine is already busy (1-minute load above the core count): then one thread, because
-    OpenMP threads that spin-wait for descheduled partners made a step 2-3x slower than a single
-    thread on a shared 2-core box (measured beside other training jobs).
+    ``requested`` > 0 wins (as does an explicit ``OMP_NUM_THREADS``). Otherwise all cores only
+    when the machine is idle (1-minute load below 0.5), else one thread: OpenMP threads that
+    spin-wait for descheduled partners are catastrophic beside any other busy process. On the
+    2-core EPYC at load ~1.5, a 3-epoch default run trained at 55 tok/s with 2 threads against
+    399 tok/s with 1 (bench/train.py, same run); beside other training jobs 2 threads were 2-3x
+    slower too.
     """
     import torch
 
@@ -42,7 +48,7 @@ def pick_threads(requested: int = 0) -> int:
         torch.set_num_threads(requested)
     elif "OMP_NUM_THREADS" not in os.environ:
         cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-        busy = os.getloadavg()[0] > cores if hasattr(os, "getloadavg") else False
+        busy = os.getloadavg()[0] >= IDLE_LOAD if hasattr(os, "getloadavg") else False
         torch.set_num_threads(1 if busy else cores)
     return torch.get_num_threads()
 
