@@ -88,7 +88,7 @@ class TrainConfig:
     gradient_checkpointing: bool = _f(False, "Trade speed for memory; only needed for big models.")
     eval_steps: int = _f(0, "Evaluate held-out loss every N steps (0: once per epoch).")
     group_by_length: bool = _f(True, "Batch examples of similar length together: less padding, faster steps.")
-    threads: int = _f(0, "CPU threads for training; 0: all cores on an idle machine, else 1 (spinning threads stall).")
+    threads: int = _f(0, "CPU threads for training; 0: the cores the load average leaves free (spinning threads stall).")
     probe: bool = _f(True, "Answer general questions before and after training to show forgetting (probe.json).")
     seed: int = _f(42, "Seed for initialisation and shuffling.")
     mode: Literal["sft", "raft"] = _f("sft", "sft: Q -> A. raft: retrieved clauses + Q -> A (hybrid bot).")

@@ -28,16 +28,18 @@ if TYPE_CHECKING:
     from trl import SFTTrainer
 
 
-IDLE_LOAD = 0.5
-"""1-minute load average below which the machine counts as idle (all cores are used for training)."""
+def free_cores(cores: int, load: float) -> int:
+    """Cores the 1-minute load leaves free, at least one: 2 cores at load 0.3 -> 2, at 1.5 -> 1;
+    8 cores at load 1 -> 7."""
+    return max(1, min(cores, int(cores - load + 0.5)))
 
 
 def pick_threads(requested: int = 0) -> int:
     """Set torch's CPU threads for training and return the number.
 
-    ``requested`` > 0 wins (as does an explicit ``OMP_NUM_THREADS``). Otherwise all cores only
-    when the machine is idle (1-minute load below 0.5), else one thread: OpenMP threads that
-    spin-wait for descheduled partners are catastrophic beside any other busy process. On the
+    ``requested`` > 0 wins (as does an explicit ``OMP_NUM_THREADS``). Otherwise only the cores
+    the load leaves free (``free_cores``): OpenMP threads that spin-wait for descheduled partners
+    are catastrophic beside any other busy process. On the
     2-core EPYC at load ~1.5, a 3-epoch default run trained at 55 tok/s with 2 threads against
     399 tok/s with 1 (bench/train.py, same run); beside other training jobs 2 threads were 2-3x
     slower too.
@@ -48,8 +50,8 @@ def pick_threads(requested: int = 0) -> int:
         torch.set_num_threads(requested)
     elif "OMP_NUM_THREADS" not in os.environ:
         cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-        busy = os.getloadavg()[0] >= IDLE_LOAD if hasattr(os, "getloadavg") else False
-        torch.set_num_threads(1 if busy else cores)
+        load = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
+        torch.set_num_threads(free_cores(cores, load))
     return torch.get_num_threads()
 
 
