@@ -290,7 +290,8 @@ def adapter_dir(run_dir: Path | str) -> Path:
         return run_dir / "adapter"
     status = read_status(run_dir) if run_dir.is_dir() else {"phase": "missing", "message": "no such run"}
     raise JobError(f"Run '{run_dir.name}' has no adapter (status: {status.get('phase')}: "
-                   f"{status.get('message', '')}). Train it again, or pick a run whose status is done.")
+                   f"{status.get('message', '')}). Train it again, or pick a run that is done "
+                   "(or cancelled with a partial adapter).")
 
 
 def has_adapter(run_dir: Path) -> bool:

@@ -15,3 +15,8 @@ def test_run_picker_offers_partial_runs_and_hides_failed_ones(fresh_home: Path) 
     assert sorted(choices.values()) == ["finished", "stopped"]
     partial = [label for label, name in choices.items() if "partial" in label]
     assert [choices[label] for label in partial] == ["stopped"]
+
+
+def test_refresh_preselects_the_newest_finished_run_over_a_newer_partial_one(fresh_home: Path) -> None:
+    picker_runs()  # "stopped" (cancelled, partial) is newer than "finished"
+    assert chat_tab.default_run() == "finished"

@@ -159,9 +159,17 @@ def export(turns: list[dict]) -> str:
     return str(arena.export_conversation(turns, path))
 
 
+def default_run() -> str | None:
+    """The newest finished run, else the newest partial one: a cancelled run should not win the
+    pre-selection over a complete one just because it is newer."""
+    found = usable_runs()
+    done = [r for r in found if r.phase == "done"]
+    return (done or found)[0].name if found else None
+
+
 def _refresh() -> tuple[Any, Any]:
     runs, indexes = run_choices(), arena.list_indexes()
-    return (gr.Dropdown(choices=runs, value=runs[0][1] if runs else None),
+    return (gr.Dropdown(choices=runs, value=default_run()),
             gr.Dropdown(choices=indexes, value=indexes[0] if indexes else None))
 
 
