@@ -86,11 +86,13 @@ def match_training_base(model: PreTrainedModel, adapter: Path) -> PreTrainedMode
     meta = read_json(Path(adapter) / TRAINING_META) or {}
     if meta.get("base_quantization") != "nf4":
         return model
-    _round_trip_nf4(model)
+    round_trip_nf4(model)
     return model
 
 
-def _round_trip_nf4(model: Any) -> None:
+def round_trip_nf4(model: Any) -> None:
+    """NF4-quantize and dequantize every linear but the LM head in place: training (CPU QLoRA) and
+    inference (``match_training_base``) both need these exact weights."""
     import bitsandbytes.functional as bnbf
     import torch
 

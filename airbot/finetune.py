@@ -234,12 +234,12 @@ def load_nf4_rounded(config: AirbotConfig, device: str, dtype: torch.dtype) -> P
     """
     import torch
 
-    from airbot.export import _round_trip_nf4
+    from airbot.export import round_trip_nf4
     from airbot.models import load_causal_lm
 
     weights = dtype if dtype in (torch.bfloat16, torch.float32) else torch.float32
     model = load_causal_lm(config.model.base, dtype=weights, device=device)
-    _round_trip_nf4(model)
+    round_trip_nf4(model)
     for p in model.parameters():
         p.requires_grad_(False)
     return model
