@@ -90,7 +90,7 @@ class Engine:
         first = _layer(model.model.layers[0], mode, dtype)
         # The first layer decides for all: if its off-grid q/k/v did not fit int4 + a low-rank change
         # (an NF4-rounded QLoRA base), no other layer will, and each try costs an SVD.
-        rank = 0 if first.qkv.kind == "int8" else RESIDUAL_RANK
+        rank = 0 if first.qkv.kind in ("int8", "qint8") else RESIDUAL_RANK
         layers = [first, *(_layer(layer, mode, dtype, rank) for layer in model.model.layers[1:])]
         c = model.config
         head_dim = getattr(c, "head_dim", None) or c.hidden_size // c.num_attention_heads
@@ -181,19 +181,23 @@ def _layer(layer: Any, mode: Quantize, dtype: torch.dtype, rank: int = RESIDUAL_
 
 
 def _pack(linears: Sequence[Linear]) -> tuple[list[int], list[torch.Tensor], list[torch.Tensor], list[torch.Tensor | None],
-                                              list[torch.Tensor | None], list[torch.Tensor | None]]:
-    """Linears as the flat typed lists TorchScript takes: kind codes, weights, scales, biases, A, B.T."""
+                                              list[torch.Tensor | None], list[torch.Tensor | None], list[Any]]:
+    """Linears as the flat typed lists TorchScript takes: kind codes, weights, scales, biases, A, B.T,
+    FBGEMM packs (None where the kind is not qint8)."""
     empty = torch.empty(0)
     return ([KIND_CODES[lin.kind] for lin in linears], [lin.weight for lin in linears],
             [lin.scale if lin.scale is not None else empty for lin in linears], [lin.bias for lin in linears],
-            [lin.lora_a for lin in linears], [lin.lora_bt for lin in linears])
+            [lin.lora_a for lin in linears], [lin.lora_bt for lin in linears], [lin.packed for lin in linears])
 
 
 def _project(x: torch.Tensor, kind: int, weight: torch.Tensor, scale: torch.Tensor, bias: torch.Tensor | None,
-             lora_a: torch.Tensor | None, lora_bt: torch.Tensor | None) -> torch.Tensor:
+             lora_a: torch.Tensor | None, lora_bt: torch.Tensor | None,
+             packed: torch.classes.quantized.LinearPackedParamsBase | None) -> torch.Tensor:
     """``Linear.__call__`` in the form TorchScript compiles."""
     if kind == 4:
         out = torch.ops.aten._weight_int4pack_mm_for_cpu(x, weight, 32, scale)  # GROUP: TorchScript wants a literal
+    elif kind == 9 and packed is not None:
+        out = torch.ops.quantized.linear_dynamic(x.float(), packed).to(x.dtype)
     elif kind == 8:
         out = torch._weight_int8pack_mm(x, weight, scale)
     else:
@@ -208,7 +212,9 @@ def _project(x: torch.Tensor, kind: int, weight: torch.Tensor, scale: torch.Tens
 def _decode_step_py(token: int, position: int, embed: torch.Tensor, norms1: list[torch.Tensor], norms2: list[torch.Tensor],
                     final_norm: torch.Tensor, kinds: list[int], weights: list[torch.Tensor], scales: list[torch.Tensor],
                     biases: list[torch.Tensor | None], loras_a: list[torch.Tensor | None],
-                    loras_bt: list[torch.Tensor | None], keys: list[torch.Tensor], values: list[torch.Tensor],
+                    loras_bt: list[torch.Tensor | None],
+                    packs: list[torch.classes.quantized.LinearPackedParamsBase | None],
+                    keys: list[torch.Tensor], values: list[torch.Tensor],
                     cos: torch.Tensor, sin: torch.Tensor, heads: int, kv_heads: int, head_dim: int, intermediate: int,
                     eps: float) -> torch.Tensor:
     """One token through every layer: its keys/values land at ``position`` of the fp32 caches, the
@@ -219,7 +225,8 @@ def _decode_step_py(token: int, position: int, embed: torch.Tensor, norms1: list
         j = 4 * i
         h = x.float()
         h = (norms1[i] * (h * torch.rsqrt(h.pow(2).mean(-1, keepdim=True) + eps)).to(x.dtype))
-        qkv = _project(h, kinds[j], weights[j], scales[j], biases[j], loras_a[j], loras_bt[j])[0]
+        qkv = _project(h, kinds[j], weights[j], scales[j], biases[j], loras_a[j],
+                       loras_bt[j], packs[j])[0]
         qk = qkv.narrow(0, 0, nqk).view(heads + kv_heads, head_dim)
         qk = torch.addcmul(qk * cos, qk.roll(half, -1), sin)  # fp32: the tables are
         keys[i].select(1, position).copy_(qk.narrow(0, heads, kv_heads))
@@ -227,16 +234,20 @@ def _decode_step_py(token: int, position: int, embed: torch.Tensor, norms1: list
         q = qk.narrow(0, 0, heads).view(kv_heads, heads // kv_heads, head_dim)
         probs = torch.bmm(q, keys[i].narrow(1, 0, length).transpose(1, 2)).softmax(-1)
         attn = torch.bmm(probs, values[i].narrow(1, 0, length)).view(1, heads * head_dim).to(x.dtype)
-        x = x + _project(attn, kinds[j + 1], weights[j + 1], scales[j + 1], biases[j + 1], loras_a[j + 1], loras_bt[j + 1])
+        x = x + _project(attn, kinds[j + 1], weights[j + 1], scales[j + 1], biases[j + 1], loras_a[j + 1],
+                         loras_bt[j + 1], packs[j + 1])
         h = x.float()
         h = (norms2[i] * (h * torch.rsqrt(h.pow(2).mean(-1, keepdim=True) + eps)).to(x.dtype))
-        gu = _project(h, kinds[j + 2], weights[j + 2], scales[j + 2], biases[j + 2], loras_a[j + 2], loras_bt[j + 2])
+        gu = _project(h, kinds[j + 2], weights[j + 2], scales[j + 2], biases[j + 2], loras_a[j + 2],
+                      loras_bt[j + 2], packs[j + 2])
         act = F.silu(gu.narrow(1, 0, intermediate)) * gu.narrow(1, intermediate, intermediate)
-        x = x + _project(act, kinds[j + 3], weights[j + 3], scales[j + 3], biases[j + 3], loras_a[j + 3], loras_bt[j + 3])
+        x = x + _project(act, kinds[j + 3], weights[j + 3], scales[j + 3], biases[j + 3], loras_a[j + 3],
+                         loras_bt[j + 3], packs[j + 3])
     h = x.float()
     h = final_norm * (h * torch.rsqrt(h.pow(2).mean(-1, keepdim=True) + eps)).to(x.dtype)
     k = len(kinds) - 1
-    return _project(h, kinds[k], weights[k], scales[k], biases[k], loras_a[k], loras_bt[k])[0]
+    return _project(h, kinds[k], weights[k], scales[k], biases[k], loras_a[k],
+                    loras_bt[k], packs[k])[0]
 
 
 def _script(fn: Any) -> Any:

@@ -167,7 +167,7 @@ def measure(named: dict[str, tuple[Variant, bool]], qs: list[str], repeats: int)
 
 
 def quality(n: int, args: Any) -> list[Figure]:
-    """Fact accuracy of the rag and finetuned bots with generate vs fastgen, and identical answers."""
+    """Fact accuracy of the rag, finetuned and hybrid bots with generate vs fastgen, and identical answers."""
     from airbot.bots import make_bot
     from airbot.config import load_config
     from airbot.metrics import fact_present
@@ -175,7 +175,7 @@ def quality(n: int, args: Any) -> list[Figure]:
     config = load_config(overrides=[f"chat.max_new_tokens={args.max_new_tokens}"])
     run_dir = Path(args.run) if args.run else quick_adapter(args.adapter_steps)
     index, rows, figures = build_index(), questions(n), []
-    for kind in ("rag", "finetuned"):
+    for kind in ("rag", "finetuned", "hybrid"):
         bot = make_bot(kind, config, run_dir=run_dir, index=index)
         texts = {}
         for fast in (False, True):

@@ -25,9 +25,11 @@ from airbot.fastgen import (
 )
 from airbot.generation import GenerationStats
 from airbot.generation import stream_chat as generate_stream_chat
+from airbot.quantized_linear import prepack_qint8, qint8_available, quantize_int8
 
 EXACT = FastGenSettings(quantize="none", threads=1)
 FAST = FastGenSettings(quantize="auto", threads=1)
+INT8 = "qint8" if qint8_available() else "int8"  # int8 weights run through FBGEMM where the CPU has VNNI
 QUESTIONS = ["How heavy can my checked bag be on an international flight?", "What is the capital of France?"]
 
 
@@ -84,7 +86,7 @@ def test_quantized_weights_are_int4_where_lossless_and_answer_the_same_way(bf16_
     that the answer starts the same, not that every token agrees; bench/chat.py scores facts.
     """
     engine = engine_for(bf16_model, FAST)
-    assert engine is not None and engine.kinds.get("int4", 0) == 120 and engine.kinds.get("int8") == 1
+    assert engine is not None and engine.kinds.get("int4", 0) == 120 and engine.kinds.get(INT8) == 1
     chat = ChatConfig(max_new_tokens=16)
     expected, _ = _run(bf16_model, tokenizer, QUESTIONS[0], chat)
     got, stats = _run(bf16_model, tokenizer, QUESTIONS[0], chat, FAST)
@@ -137,12 +139,31 @@ def test_int4_only_where_the_weights_are_on_a_grid():
     assert Linear(grid, None, "auto", torch.bfloat16).kind == "int4"
     noisy = torch.randn(64, 128) * 0.05
     assert quantize_int4(noisy)[2] > 0.1
-    assert Linear(noisy, None, "auto", torch.bfloat16).kind == "int8"
+    assert Linear(noisy, None, "auto", torch.bfloat16).kind == INT8
     assert Linear(noisy, None, "none", torch.bfloat16).kind == "dense"
     x = torch.randn(1, 128, dtype=torch.bfloat16)
     for mode in ("auto", "int8"):
         out = Linear(noisy, None, mode, torch.bfloat16)(x).float()
         assert torch.allclose(out, x.float() @ noisy.T, atol=0.05, rtol=0.05)
+
+
+@pytest.mark.skipif(not qint8_available(), reason="FBGEMM int8 needs a VNNI CPU")
+def test_fbgemm_int8_multiplies_like_the_plain_int8_kernel():
+    """Same int8 weights, two kernels: FBGEMM also rounds the row to 8 bits, which may cost a little
+    precision, never the answer's direction."""
+    torch.manual_seed(0)
+    weight = torch.randn(3072, 576) * 0.02
+    x = torch.randn(4, 576).bfloat16()
+    x[:, 7] *= 20  # an outlier channel, as LLM activations have: the per-row 8-bit scale must survive it
+    q, scale = quantize_int8(weight)
+    assert prepack_qint8(q, scale) is not None
+    fast = Linear(weight, None, "int8", torch.bfloat16)
+    assert fast.kind == "qint8"
+    plain = torch._weight_int8pack_mm(x, q, scale.bfloat16()).float()
+    exact = x.float() @ weight.T
+    got = torch.cat([fast(row[None]).float() for row in x])
+    assert float((got - exact).norm() / exact.norm()) < 0.03
+    assert float((got - plain).norm() / plain.norm()) < 0.03
 
 
 def test_a_grid_plus_a_low_rank_change_stays_int4_with_the_change_beside_it():
@@ -159,7 +180,7 @@ def test_a_grid_plus_a_low_rank_change_stays_int4_with_the_change_beside_it():
     with_side = Linear(merged, None, "auto", torch.bfloat16)
     assert with_side.kind == "int4" and with_side.lora is not None
     noise = grid + torch.randn(512, 576) * 0.003  # not a grid plus a low-rank change (an NF4 base): int8
-    assert Linear(noise, None, "auto", torch.bfloat16).kind == "int8"
+    assert Linear(noise, None, "auto", torch.bfloat16).kind == INT8
     plain = Linear(merged, None, "int4", torch.bfloat16)
     assert plain.kind == "int4" and plain.lora is None
 
