@@ -1,0 +1,53 @@
+"""``python -m airbot runs list|show|compare|cancel|delete``: the run store from the shell."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from airbot.commands.output import print_json
+
+
+def add_runs(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("runs", help="List, inspect, compare, cancel or delete fine-tuning runs.")
+    rs = p.add_subparsers(dest="runs_command", required=True)
+    rs.add_parser("list", help="Every run, newest first.").add_argument("--json", action="store_true")
+    rs.add_parser("show", help="One run's status, figures and last metrics.").add_argument("name")
+    rs.add_parser("compare", help="Runs side by side.").add_argument("names", nargs="+")
+    rs.add_parser("cancel", help="Stop a running run at its next step.").add_argument("name")
+    rs.add_parser("delete", help="Remove a finished run.").add_argument("name")
+    p.set_defaults(run=_run_runs)
+
+
+def _run_runs(args: argparse.Namespace) -> int:
+    from airbot import jobs, runs
+
+    command = args.runs_command
+    if command == "list":
+        rows = [r.as_row() for r in runs.list_runs()]
+        if args.json:
+            print_json(rows)
+        else:
+            _print_table(rows, ["name", "phase", "method", "wall_s", "final_loss", "eval_loss", "tokens_per_s"])
+    elif command == "show":
+        run_dir = runs.run_path(args.name)
+        print_json({"status": runs.read_status(run_dir), "metrics_tail": runs.read_metrics(run_dir)[-5:]})
+    elif command == "compare":
+        rows = runs.compare_runs(args.names)
+        _print_table(rows, list(rows[0]) if rows else [])
+    elif command == "cancel":
+        print_json(jobs.cancel(runs.run_path(args.name)))
+    elif command == "delete":
+        runs.delete_run(args.name)
+        print(f"deleted {args.name}")
+    return 0
+
+
+def _print_table(rows: list[dict[str, Any]], columns: list[str]) -> None:
+    def cell(value: Any) -> str:
+        return f"{value:.4g}" if isinstance(value, float) else ("" if value is None else str(value))
+
+    widths = {c: max([len(c)] + [len(cell(r.get(c))) for r in rows]) for c in columns}
+    print("  ".join(c.ljust(widths[c]) for c in columns))
+    for r in rows:
+        print("  ".join(cell(r.get(c)).ljust(widths[c]) for c in columns))

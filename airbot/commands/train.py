@@ -1,0 +1,110 @@
+"""``python -m airbot train``: fine-tune through ``airbot.finetune.run_finetune`` with a progress bar.
+
+    python -m airbot train --data airbot/samples/airline_train.jsonl --epochs 1
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from airbot.errors import AirbotError
+
+
+def add_train(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("train", help="Fine-tune the base model on a Q&A file (QLoRA by default).",
+                       description="Precedence: defaults < --config YAML < --set < --method/--epochs/--max-steps. "
+                                   "Also runs under `torchrun --nproc_per_node 2 -m airbot train ...` and "
+                                   "`accelerate launch --config_file configs/accelerate/ddp-cpu.yaml -m airbot train ...`.")
+    p.add_argument("--data", default=None,
+                   help="Training file (CSV/TSV/JSON/JSONL/Parquet); default: data.path, else the airline sample.")
+    p.add_argument("--out", default=None, help="Run folder to write (default: a new run under AIRBOT_HOME/runs).")
+    p.add_argument("--name", default=None, help="Name of the new run when --out is not given.")
+    p.add_argument("--method", choices=["qlora", "lora", "full", "prompt", "prefix"], default=None,
+                   help="Fine-tuning technique (default qlora).")
+    p.add_argument("--epochs", type=float, default=None, help="Passes over the training set.")
+    p.add_argument("--max-steps", type=int, default=None, help="Stop after this many optimizer steps.")
+    p.add_argument("--config", default=None, help="YAML recipe, e.g. configs/airline-qlora.yaml or RUN/config.yaml.")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="Override one key, e.g. --set train.lora_r=8 (repeatable).")
+    p.add_argument("--no-progress", action="store_true", help="No progress bar (background jobs log to train.log).")
+    p.set_defaults(run=_run_train)
+
+
+def _run_train(args: argparse.Namespace) -> int:
+    import contextlib
+    import signal
+    from pathlib import Path
+
+    from airbot.config import load_config
+    from airbot.finetune import run_finetune
+    from airbot.jobs import training_lock
+    from airbot.runs import create_run, request_cancel
+    from airbot.train_progress import dist_info
+
+    flags = {"train.method": args.method, "train.epochs": args.epochs, "train.max_steps": args.max_steps}
+    config = load_config(args.config, [*args.set, *(f"{k}={v}" for k, v in flags.items() if v is not None)])
+    rank, world, _ = dist_info()
+    if args.out is None and world > 1:
+        raise AirbotError("Under torchrun/accelerate every process must write the same run: pass --out RUN_DIR.")
+    run_dir = Path(args.out) if args.out else create_run(args.name, config.train.method)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    _quiet_libraries()
+    # `kill PID` (SIGTERM) stops like Cancel does: at the next step, with a partial adapter saved.
+    signal.signal(signal.SIGTERM, lambda *_: request_cancel(run_dir))
+    bar = _TrainBar() if rank == 0 and not args.no_progress else None
+    with training_lock(run_dir) if rank == 0 else contextlib.nullcontext():
+        try:
+            result = run_finetune(config, args.data, run_dir, progress=bar)
+        finally:
+            if bar is not None:
+                bar.close()
+    if rank == 0:
+        _print_result(result)
+    return 0
+
+
+def _quiet_libraries() -> None:
+    """Our own bar and train.log say what happens; library bars and deprecation notes only add noise."""
+    import warnings
+
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disableprogress_bar()
+    warnings.filterwarnings("ignore", category=FutureWarning)
+
+
+class _TrainBar:
+    """A tqdm bar over optimizer steps, with phase lines before it starts."""
+
+    def __init__(self) -> None:
+        self.bar: Any = None
+        self.phase = ""
+
+    def __call__(self, status: dict[str, Any]) -> None:
+        from tqdm import tqdm
+
+        phase, total = status.get("phase", ""), status.get("total")
+        if phase != self.phase and phase != "training":
+            tqdm.write(f"[{phase}] {status.get('message', '')}", file=sys.stderr)
+        self.phase = phase
+        if phase == "training" and total and self.bar is None:
+            self.bar = tqdm(total=total, desc="training", unit="step", file=sys.stderr, dynamic_ncols=True)
+        if self.bar is not None and status.get("step") is not None:
+            self.bar.n = int(status["step"])
+            self.bar.set_postfix(loss=status.get("loss"), eta=f"{status.get('eta_s', 0):.0f}s", refresh=False)
+            self.bar.refresh()
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def _print_result(result: Any) -> None:
+    s = result.summary()
+    word = "cancelled (partial adapter)" if result.partial else result.phase
+    print(f"{word}: {s['steps']} steps in {s['train_s']:.1f} s (wall {s['wall_s']:.1f} s), "
+          f"{s['tokens_per_s']:.0f} train tokens/s, peak RSS {s['peak_rss_mb']:.0f} MB")
+    print(f"loss {s['first_loss']} -> {s['train_loss']}; held-out loss {s['eval_loss_before']} -> {s['eval_loss']}")
+    print(f"trainable parameters {s['trainable_params']:,} of {s['total_params']:,}; adapter: {result.adapter}")
