@@ -71,7 +71,7 @@ def _quiet_libraries() -> None:
 
     from transformers.utils import logging as hf_logging
 
-    hf_logging.disableprogress_bar()
+    hf_logging.disable_progress_bar()
     warnings.filterwarnings("ignore", category=FutureWarning)
 
 
