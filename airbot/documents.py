@@ -6,8 +6,9 @@ HTML, Markdown and plain text are chunked by the same rules:
 
 * headings (Markdown ``#``, HTML ``<h1>``, DOCX "Heading N", or, in formats without
   explicit headings, short numbered / ALL-CAPS lines) open a section;
-* a line that starts with a clause number (``1.2``, ``1.2.3``, ``Article 5``, ``Section 3``)
-  opens a chunk that keeps that clause id; ``(a)`` sub-items stay with their clause;
+* a line that starts with a clause number (``1.2``, ``1.2.3``, ``Article 5``, ``Art. 5.1``,
+  ``Section 3``, ``§ 2.1``, ``Clause 7(b)``: airbot.clauses) opens a chunk that keeps that
+  clause id in one canonical spelling; ``(a)`` sub-items stay with their clause;
 * plain paragraphs are packed together within a section and a page;
 * anything longer than ``max_tokens`` embedder tokens is split at sentence ends.
 
@@ -22,6 +23,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from airbot.clauses import CLAUSE_DOTTED, CLAUSE_WORD, clause_id, depth, heading_clause, strip_clause_number
 from airbot.errors import DocumentError
 
 SUPPORTED = {".pdf": "PDF", ".md": "Markdown", ".markdown": "Markdown", ".txt": "text", ".text": "text",
@@ -39,9 +41,6 @@ class Block:
     level: int = 0
 
 
-_LEADING_NUMBER = re.compile(r"^(?:(?:Article|Section|Clause|Rule|Regulation)\s+)?\d+(?:\.\d+)*[.)]?\s+", re.IGNORECASE)
-
-
 @dataclass(frozen=True)
 class Chunk:
     """The unit that is embedded, retrieved and cited; it remembers where it came from."""
@@ -56,7 +55,7 @@ class Chunk:
     def embed_text(self) -> str:
         """What the embedder sees: the section heading gives a bare clause its topic, and the
         clause number, which means nothing to a sentence embedder, is left out."""
-        body = _LEADING_NUMBER.sub("", self.text, count=1)
+        body = strip_clause_number(self.text)
         return f"{self.section}: {body}" if self.section else body
 
     def search_text(self) -> str:
@@ -244,27 +243,8 @@ def _read_docx(path: Path) -> list[Block]:
 
 
 # --- chunking --------------------------------------------------------------------------------
-_CLAUSE_WORD = re.compile(r"^(?:(Article|Section|Clause|Rule|Regulation|Part|Chapter)\s+|§\s*)"
-                          r"(\d+[A-Za-z]?(?:\.\d+)*|[IVXLC]+)\b[.:)]?\s*", re.IGNORECASE)
-_CLAUSE_DOTTED = re.compile(r"^(\d+(?:\.\d+)+)\.?\)?\s+(?=\S)")
-_CLAUSE_SINGLE = re.compile(r"^(\d+)[.)]\s+(?=\S)")
 _SUBITEM = re.compile(r"^\(?([a-z]|[ivx]{1,4}|\d{1,2})\)\s+")
 _LIST_MARK = re.compile(r"^[-*•]\s+")
-
-
-def clause_id(line: str, allow_single: bool) -> str | None:
-    """The clause number a line opens with (``1.2``, ``Article 5``), or None.
-
-    Bare ``3.`` numbers count only in documents without dotted numbers, where they are the
-    clause scheme; in documents that have ``1.2`` clauses they are list items inside one.
-    """
-    if m := _CLAUSE_WORD.match(line):
-        return f"{m.group(1).title()} {m.group(2)}" if m.group(1) else f"§{m.group(2)}"
-    if m := _CLAUSE_DOTTED.match(line):
-        return m.group(1)
-    if allow_single and (m := _CLAUSE_SINGLE.match(line)):
-        return m.group(1)
-    return None
 
 
 def _heading_level(line: str, alone: bool) -> int:
@@ -279,8 +259,8 @@ def _heading_level(line: str, alone: bool) -> int:
     number = re.match(r"^(\d+(?:\.\d+)*)\.?\s+[A-Z]", line)
     if number:
         return number.group(1).count(".") + 1
-    if _CLAUSE_WORD.match(line) and len(words) <= 8:
-        return 1
+    if (word := CLAUSE_WORD.match(line)) and len(words) <= 8:
+        return depth(word.group("num"))
     letters = [c for c in line if c.isalpha()]
     if len(letters) >= 3 and all(c.isupper() for c in letters):
         return 1
@@ -307,7 +287,7 @@ class _Chunker:
         self.blocks = blocks
         self.infer_headings = not any(b.level for b in blocks)
         lines = [ln.strip() for b in blocks if not b.level for ln in b.text.split("\n")]
-        self.allow_single = not any(_CLAUSE_DOTTED.match(ln) for ln in lines)
+        self.allow_single = not any(CLAUSE_DOTTED.match(ln) for ln in lines)
         top = [b for b in blocks if b.level == 1]
         deeper = any(b.level > 1 for b in blocks)
         # A lone level-1 heading above deeper ones is the document's title, not a section's topic.
@@ -339,10 +319,7 @@ class _Chunker:
         self._flush()
         while self.stack and self.stack[-1][0] >= level:
             self.stack.pop()
-        number = re.match(r"^(\d+(?:\.\d+)*)\.?\s", text)
-        word = _CLAUSE_WORD.match(text)
-        num = number.group(1) if number else clause_id(text, True) if word else None
-        self.stack.append((level, text, num))
+        self.stack.append((level, text, heading_clause(text)))
 
     def _line(self, line: str, page: int | None, first: bool, alone: bool) -> None:
         if self.infer_headings and (level := _heading_level(line, alone)):

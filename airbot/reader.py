@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from airbot.clauses import strip_clause_number
 from airbot.metrics import canonical_tokens
 from airbot.ranking import tokenize
 
@@ -37,7 +38,6 @@ QUOTE_PREFIX = "\n\nThe documents say: "  # what separates the model's words fro
 _ABBREVIATIONS = ("e.g", "i.e", "etc", "no", "nr", "art", "sec", "para", "approx", "incl", "min", "max", "vs",
                   "mr", "mrs", "ms", "dr", "st", "co", "inc", "ltd", "cf", "fig", "p", "pp", "vol")
 _SPLIT = re.compile(r"(?<=[.!?;])\s+(?=[\"'(\[A-Z0-9€$£])")
-_CLAUSE_NUMBER = re.compile(r"^(?:(?:Article|Section|Clause|Rule)\s+)?\d+(?:\.\d+)*[.)]?\s+", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -53,7 +53,7 @@ class Evidence:
 
 def split_sentences(text: str) -> list[str]:
     """The passage's sentences without its leading clause number; list items and lines stay whole."""
-    body = _CLAUSE_NUMBER.sub("", text.strip(), count=1)
+    body = strip_clause_number(text.strip())
     out: list[str] = []
     for line in (ln.strip() for ln in body.splitlines()):
         if not line:

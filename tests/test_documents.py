@@ -107,6 +107,52 @@ def test_plain_paragraphs_pack_together_and_bare_numbers_are_clauses_only_withou
     assert clause_id("Section 12: Refunds", allow_single=False) == "Section 12"
 
 
+LEGAL_TXT = """TENANCY TERMS
+
+ARTICLE 1 - RENT
+
+Art. 1.1 Rent is EUR 900 a month and is due on the
+first working day of the month.
+
+Art. 1.2 Late rent costs EUR 25 per week.
+
+ARTICLE 2 - DEPOSIT
+
+Art. 2.1 The deposit is two months' rent. It is
+returned within 30 days of the keys being handed back, less:
+(a) unpaid rent;
+(b) repairs beyond normal wear.
+"""
+
+
+def test_legal_numbering_in_plain_text_keeps_clause_ids(tmp_path: Path) -> None:
+    """"Art. 1.1" clauses under "ARTICLE 1" headings: each clause its own chunk with its id,
+    wrapped lines re-joined and (a)/(b) items kept with their clause."""
+    path = tmp_path / "tenancy.txt"
+    path.write_text(LEGAL_TXT)
+    chunks = [c for c in read_chunks(path) if c.clause]
+    assert [c.clause for c in chunks] == ["Article 1.1", "Article 1.2", "Article 2.1"]
+    assert chunks[0].text == "Art. 1.1 Rent is EUR 900 a month and is due on the first working day of the month."
+    assert chunks[2].section == "ARTICLE 2 - DEPOSIT" and "(b) repairs beyond normal wear." in chunks[2].text
+    assert chunks[0].embed_text() == "ARTICLE 1 - RENT: Rent is EUR 900 a month and is due on the first working day " \
+                                     "of the month."
+
+
+def test_section_signs_and_deep_numbered_headings_in_plain_text() -> None:
+    blocks = [Block("§ 1 Scope\nThese rules apply to all guests."), Block("§ 2.1 Check-in starts at 15:00."),
+              Block("4.2.1 Refund requests\nRequests are answered within 5 days.")]
+    chunks = chunk_blocks(blocks, "house.txt")
+    assert [c.clause for c in chunks] == ["§1", "§2.1", "4.2.1"]
+    assert chunks[2].section == "§ 1 Scope > 4.2.1 Refund requests" and chunks[2].text == "Requests are answered within 5 days."
+
+
+def test_telecom_fixture_articles_are_cited_by_clause() -> None:
+    """The markdown "## Article 1" + "Art. 1.1" layout: every clause keeps its own id."""
+    chunks = read_chunks(Path(__file__).parent / "fixtures" / "telecom" / "policy.md")
+    ids = [c.clause for c in chunks if c.clause]
+    assert ids[:4] == ["Article 1.1", "Article 1.2", "Article 1.3", "Article 1.4"] and len(ids) == 21
+
+
 def test_sample_policy_pdf_and_markdown_agree() -> None:
     from airbot.samples import sample_path
 

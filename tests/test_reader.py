@@ -33,7 +33,7 @@ def test_sentences_keep_decimals_and_abbreviations_and_drop_the_clause_number() 
     assert split_sentences(text) == ["Screen repairs cost EUR 89.50, e.g. for a cracked display.",
                                      "Device Care costs EUR 8 a month."]
     assert split_sentences("Art. 2.3 Calls are charged at EUR 0.80 per minute.") == \
-        ["Art. 2.3 Calls are charged at EUR 0.80 per minute."]  # an unknown clause style stays as written
+        ["Calls are charged at EUR 0.80 per minute."]  # legal-style numbers go too (airbot.clauses)
 
 
 def test_best_sentence_may_come_from_a_lower_hit(embed) -> None:
@@ -44,7 +44,7 @@ def test_best_sentence_may_come_from_a_lower_hit(embed) -> None:
 
 
 def test_best_sentence_first_within_a_long_passage(embed) -> None:
-    """A whole article as one chunk (the telecom fixture's 'Art. 1.1' lines are not clause ids)."""
+    """A whole article as one passage: the best sentence is found inside it."""
     text = TELECOM.read_text()
     article = text[text.index("## Article 4"):text.index("## Article 5")].split("\n", 1)[1]
     evidence = select_evidence("What is the excess on a Device Care insurance claim?",
