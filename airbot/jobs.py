@@ -111,7 +111,8 @@ def training_lock(run_dir: Path) -> Iterator[None]:
 # --- starting, watching, cancelling -----------------------------------------------------------
 def start_training(config: AirbotConfig, data: Path | str | None, name: str | None = None) -> Path:
     """Start a background run and return its folder at once; JobError if one is already running."""
-    from airbot.finetune import resolve_data_path, resolve_train_config
+    from airbot.finetune import resolve_train_config
+    from airbot.sft_data import resolve_data_path
 
     config = resolve_train_config(config)
     data_path = resolve_data_path(config, data).resolve()

@@ -170,8 +170,8 @@ def _epoch_tokens(config: AirbotConfig | None, run_dir: Path, summary: dict[str,
 
 def _count_training_tokens(config: AirbotConfig) -> int:
     """Templated tokens of the training split, as the trainer sees them (RAFT prompts included)."""
-    from airbot.finetune import prepare_data
     from airbot.models import shared_tokenizer
+    from airbot.sft_data import prepare_data
 
     prepared = prepare_data(config, None, shared_tokenizer(config.model.base))
     return int(sum(len(ids) for ids in prepared.train["input_ids"]))

@@ -54,8 +54,9 @@ def _duration(seconds: float) -> str:
 
 def preflight(config: AirbotConfig, data: Path | str | None) -> Preflight:
     """Parameters, memory and time for ``config`` on ``data`` (the file training would read)."""
-    from airbot.finetune import resolve_data_path, resolve_train_config
+    from airbot.finetune import resolve_train_config
     from airbot.models import pick_device
+    from airbot.sft_data import resolve_data_path
 
     config = resolve_train_config(config)
     device = pick_device(config.model.device)
@@ -81,7 +82,7 @@ def parameter_counts(base: str, method: str, lora_r: int, target_modules: str,
     from peft import get_peft_model
     from transformers import AutoConfig, AutoModelForCausalLM
 
-    from airbot.finetune import build_peft_config
+    from airbot.finetune_builders import build_peft_config
     from airbot.models import resolve_base_model
 
     config = AirbotConfig()
@@ -128,8 +129,8 @@ def _train_lengths(path: str, mtime: float, base: str, heldout_fraction: float, 
                    system_prompt: str) -> tuple[int, ...]:
     """Token length of every training row as the trainer will see it (cached per file version)."""
     from airbot.data import read_dataset, split_rows, templated, token_lengths
-    from airbot.finetune import with_system
     from airbot.models import shared_tokenizer
+    from airbot.sft_data import with_system
 
     tokenizer = shared_tokenizer(base)
     rows = read_dataset(path).rows

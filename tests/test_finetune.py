@@ -12,20 +12,12 @@ import torch
 
 from airbot.config import AirbotConfig, load_config
 from airbot.export import match_training_base
-from airbot.finetune import (
-    build_peft_config,
-    build_quantization,
-    build_sft_config,
-    build_trainer,
-    load_model,
-    prepare_data,
-    resolve_train_config,
-    run_finetune,
-    tokenize_rows,
-    with_system,
-)
+from airbot.finetune import resolve_train_config, run_finetune
+from airbot.finetune_builders import build_peft_config, build_quantization, build_sft_config, build_trainer
+from airbot.finetune_model import load_model
 from airbot.models import load_tokenizer
 from airbot.probe import fact_score, greedy_answers
+from airbot.sft_data import prepare_data, tokenize_rows, with_system
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "airbot" / "samples" / "airline_train.jsonl"

@@ -93,8 +93,8 @@ def test_prompt_is_the_hybrid_bots_own() -> None:
 
 
 def test_prepare_data_in_raft_mode(tiny_files: dict[str, Path], tiny_index: Path, tmp_path: Path) -> None:
-    from airbot.finetune import prepare_data
     from airbot.models import shared_tokenizer
+    from airbot.sft_data import prepare_data
 
     data = write_jsonl(tmp_path / "train.jsonl", [{"question": r["question"], "answer": r["answer"]} for r in HELDOUT])
     config = load_config(None, ["train.mode=raft", f"train.raft_index={tiny_index}", "data.heldout_fraction=0",

@@ -81,7 +81,7 @@ class DataTab:
         ds = _source(get_dataset(name))
         if not 0 <= index < len(ds):
             return []
-        from airbot.finetune import with_system  # training prepends the chat system prompt; show the same
+        from airbot.sft_data import with_system  # training prepends the chat system prompt; show the same
 
         messages = with_system(ds.rows[index], self.config.chat.system_prompt)
         pieces = render_row(messages, shared_tokenizer(self.config.model.base))
