@@ -25,7 +25,8 @@ from typing import Any
 from airbot import metrics
 from airbot.config import AirbotConfig
 from airbot.errors import AirbotError, DataError
-from airbot.evaluate import RETRIEVAL_BOTS, build_bot, check_bots, open_index
+from airbot.eval_scoring import RETRIEVAL_BOTS
+from airbot.evaluate import build_bot, check_bots, open_index
 
 Progress = Callable[[float, str], None]
 OUTCOMES = ("new", "old", "neither")

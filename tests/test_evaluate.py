@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from airbot import eval_report, eval_scoring, eval_sets
 from airbot import evaluate as ev
 from airbot.config import load_config
 from airbot.errors import AirbotError
@@ -78,7 +79,7 @@ def test_guide_reads_a_saved_evaluation(scripted: Path, tmp_path: Path) -> None:
     report = ev.evaluate(["finetuned", "rag"], data, load_config(), run_dir=tmp_path, index="idx", name="t2")
     policy = {"policy_change": {"rag": {"new": 2, "old": 0, "neither": 0}, "finetuned": {"new": 0, "old": 2, "neither": 0}},
               "rag_update_s": 0.8, "retrain_s": 1200.0}
-    path = ev.merge_policy(report.out_dir, policy)
+    path = eval_report.merge_policy(report.out_dir, policy)
     evidence = Evidence.from_eval_json(json.loads(path.read_text()))
     assert evidence.bots["rag"].fact_accuracy == 1.0 and evidence.bots["finetuned"].n == 3
     assert evidence.policy_change == {"rag": "new", "finetuned": "old"}
@@ -99,19 +100,19 @@ def test_stop_keeps_what_was_answered(scripted: Path, tmp_path: Path) -> None:
 def test_any_format_and_optional_facts(tmp_path: Path) -> None:
     csv = tmp_path / "h.csv"
     csv.write_text('instruction,output,facts,clause\n"Fee?","It is USD 75.","USD 75; 23 kg",1.5\n')
-    item = ev.read_heldout(csv)[0]
+    item = eval_sets.read_heldout(csv)[0]
     assert (item.question, item.reference, item.facts, item.clause) == ("Fee?", "It is USD 75.", ["USD 75", "23 kg"], "1.5")
     msgs = tmp_path / "m.jsonl"
     msgs.write_text(json.dumps({"messages": [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "A"},
                                              {"role": "user", "content": "Bag?"},
                                              {"role": "assistant", "content": "23 kg"}]}) + "\n")
-    item = ev.read_heldout(msgs)[0]
+    item = eval_sets.read_heldout(msgs)[0]
     assert (item.question, item.reference, item.facts) == ("Bag?", "23 kg", [])
-    results = [ev.QuestionResult("rag", "heldout", "Bag?", "23 kg", "23 kg", [], None, None, None, None, False, None,
+    results = [eval_scoring.QuestionResult("rag", "heldout", "Bag?", "23 kg", "23 kg", [], None, None, None, None, False, None,
                                  None, [], 0.1, None, None, None)]
-    ev.score(results, lambda texts: np.ones((len(texts), 2)))
+    eval_scoring.score(results, lambda texts: np.ones((len(texts), 2)))
     assert results[0].facts_ok is None and results[0].rouge_l == 1.0 and results[0].similarity == 1.0
-    assert ev.summarize("rag", results)["fact_accuracy"] is None  # no facts: not scored, not zero
+    assert eval_scoring.summarize("rag", results)["fact_accuracy"] is None  # no facts: not scored, not zero
 
 
 def test_training_file_is_cut_to_its_heldout_rows(tmp_path: Path) -> None:
@@ -120,7 +121,7 @@ def test_training_file_is_cut_to_its_heldout_rows(tmp_path: Path) -> None:
     run = tmp_path / "run"
     run.mkdir()
     (run / "config.yaml").write_text(f"data:\n  path: {data}\n")
-    items, split = ev.heldout_rows_of_training_file(data, run, ev.read_heldout(data), load_config())
+    items, split = eval_sets.heldout_rows_of_training_file(data, run, eval_sets.read_heldout(data), load_config())
     assert len(items) == 2 and "held out" in split
 
 
@@ -130,4 +131,4 @@ def test_bad_requests_are_one_clear_error(tmp_path: Path) -> None:
     text = str(info.value)
     assert "unknown bot 'gpt'" in text and "--run" in text and "--index" in text
     with pytest.raises(AirbotError, match="no questions"):
-        ev.read_questions(write_jsonl(tmp_path / "empty.jsonl", [{"other": 1}]))
+        eval_sets.read_questions(write_jsonl(tmp_path / "empty.jsonl", [{"other": 1}]))

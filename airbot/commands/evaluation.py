@@ -69,7 +69,8 @@ def _eval_setup(args: argparse.Namespace) -> tuple[Any, Any, Any, list[str]]:
 def _run_eval(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from airbot.evaluate import evaluate, format_table
+    from airbot.eval_report import format_table
+    from airbot.evaluate import evaluate
     from airbot.samples import sample_path
 
     run_dir, config, index, bots = _eval_setup(args)
@@ -129,7 +130,7 @@ def add_policy_change(sub: argparse._SubParsersAction) -> None:
 def _run_policy_change(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from airbot.evaluate import merge_policy
+    from airbot.eval_report import merge_policy
 
     run_dir, config, index, bots = _eval_setup(args)
     result = _policy(args, bots, config, run_dir, index, progress_bar(not args.json))

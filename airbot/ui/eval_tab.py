@@ -47,7 +47,7 @@ def index_choices() -> list[str]:
 
 
 def eval_choices() -> list[str]:
-    from airbot.evaluate import list_evaluations
+    from airbot.eval_report import list_evaluations
 
     return [str(p) for p in list_evaluations()]
 
@@ -203,7 +203,8 @@ def run_eval(state: AppState, run: str | None, index: str | None, bots: list[str
              limit: float | None, request: gr.Request | None = None,
              progress: gr.Progress | None = None) -> tuple[Any, ...]:
     """Evaluate the chosen bots; the results area and the list of evaluations update at the end."""
-    from airbot.evaluate import evaluate, load_report
+    from airbot.eval_report import load_report
+    from airbot.evaluate import evaluate
     from airbot.samples import sample_path
 
     run_dir, index_name, config = _inputs(state, run, index)
@@ -217,7 +218,7 @@ def run_eval(state: AppState, run: str | None, index: str | None, bots: list[str
 
 def show_results(choice: str | None) -> tuple[Any, ...]:
     """Render a saved evaluation (eval.json path)."""
-    from airbot.evaluate import load_report
+    from airbot.eval_report import load_report
 
     if not choice or not Path(choice).is_file():
         raise AirbotError("Pick a saved evaluation, or run one first.")
@@ -229,7 +230,7 @@ def run_policy_change(state: AppState, run: str | None, index: str | None, bots:
                       progress: gr.Progress | None = None) -> tuple[Any, ...]:
     """Update a copy of the index to the new policy, re-ask the changed questions, store the result
     in the evaluation on screen (or a new one) so the guide sees it."""
-    from airbot.evaluate import EvalReport, load_report, merge_policy, save_report
+    from airbot.eval_report import EvalReport, load_report, merge_policy, save_report
     from airbot.policy_change import policy_change
 
     run_dir, index_name, config = _inputs(state, run, index)
