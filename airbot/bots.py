@@ -183,11 +183,12 @@ class RagBot(ChatBot):
         self.kb, self.rag = kb, rag
 
     def retrieve(self, question: str) -> tuple[list[Source], str | None, float]:
-        """Top clauses; below ``min_score`` the documents do not cover the question, and the bot
-        says so instead of letting a small model improvise."""
+        """Top clauses; below the index's refusal threshold (``min_score`` calibrated per index,
+        airbot.refusal) the documents do not cover the question, and the bot says so instead of
+        letting a small model improvise."""
         started = time.perf_counter()
         hits = self.kb.search(question, max(self.rag.top_k, self.rag.context_chunks))
-        covered = self.kb.relevance(question, hits) >= self.rag.min_score
+        covered = self.kb.relevance(question, hits) >= self.kb.refusal_threshold(self.rag.min_score)
         elapsed = time.perf_counter() - started
         if not covered:
             return [], self.rag.refusal, elapsed

@@ -35,7 +35,7 @@ class DocumentInfo:
 
 @dataclass(frozen=True)
 class Hit:
-    """A retrieved chunk: ``score`` is the dense cosine (what ``min_score`` is compared to),
+    """A retrieved chunk: ``score`` is the dense cosine (what the refusal threshold is compared to),
     ``fused`` the rank-fusion score the list is ordered by."""
 
     chunk: Chunk

@@ -37,6 +37,7 @@ from typing import Any
 
 import numpy as np
 
+from airbot import refusal
 from airbot.config import RagConfig
 from airbot.documents import Chunk, chunk_blocks, proper_names, read_blocks
 from airbot.errors import DocumentError
@@ -214,6 +215,15 @@ class KnowledgeBase:
             vectors = self._vectors[rows]
         return min(best, float((vectors @ self.embed([masked])[0]).max())) if rows else best
 
+    def refusal_threshold(self, min_score: float | None = None) -> float:
+        """The relevance below which the bot refuses: this index's calibrated threshold
+        (airbot.refusal: how high off-topic questions score here), kept within a band around
+        ``min_score`` (default: this index's ``rag.min_score``); ``min_score`` itself for an
+        index written before calibration existed."""
+        base = self.rag.min_score if min_score is None else min_score
+        with self._lock:
+            return refusal.threshold(self._manifest.get("refusal"), base)
+
     # --- changing ------------------------------------------------------------------------------
     def add(self, path: str | Path, *, name: str | None = None, progress: Progress | None = None) -> DocumentInfo:
         """Index a document; one already indexed under that name is replaced (new version),
@@ -289,6 +299,7 @@ class KnowledgeBase:
         write_atomic(self.root / files["faiss"], lambda p: vector_index.write(index, str(p)))
         manifest = {**self._manifest, "format": INDEX_FORMAT, "version": version, "files": files,
                     "vector_index": index.kind, "documents": [asdict(d) for d in docs],
+                    "refusal": refusal.calibrate(self.embedder_name, self.embed, lambda q: _best_cosines(vectors, q)),
                     "updated": time.strftime("%Y-%m-%dT%H:%M:%S")}
         write_atomic(self.root / "manifest.json", lambda p: p.write_text(json.dumps(manifest, indent=1)))
         self._manifest, self._docs, self._chunks, self._index = manifest, list(docs), chunks, index
@@ -324,6 +335,14 @@ class KnowledgeBase:
                      *self.root.glob("vectors/*.npy")]:
             if path.name not in live:
                 path.unlink(missing_ok=True)
+
+
+def _best_cosines(vectors: np.ndarray, queries: np.ndarray) -> np.ndarray:
+    """Each query's best cosine over all chunk vectors (exact; 40 queries x 100k chunks is one
+    ~50 ms matrix product, done once per commit, never per question)."""
+    if not vectors.size:
+        return np.zeros(0, dtype=np.float32)
+    return (queries @ vectors.T).max(axis=1)
 
 
 _shared: dict[tuple[str, str, str], KnowledgeBase] = {}

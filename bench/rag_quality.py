@@ -1,7 +1,8 @@
 """How well the knowledge base finds the right clause and the RAG bot states its facts.
 
 Builds a throw-away index of the policy, asks the held-out questions and the out-of-scope ones,
-and prints retrieval recall@1/@3 (right clause id among the top k), fact accuracy (every fact
+and prints retrieval recall@1/@3 (right clause id among the top k; a sub-clause of the wanted
+one counts, so "Article 1.3" answers a question labelled "Article 1"), fact accuracy (every fact
 in the answer, numbers compared as numbers, with the right clause among the sources), the
 refusal rate on out-of-scope questions (and wrongly refused held-out ones) and mean latency.
 ``fact_accuracy_model_text`` counts only the model's own words (before any evidence the bot quoted
@@ -32,6 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from airbot.bots import make_bot  # noqa: E402
+from airbot.clauses import within  # noqa: E402
 from airbot.config import AirbotConfig, load_config  # noqa: E402
 from airbot.knowledge import KnowledgeBase, build_index  # noqa: E402
 from airbot.metrics import fact_present  # noqa: E402
@@ -51,14 +53,18 @@ def retrieval(kb: KnowledgeBase, held: list[dict[str, Any]], oos: list[dict[str,
     for row in held:
         hits = kb.search(row["question"], 3)
         clauses = [h.clause for h in hits]
-        r1 += bool(clauses) and clauses[0] == row["clause"]
-        r3 += row["clause"] in clauses
+        r1 += bool(clauses) and within(clauses[0], row["clause"])
+        r3 += any(within(c, row["clause"]) for c in clauses)
         in_top.append(kb.relevance(row["question"], hits))
-        if not clauses or clauses[0] != row["clause"]:
+        if not clauses or not within(clauses[0], row["clause"]):
             misses.append({"clause": row["clause"], "got": clauses, "question": row["question"]})
     out_top = [kb.relevance(r["question"], kb.search(r["question"], 3)) for r in oos]
     n = max(len(held), 1)
-    return {"recall@1": r1 / n, "recall@3": r3 / n, "heldout_min_relevance": min(in_top, default=0.0),
+    threshold = kb.refusal_threshold()
+    return {"recall@1": r1 / n, "recall@3": r3 / n, "refusal_threshold": threshold,
+            "retrieval_refused_in": sum(s < threshold for s in in_top),
+            "retrieval_refused_oos": sum(s < threshold for s in out_top),
+            "heldout_min_relevance": min(in_top, default=0.0),
             "oos_max_relevance": max(out_top, default=0.0), "misses": misses}
 
 
@@ -72,7 +78,7 @@ def answers(config: AirbotConfig, kb: KnowledgeBase, held: list[dict[str, Any]],
         ans = bot.answer(row["question"])
         latencies.append(ans.timings.total_s)
         has_facts = all(fact_present(f, ans.text) for f in row.get("facts", []))
-        cited = row.get("clause") in {s.clause for s in ans.sources}
+        cited = any(within(s.clause, row.get("clause")) for s in ans.sources)
         facts_only += has_facts
         model_text, _, quote = ans.text.partition(QUOTE_PREFIX)
         quoted += bool(quote)
@@ -151,6 +157,7 @@ def print_table(result: dict[str, Any]) -> None:
             "quoted_evidence", "refusal_rate_oos",
             "false_refusal_rate", "mean_latency_s",
             "update_s", "changed_new", "changed_old", "changed_neither",
+            "refusal_threshold", "retrieval_refused_in", "retrieval_refused_oos",
             "heldout_min_relevance", "oos_max_relevance", "index_s", "chunks"]
     for key in keys:
         if key in result:

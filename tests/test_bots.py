@@ -116,6 +116,18 @@ def test_rag_bot_refuses_out_of_scope(config: AirbotConfig, index: Path) -> None
         assert answer.timings.new_tokens == 0 and "".join(bot.stream(question)) == answer.text
 
 
+def test_rag_bot_refuses_at_its_index_calibrated_threshold(config: AirbotConfig, tmp_path: Path) -> None:
+    """On the telecom terms an in-scope question scoring under the global min_score (0.40) is
+    answered, because that index's calibrated threshold is lower; off-topic ones stay refused."""
+    telecom = Path(__file__).parent / "fixtures" / "telecom" / "policy.md"
+    bot = make_bot("rag", config, index=build_index([telecom], tmp_path / "index"))
+    question = "How long am I tied in when I sign up?"
+    assert bot.kb.relevance(question, bot.kb.search(question, 3)) < config.rag.min_score
+    sources, refusal, _ = bot.retrieve(question)
+    assert refusal is None and sources[0].clause == "Article 3.1"
+    assert bot.retrieve("How do I bake sourdough bread?")[1] == config.rag.refusal
+
+
 def test_finetuned_and_hybrid_bots_use_the_adapter(config: AirbotConfig, index: Path, lora_run: Path) -> None:
     import torch
 

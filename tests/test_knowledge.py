@@ -171,7 +171,41 @@ def test_relevance_threshold_still_separates_the_sample(tmp_path: Path) -> None:
     oos = [json.loads(x)["question"] for x in sample_path("out_of_scope").read_text().splitlines() if x.strip()]
     low = min(kb.relevance(q, kb.search(q, 3)) for q in held)
     high = max(kb.relevance(q, kb.search(q, 3)) for q in oos)
-    assert high < kb.rag.min_score <= low
+    assert high < kb.refusal_threshold() <= low
+
+
+TELECOM = Path(__file__).parent / "fixtures" / "telecom"
+
+
+def test_calibrated_threshold_answers_telecom_questions_the_global_one_refused(tmp_path: Path) -> None:
+    """A small index attracts off-topic questions less, so its threshold is lower than the global
+    min_score: in-scope telecom questions under 0.40 are answered, out-of-scope ones still refused."""
+    kb = build_index([TELECOM / "policy.md"], tmp_path / "idx")
+    rows = [json.loads(x) for x in (TELECOM / "heldout.jsonl").read_text().splitlines() if x.strip()]
+    oos = [json.loads(x)["question"] for x in (TELECOM / "out_of_scope.jsonl").read_text().splitlines() if x.strip()]
+    held = [kb.relevance(r["question"], kb.search(r["question"], 3)) for r in rows]
+    high = max(kb.relevance(q, kb.search(q, 3)) for q in oos)
+    threshold = kb.refusal_threshold()
+    assert json.loads((tmp_path / "idx" / "manifest.json").read_text())["refusal"]["threshold"] < kb.rag.min_score
+    assert any(s < kb.rag.min_score for s in held)  # what the global threshold wrongly refused
+    assert high < threshold <= min(held)
+
+
+def test_index_without_calibration_keeps_the_global_min_score(tmp_path: Path, docs: tuple[Path, Path]) -> None:
+    """Indexes written before calibration have no ``refusal`` entry: they open and refuse at
+    min_score; their next change calibrates them."""
+    pets, meals = docs
+    build_index([pets], tmp_path / "idx", rag=RagConfig(min_score=0.42))
+    path = tmp_path / "idx" / "manifest.json"
+    manifest = json.loads(path.read_text())
+    assert manifest["refusal"]["cohort"] > 20
+    manifest.pop("refusal")
+    path.write_text(json.dumps(manifest))
+    kb = KnowledgeBase.open(tmp_path / "idx", rag=RagConfig(min_score=0.42))
+    assert kb.refusal_threshold() == 0.42 and kb.refusal_threshold(0.3) == 0.3
+    kb.add(meals)
+    assert "refusal" in json.loads(path.read_text())
+    assert 0.42 - 0.1 <= kb.refusal_threshold() <= 0.42 + 0.05
 
 
 def test_shipped_policy_retrieval_and_v2_update(tmp_path: Path) -> None:
