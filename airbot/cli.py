@@ -24,8 +24,6 @@ from airbot.commands.runs import add_runs
 from airbot.commands.train import add_train
 from airbot.errors import AirbotError
 
-Runner = Callable[[argparse.Namespace], int]
-
 COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [add_app, add_guide, add_data, add_eval,
                                                                 add_policy_change, add_index, add_ask, add_train,
                                                                 add_runs]

@@ -25,7 +25,6 @@ cancel and the trainer callback are ``airbot.train_progress``; this module is th
 from __future__ import annotations
 
 import logging
-import os
 import resource
 import time
 from collections.abc import Callable
@@ -270,12 +269,3 @@ def _attach_log(run_dir: Path) -> logging.Handler:
 def _peak_rss_mb() -> float:
     """Peak resident memory of this process (Linux reports KiB)."""
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
-
-
-def env_summary() -> dict[str, Any]:
-    """Threads and launcher facts worth logging next to speed figures."""
-    import torch
-
-    from airbot.train_progress import dist_info
-
-    return {"torch_threads": torch.get_num_threads(), "world_size": dist_info()[1], "pid": os.getpid()}

@@ -93,7 +93,7 @@ def raft_rows(rows: Sequence[Sequence[Message]], kb: Any, *, k: int, distractors
 
 def raft_rows_for_config(rows: Sequence[Sequence[Message]], config: Any,
                          extras: Sequence[dict[str, Any]] | None = None) -> list[list[Message]]:
-    """``raft_rows`` with everything taken from the config (the hook ``finetune.prepare_data`` calls)."""
+    """``raft_rows`` with everything taken from the config (the hook ``sft_data.prepare_data`` calls)."""
     from airbot.knowledge import KnowledgeBase
 
     t = config.train
