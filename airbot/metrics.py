@@ -24,6 +24,8 @@ from typing import Any
 
 import numpy as np
 
+from airbot.clauses import clause_id, within
+
 # Small numbers are often written out ("seven days"); larger ones almost never are.
 _UNITS_WORDS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven",
                 "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen", "twenty"]
@@ -61,7 +63,6 @@ REFUSAL_PATTERNS = [
     r"\bbeyond (?:the |my |our )?(?:scope|documents?)",
 ]
 _REFUSAL = re.compile("|".join(f"(?:{p})" for p in REFUSAL_PATTERNS))
-_CLAUSE_AT_START = re.compile(r"^\s*(?:clause\s+|article\s+|section\s+|§\s*)?(\d+(?:\.\d+)+)\b", re.IGNORECASE)
 Z95 = 1.959963984540054
 
 
@@ -157,20 +158,21 @@ def is_refusal(text: str, flagged: bool = False) -> bool:
 
 
 def source_clause(source: Any) -> str | None:
-    """The clause id of a cited source: its ``clause`` field, else a leading '1.2' in its text."""
+    """The clause id of a cited source: its ``clause`` field, else the clause number its text opens
+    with (any spelling ``airbot.clauses`` reads: 1.2, Art. 1.2, § 2, Clause 7(b))."""
     clause = _get(source, "clause")
     if clause:
         return str(clause).strip()
-    found = _CLAUSE_AT_START.match(str(_get(source, "text") or ""))
-    return found.group(1) if found else None
+    return clause_id(str(_get(source, "text") or "").lstrip(), allow_single=False)
 
 
 def clause_correct(expected: str | None, sources: Sequence[Any]) -> bool | None:
     """Is the expected clause among the sources? None when there is nothing to check (no expected
-    clause, or a bot that cites no sources at all, such as the plain fine-tuned one)."""
+    clause, or a bot that cites no sources at all, such as the plain fine-tuned one). A cited
+    sub-clause counts for its parent: "Article 1.3" answers a question labelled "Article 1"."""
     if not expected or not sources:
         return None
-    return str(expected).strip() in {source_clause(s) for s in sources}
+    return any(within(source_clause(s), str(expected).strip()) for s in sources)
 
 
 def _get(obj: Any, key: str) -> Any:

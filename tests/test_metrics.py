@@ -112,6 +112,15 @@ def test_clause_from_field_or_text() -> None:
     assert clause_correct(None, sources) is None
 
 
+def test_clause_in_other_spellings_and_sub_clauses_count_for_their_parent() -> None:
+    sources = [{"clause": None, "text": "Art. 2.3 Refunds are paid within 14 days."}, {"clause": "Article 1.1", "text": "..."}]
+    assert clause_correct("Article 2.3", sources) is True
+    assert clause_correct("Article 1", sources) is True  # a question labelled with the whole article
+    assert clause_correct("Article 1.2", sources) is False
+    assert clause_correct("Section 1", sources) is False  # another numbering scheme
+    assert clause_correct("1.1", [{"clause": "1.15", "text": "..."}]) is False
+
+
 def test_similarity_and_rouge() -> None:
     def embed(texts: list[str]) -> np.ndarray:
         return np.array([[1.0, 0.0] if "bag" in t else [0.0, 1.0] for t in texts])
