@@ -20,7 +20,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import Any, Literal, NamedTuple, Protocol, runtime_checkable
 
 from airbot.config import AirbotConfig, ChatConfig, RagConfig, load_config
 from airbot.errors import AirbotError, ModelError
@@ -69,12 +69,25 @@ class Answer:
     sources: list[Source] = field(default_factory=list)
     timings: Timings = field(default_factory=Timings)
     refused: bool = False
+    best_score: float | None = None  # RAG bots: the best chunk's relevance, which decided answer vs refusal
+    threshold: float | None = None  # ...compared with this index's refusal threshold
 
     def to_dict(self) -> dict[str, Any]:
         """The ``ask --json`` line: one object per question."""
         timings = {k: round(v, 4) if isinstance(v, float) else v for k, v in asdict(self.timings).items()}
         return {"bot": self.bot, "question": self.question, "answer": self.text, "refused": self.refused,
-                "sources": [asdict(s) for s in self.sources], "timings": timings}
+                "sources": [asdict(s) for s in self.sources], "timings": timings,
+                "best_score": self.best_score, "threshold": self.threshold}
+
+
+class Retrieval(NamedTuple):
+    """What a bot found before answering; ``best``/``threshold`` are the refusal decision's inputs."""
+
+    sources: list[Source]
+    refusal: str | None
+    seconds: float
+    best: float | None = None
+    threshold: float | None = None
 
 
 @runtime_checkable
@@ -101,6 +114,7 @@ class Reply:
         self.sources: list[Source] = []
         self.refused = False
         self.retrieval_s = 0.0
+        self.found = Retrieval([], None, 0.0)
 
     def __iter__(self) -> Iterator[str]:
         started = time.perf_counter()
@@ -116,11 +130,12 @@ class Reply:
         timings = Timings(round(self.retrieval_s, 4), round(ttft, 4), round(total, 4),
                           round(stats.tokens_per_s, 2), stats.new_tokens)
         self.answer = Answer(self.bot.name, self.question, "".join(parts), self.sources, timings,
-                             self.refused)
+                             self.refused, self.found.best, self.found.threshold)
 
     def _deltas(self, stats: GenerationStats) -> Iterator[str]:
         """Retrieve, then either the refusal or the model's stream plus its citation markers."""
-        self.sources, refusal, self.retrieval_s = self.bot.retrieve(self.question)
+        self.found = self.bot.lookup(self.question)
+        self.sources, refusal, self.retrieval_s = self.found[:3]
         self.refused = refusal is not None
         if refusal is not None:
             yield refusal
@@ -146,7 +161,11 @@ class ChatBot:
 
     def retrieve(self, question: str) -> tuple[list[Source], str | None, float]:
         """Sources, a refusal (None: go ahead and generate) and the seconds retrieval took."""
-        return [], None, 0.0
+        return self.lookup(question)[:3]
+
+    def lookup(self, question: str) -> Retrieval:
+        """``retrieve`` plus the scores the refusal was decided on (none here: nothing retrieved)."""
+        return Retrieval([], None, 0.0)
 
     def citation(self, sources: list[Source]) -> str:
         """Citation markers appended to the answer (none: this bot reads no passages)."""
@@ -182,17 +201,18 @@ class RagBot(ChatBot):
         super().__init__(name, model, tokenizer, chat)
         self.kb, self.rag = kb, rag
 
-    def retrieve(self, question: str) -> tuple[list[Source], str | None, float]:
+    def lookup(self, question: str) -> Retrieval:
         """Top clauses; below the index's refusal threshold (``min_score`` calibrated per index,
         airbot.refusal) the documents do not cover the question, and the bot says so instead of
         letting a small model improvise."""
         started = time.perf_counter()
         hits = self.kb.search(question, max(self.rag.top_k, self.rag.context_chunks))
-        covered = self.kb.relevance(question, hits) >= self.kb.refusal_threshold(self.rag.min_score)
+        best, limit = self.kb.relevance(question, hits), self.kb.refusal_threshold(self.rag.min_score)
         elapsed = time.perf_counter() - started
-        if not covered:
-            return [], self.rag.refusal, elapsed
-        return [Source(h.doc, h.page, h.section, h.clause, h.text, round(h.score, 4)) for h in hits], None, elapsed
+        if best < limit:
+            return Retrieval([], self.rag.refusal, elapsed, round(best, 4), limit)
+        sources = [Source(h.doc, h.page, h.section, h.clause, h.text, round(h.score, 4)) for h in hits]
+        return Retrieval(sources, None, elapsed, round(best, 4), limit)
 
     def citation(self, sources: list[Source]) -> str:
         """`` [1]`` (``[1][2]``...) for the passages the model read: a 135M reader does not cite

@@ -72,6 +72,8 @@ class IndexStatus:
     embedder: str
     chunk_tokens: int
     documents: list[DocumentInfo] = field(default_factory=list)
+    refusal_threshold: float | None = None  # the relevance below which the RAG bots refuse
+    refusal: str = ""  # that rule in words, with where the number came from (airbot.refusal.describe)
 
     @property
     def chunks(self) -> int:

@@ -156,8 +156,13 @@ class KnowledgeBase:
             return [c for c in self._chunks if doc is None or c.doc == doc]
 
     def status(self) -> IndexStatus:
+        """What the Data tab and ``airbot index`` show, refusal rule included: users should see why
+        the RAG bot answers one question and refuses another."""
         with self._lock:
-            return IndexStatus(str(self.root), self.version, self.embedder_name, self.chunk_tokens, list(self._docs))
+            entry, chunks = self._manifest.get("refusal"), len(self._chunks)
+            return IndexStatus(str(self.root), self.version, self.embedder_name, self.chunk_tokens, list(self._docs),
+                               refusal.threshold(entry, self.rag.min_score),
+                               refusal.describe(entry, self.rag.min_score, chunks))
 
     # --- searching -----------------------------------------------------------------------------
     def embed(self, texts: list[str]) -> np.ndarray:

@@ -86,9 +86,42 @@ def calibrate(embedder: str, embed: Embed, best_scores: BestScores) -> dict[str,
             "k": K, "threshold": round(mean + K * std, 4)}
 
 
+def calibrated(entry: dict[str, Any] | None) -> bool:
+    """Whether a manifest's ``refusal`` entry is one this code can use (else: ``min_score``)."""
+    return bool(entry) and entry.get("method") == METHOD and isinstance(entry.get("threshold"), int | float)
+
+
 def threshold(entry: dict[str, Any] | None, min_score: float) -> float:
     """The score a question's best chunk must reach: the calibrated one within
     ``[min_score - BELOW, min_score + ABOVE]``, or ``min_score`` for an uncalibrated index."""
-    if not entry or entry.get("method") != METHOD or not isinstance(entry.get("threshold"), int | float):
+    if not calibrated(entry):
         return min_score
     return float(min(max(entry["threshold"], min_score - BELOW), min_score + ABOVE))
+
+
+def describe(entry: dict[str, Any] | None, min_score: float, chunks: int | None = None) -> str:
+    """The refusal rule in one line, for the Data tab and ``airbot index``: the threshold and where
+    it came from, so a person can tell why the bot answers one question and refuses another."""
+    if chunks == 0:
+        return "refuses every question: the index has no documents"
+    value = threshold(entry, min_score)
+    if not calibrated(entry):
+        return (f"refuses below {value:.2f} (the global rag.min_score: this index has no calibration yet; "
+                "its next change adds one)")
+    assert entry is not None  # calibrated() checked it
+    line = (f"refuses below {value:.2f} (calibrated on this index: off-topic questions score "
+            f"{entry.get('mean', 0.0):.2f} ± {entry.get('std', 0.0):.2f}")
+    raw = float(entry["threshold"])
+    if raw < value - 5e-5:  # clamped: say so, or the numbers above would not add up
+        line += f"; mean + {entry.get('k', K)} std = {raw:.2f}, raised to the floor rag.min_score − {BELOW:.2f}"
+    elif raw > value + 5e-5:
+        line += f"; mean + {entry.get('k', K)} std = {raw:.2f}, lowered to the cap rag.min_score + {ABOVE:.2f}"
+    return line + ")"
+
+
+def verdict(best: float, limit: float) -> str:
+    """One answer's refusal decision in one line, for the Chat tab and ``airbot ask``."""
+    digits = 2 if f"{best:.2f}" != f"{limit:.2f}" else 4  # never "0.33 < 0.33"
+    if best >= limit:
+        return f"best match {best:.{digits}f} ≥ {limit:.{digits}f} → answered"
+    return f"best match {best:.{digits}f} < {limit:.{digits}f} → refused: not in your documents"

@@ -203,9 +203,15 @@ def test_index_without_calibration_keeps_the_global_min_score(tmp_path: Path, do
     path.write_text(json.dumps(manifest))
     kb = KnowledgeBase.open(tmp_path / "idx", rag=RagConfig(min_score=0.42))
     assert kb.refusal_threshold() == 0.42 and kb.refusal_threshold(0.3) == 0.3
+    assert kb.status().refusal_threshold == 0.42
+    assert kb.status().refusal.startswith("refuses below 0.42 (the global rag.min_score: this index has no calibration")
     kb.add(meals)
     assert "refusal" in json.loads(path.read_text())
     assert 0.42 - 0.1 <= kb.refusal_threshold() <= 0.42 + 0.05
+    status = kb.status()
+    assert status.refusal_threshold == kb.refusal_threshold() and status.to_dict()["refusal"] == status.refusal
+    assert status.refusal.startswith(f"refuses below {kb.refusal_threshold():.2f} (calibrated on this index: "
+                                     "off-topic questions score 0.")
 
 
 def test_shipped_policy_retrieval_and_v2_update(tmp_path: Path) -> None:

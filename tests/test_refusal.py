@@ -25,3 +25,22 @@ def test_calibrate_is_mean_plus_k_std_of_the_cohorts_best_scores() -> None:
     assert entry is not None and entry["method"] == refusal.METHOD and entry["cohort"] == len(refusal.COHORT)
     assert entry["threshold"] == pytest.approx(best.mean() + refusal.K * best.std(), abs=1e-3)
     assert refusal.calibrate("stand-in", lambda texts: np.eye(len(texts)), lambda q: np.zeros(0)) is None
+
+
+def test_describe_says_the_threshold_and_where_it_came_from() -> None:
+    """The Data tab's and ``airbot index``'s line: calibrated (and clamped) vs the global fallback."""
+    entry = {"method": refusal.METHOD, "mean": 0.088, "std": 0.0533, "k": refusal.K, "threshold": 0.3331}
+    assert refusal.describe(entry, 0.4, 22) == \
+        "refuses below 0.33 (calibrated on this index: off-topic questions score 0.09 ± 0.05)"
+    low = refusal.describe({**entry, "threshold": 0.2}, 0.4, 22)
+    assert low.startswith("refuses below 0.30 (calibrated") and "0.20, raised to the floor rag.min_score − 0.10" in low
+    assert "0.90, lowered to the cap rag.min_score + 0.05" in refusal.describe({**entry, "threshold": 0.9}, 0.4)
+    assert refusal.describe(None, 0.4, 22) == ("refuses below 0.40 (the global rag.min_score: this index has no "
+                                               "calibration yet; its next change adds one)")
+    assert refusal.describe(None, 0.4, 0) == "refuses every question: the index has no documents"
+
+
+def test_verdict_shows_the_best_match_against_the_threshold() -> None:
+    assert refusal.verdict(0.5216, 0.3331) == "best match 0.52 ≥ 0.33 → answered"
+    assert refusal.verdict(0.21, 0.3331) == "best match 0.21 < 0.33 → refused: not in your documents"
+    assert refusal.verdict(0.3329, 0.3331) == "best match 0.3329 < 0.3331 → refused: not in your documents"

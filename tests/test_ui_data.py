@@ -99,3 +99,11 @@ def test_rendered_row_highlights_only_the_answer(tab: data_tab.DataTab, fresh_ho
     trained = [text for text, label in pieces if label == data_tab.TRAINED]
     assert len(trained) == 1 and "<|im_end|>" in trained[0]
     assert all("<|im_start|>user" not in text for text in trained)
+
+
+def test_kb_status_states_the_refusal_threshold(client) -> None:
+    """The policy-documents panel says when the RAG bots refuse, calibrated on this index."""
+    status, *_ = client.predict(api_name="/kb_use_sample")
+    assert "airline_policy.md (v1)" in status
+    line = status.splitlines()[-1]
+    assert line.startswith("RAG refuses below 0.") and "(calibrated on this index: off-topic questions score" in line

@@ -38,4 +38,5 @@ def _run_index(args: argparse.Namespace) -> int:
     for doc in status.documents:
         print(f"{doc.name}: version {doc.version}, {len(doc.chunk_ids)} chunks")
     print(f"index {status.path}: version {status.version}, {status.chunks} chunks")
+    print(f"RAG {status.refusal}")
     return 0

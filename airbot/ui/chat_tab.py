@@ -16,7 +16,7 @@ from typing import Any
 import gradio as gr
 import pandas as pd
 
-from airbot import arena
+from airbot import arena, refusal
 from airbot.bots import make_bot
 from airbot.errors import AirbotError
 from airbot.runs import run_label, run_path, usable_runs
@@ -71,10 +71,19 @@ def _stats_md(answer: Any) -> str:
     return "⏱ " + " · ".join(parts) + (" · _refused: not in the documents_" if answer.refused else "")
 
 
+def _decision_md(answer: Any) -> str:
+    """Why the bot answered or refused: its best match against the index's refusal threshold."""
+    if answer.best_score is None or answer.threshold is None:
+        return ""
+    return f"**{refusal.verdict(answer.best_score, answer.threshold)}**\n\n"
+
+
 def _sources_md(answer: Any) -> str:
+    decision = _decision_md(answer)
     if not answer.sources:
-        return "_No sources: the documents do not cover this question._" if answer.refused else "_No sources._"
-    lines = []
+        return decision + ("_No sources: the documents do not cover this question._" if answer.refused
+                           else "_No sources._")
+    lines = [decision.strip()] if decision else []
     for i, s in enumerate(answer.sources, 1):
         where = " · ".join(x for x in (f"p. {s.page}" if s.page else "", f"§ {s.clause}" if s.clause else "",
                                       s.section) if x)

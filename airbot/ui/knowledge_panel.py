@@ -41,13 +41,13 @@ def _kb(config: AirbotConfig) -> KnowledgeBase:
 
 
 def status_markdown(kb: KnowledgeBase) -> str:
-    """One line a person can read at a glance."""
+    """What is indexed, and when the RAG bots refuse (two lines a person can read at a glance)."""
     status = kb.status()
     if not status.documents:
         return f"Index **{DEFAULT_INDEX}** is empty: upload documents or use the airline policy."
     docs = ", ".join(f"{d.name} (v{d.version})" for d in status.documents)
     return (f"Index **{DEFAULT_INDEX}** · version {status.version} · {len(status.documents)} document(s), "
-            f"{status.chunks} chunks: {docs}")
+            f"{status.chunks} chunks: {docs}  \nRAG {status.refusal}.")
 
 
 def documents_table(kb: KnowledgeBase) -> pd.DataFrame:
