@@ -39,7 +39,8 @@ import numpy as np
 
 from airbot import refusal
 from airbot.config import RagConfig
-from airbot.documents import Chunk, chunk_blocks, proper_names, read_blocks
+from airbot.doc_readers import read_blocks
+from airbot.documents import Chunk, chunk_blocks, proper_names
 from airbot.errors import DocumentError
 from airbot.kb_records import DocumentInfo, Hit, IndexStatus, doc_spans, index_dir, save_npy, sha256_file, write_atomic
 from airbot.models import DEFAULT_EMBEDDER, shared_embedder

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from airbot.documents import Block, chunk_blocks, clause_id, read_blocks, read_chunks
+from airbot.doc_readers import Block, read_blocks
+from airbot.documents import chunk_blocks, clause_id, read_chunks
 from airbot.errors import DocumentError
 
 POLICY_MD = """# Example Rail Conditions

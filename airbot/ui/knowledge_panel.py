@@ -20,7 +20,7 @@ import gradio as gr
 import pandas as pd
 
 from airbot.config import AirbotConfig
-from airbot.documents import SUPPORTED
+from airbot.doc_readers import SUPPORTED
 from airbot.errors import AirbotError
 from airbot.knowledge import KnowledgeBase, open_shared
 from airbot.ui.app import AppState
