@@ -26,6 +26,7 @@ from airbot.config import AirbotConfig, ChatConfig, RagConfig, load_config
 from airbot.errors import AirbotError, ModelError
 from airbot.fastgen import stream_chat
 from airbot.generation import GenerationStats, Message, passage_text, rag_messages
+from airbot.loop_guard import stop_repeats
 from airbot.reader import grounded, quote_evidence, select_evidence
 
 BotKind = Literal["base", "finetuned", "rag", "hybrid"]
@@ -142,7 +143,7 @@ class Reply:
             return
         messages = self.bot.messages(self.question, self.history, self.sources)
         parts: list[str] = []
-        for delta in stream_chat(self.bot.model, self.bot.tokenizer, messages, self.bot.chat, stats):
+        for delta in stop_repeats(stream_chat(self.bot.model, self.bot.tokenizer, messages, self.bot.chat, stats)):
             parts.append(delta)
             yield delta
         if cite := self.bot.citation(self.sources):

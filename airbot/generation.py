@@ -66,9 +66,10 @@ def encode_chat(tokenizer: Any, messages: list[Message], device: Any) -> dict[st
 
 def stream_chat(model: Any, tokenizer: Any, messages: list[Message], chat: ChatConfig,
                 stats: GenerationStats | None = None) -> Iterator[str]:
-    """Yield the reply's text deltas; ``stats`` (if given) gets the timings and token count."""
+    """Yield the reply's text deltas; ``stats`` (if given) gets the timings and token count.
+    Closing the stream early (a reader that has seen enough) stops ``generate`` at its next token."""
     import torch
-    from transformers import TextIteratorStreamer
+    from transformers import StoppingCriteriaList, TextIteratorStreamer
 
     stats = stats if stats is not None else GenerationStats()
     stats.started = time.perf_counter()
@@ -76,11 +77,16 @@ def stream_chat(model: Any, tokenizer: Any, messages: list[Message], chat: ChatC
     stats.prompt_tokens = int(inputs["input_ids"].shape[1])
     streamer = TextIteratorStreamer(tokenizer, skip_prompt=True, skip_special_tokens=True)
     failure: list[BaseException] = []
+    closed = threading.Event()
+
+    def stop_when_closed(input_ids: Any, scores: Any, **_: Any) -> Any:
+        return torch.full((input_ids.shape[0],), closed.is_set(), dtype=torch.bool, device=input_ids.device)
 
     def work() -> None:
         try:
             with torch.inference_mode():
-                out = model.generate(**inputs, **decoding_kwargs(chat, tokenizer), streamer=streamer)
+                out = model.generate(**inputs, **decoding_kwargs(chat, tokenizer), streamer=streamer,
+                                     stopping_criteria=StoppingCriteriaList([stop_when_closed]))
             stats.new_tokens = int(out.shape[1]) - stats.prompt_tokens
         except BaseException as err:  # surfaced in the caller's thread below, never swallowed
             failure.append(err)
@@ -95,6 +101,7 @@ def stream_chat(model: Any, tokenizer: Any, messages: list[Message], chat: ChatC
                     stats.first_text = time.perf_counter()
                 yield delta
     finally:
+        closed.set()
         worker.join()
         stats.finished = time.perf_counter()
     if failure:
