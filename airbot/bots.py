@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+import weakref
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -27,7 +28,7 @@ from airbot.errors import AirbotError, ModelError
 from airbot.fastgen import stream_chat
 from airbot.generation import GenerationStats, Message, passage_text, rag_messages
 from airbot.loop_guard import stop_repeats
-from airbot.reader import grounded, quote_evidence, select_evidence
+from airbot.reader import CachedEmbed, grounded, quote_evidence, select_evidence
 
 BotKind = Literal["base", "finetuned", "rag", "hybrid"]
 BOT_KINDS: tuple[str, ...] = ("base", "finetuned", "rag", "hybrid")
@@ -228,13 +229,27 @@ class RagBot(ChatBot):
         if not sources:
             return ""
         shown = sources[: max(1, self.rag.context_chunks)]
-        evidence = select_evidence(question, sources, self.kb.embed, chunks=len(sources), sentences=QUOTED_SENTENCES)
+        evidence = select_evidence(question, sources, _sentence_vectors(self.kb), chunks=len(sources),
+                                   sentences=QUOTED_SENTENCES)
         context = " ".join(passage_text(s) for s in shown)
         return "" if grounded(text, question, evidence[:1], context) else quote_evidence(evidence)
 
     def messages(self, question: str, history: list[Message] | None, sources: list[Source]) -> list[Message]:
         shown = sources[: max(1, self.rag.context_chunks)]
         return rag_messages(question, shown, self.chat.system_prompt, _clean_history(history))
+
+
+_sentence_caches: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_sentence_caches_lock = threading.Lock()
+
+
+def _sentence_vectors(kb: Any) -> CachedEmbed:
+    """One sentence-vector cache per knowledge base, shared by every bot built on it (the app
+    builds a bot per question)."""
+    with _sentence_caches_lock:
+        if kb not in _sentence_caches:
+            _sentence_caches[kb] = CachedEmbed(kb.embed)
+        return _sentence_caches[kb]
 
 
 def _check_question(question: str) -> None:

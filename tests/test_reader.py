@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from airbot.reader import Evidence, figures, grounded, quote_evidence, select_evidence, split_sentences
+from airbot.reader import CachedEmbed, Evidence, figures, grounded, quote_evidence, select_evidence, split_sentences
 
 TELECOM = Path(__file__).parent / "fixtures" / "telecom" / "policy.md"
 
@@ -79,3 +79,23 @@ def test_quote_numbers_each_sentence_by_its_source() -> None:
     quote = quote_evidence(ev)
     assert "\u201cBills are issued on the 1st.\u201d [1]" in quote and "\u201cPaper bills cost EUR 1.50.\u201d [3]" in quote
     assert quote_evidence([]) == ""
+
+
+def test_cached_embed_reuses_vectors_and_forgets_the_least_recent(embed) -> None:
+    asked: list[list[str]] = []
+
+    def counting(texts: list[str]) -> np.ndarray:
+        asked.append(list(texts))
+        return embed(texts)
+
+    cached = CachedEmbed(counting, size=3)
+    first = cached(["The fee is USD 70 per pet.", "Bags weigh up to 23 kg."])
+    again = cached(["Bags weigh up to 23 kg.", "The fee is USD 70 per pet.", "A new question?"])
+    assert asked == [["The fee is USD 70 per pet.", "Bags weigh up to 23 kg."], ["A new question?"]]
+    assert np.array_equal(again[0], first[1]) and np.array_equal(again[1], first[0])
+    assert np.allclose(again[2], embed(["A new question?"])[0], atol=1e-3)
+    cached(["One more sentence here."])  # four texts, room for three: the least recently used (bags) goes
+    cached(["The fee is USD 70 per pet."])
+    assert asked[-1] == ["One more sentence here."]
+    cached(["Bags weigh up to 23 kg."])
+    assert asked[-1] == ["Bags weigh up to 23 kg."]
