@@ -36,7 +36,7 @@ def build_app(config: AirbotConfig | None = None) -> gr.Blocks:
         gr.Markdown(f"# {TITLE}")
         with gr.Tab("Data", id="data"):
             data_tab.build(state)
-            gr.Markdown("---\n## Policy documents (for the RAG bot)")
+            gr.Markdown("---")
             knowledge_panel.build(state)
         with gr.Tab("Train", id="train"):
             train_tab.build(state)

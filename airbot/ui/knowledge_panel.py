@@ -30,7 +30,7 @@ DEFAULT_INDEX = "default"
 TRACK = gr.Progress()  # Gradio injects a live tracker where a parameter defaults to a Progress
 DOC_COLUMNS = ["document", "version", "chunks", "added", "sha256"]
 CHUNK_COLUMNS = ["clause / page", "section", "text"]
-INTRO = ("### Policy documents (for the RAG and hybrid bots)\n"
+INTRO = ("## Policy documents (for the RAG and hybrid bots)\n"
          "Upload the documents the RAG bot should answer from: PDF, DOCX, Markdown, HTML or plain text. "
          "They are cut along their own structure (headings, numbered clauses, pages) and embedded once; "
          "replacing one document re-embeds only that document.")
