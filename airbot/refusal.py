@@ -119,9 +119,14 @@ def describe(entry: dict[str, Any] | None, min_score: float, chunks: int | None 
     return line + ")"
 
 
-def verdict(best: float, limit: float) -> str:
-    """One answer's refusal decision in one line, for the Chat tab and ``airbot ask``."""
+def verdict(best: float, limit: float, top: float | None = None) -> str:
+    """One answer's refusal decision in one line, for the Chat tab and ``airbot ask``.
+
+    ``top``: the best source's own score. The decision scores the question with the names the
+    documents use left out (``KnowledgeBase.relevance``), so it can be lower; the line says why
+    rather than leave two different numbers unexplained."""
     digits = 2 if f"{best:.2f}" != f"{limit:.2f}" else 4  # never "0.33 < 0.33"
+    why = " (names the documents use left out of the question)" if top is not None and top - best >= 0.005 else ""
     if best >= limit:
-        return f"best match {best:.{digits}f} ≥ {limit:.{digits}f} → answered"
-    return f"best match {best:.{digits}f} < {limit:.{digits}f} → refused: not in your documents"
+        return f"best match {best:.{digits}f}{why} ≥ {limit:.{digits}f} → answered"
+    return f"best match {best:.{digits}f}{why} < {limit:.{digits}f} → refused: not in your documents"

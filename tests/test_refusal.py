@@ -44,3 +44,6 @@ def test_verdict_shows_the_best_match_against_the_threshold() -> None:
     assert refusal.verdict(0.5216, 0.3331) == "best match 0.52 ≥ 0.33 → answered"
     assert refusal.verdict(0.21, 0.3331) == "best match 0.21 < 0.33 → refused: not in your documents"
     assert refusal.verdict(0.3329, 0.3331) == "best match 0.3329 < 0.3331 → refused: not in your documents"
+    assert refusal.verdict(0.52, 0.33, top=0.52) == "best match 0.52 ≥ 0.33 → answered"
+    assert refusal.verdict(0.38, 0.41, top=0.61) == ("best match 0.38 (names the documents use left out of the question)"
+                                                     " < 0.41 → refused: not in your documents")

@@ -48,7 +48,8 @@ def _run_ask(args: argparse.Namespace) -> int:
                                          f"page {source.page}" if source.page else "") if x)
             print(f"  [{n}] {source.doc}{' (' + where + ')' if where else ''} score {source.score:.2f}")
         if reply.answer and reply.answer.best_score is not None and reply.answer.threshold is not None:
-            print(f"  {refusal.verdict(reply.answer.best_score, reply.answer.threshold)}")
+            top = max((s.score for s in reply.answer.sources), default=None)
+            print(f"  {refusal.verdict(reply.answer.best_score, reply.answer.threshold, top)}")
     return 0
 
 

@@ -75,7 +75,8 @@ def _decision_md(answer: Any) -> str:
     """Why the bot answered or refused: its best match against the index's refusal threshold."""
     if answer.best_score is None or answer.threshold is None:
         return ""
-    return f"**{refusal.verdict(answer.best_score, answer.threshold)}**\n\n"
+    top = max((s.score for s in answer.sources), default=None)
+    return f"**{refusal.verdict(answer.best_score, answer.threshold, top)}**\n\n"
 
 
 def _sources_md(answer: Any) -> str:
