@@ -23,6 +23,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal, NamedTuple, Protocol, runtime_checkable
 
+from airbot import refusal
 from airbot.config import AirbotConfig, ChatConfig, RagConfig, load_config
 from airbot.errors import AirbotError, ModelError
 from airbot.fastgen import stream_chat
@@ -74,6 +75,14 @@ class Answer:
     best_score: float | None = None  # RAG bots: the best chunk's relevance, which decided answer vs refusal
     threshold: float | None = None  # ...compared with this index's refusal threshold
 
+    def decision(self) -> str | None:
+        """Why a RAG bot answered or refused, in one line (None for bots that retrieve nothing):
+        what the Chat tab and ``airbot ask`` show under the sources."""
+        if self.best_score is None or self.threshold is None:
+            return None
+        top = max((s.score for s in self.sources), default=None)
+        return refusal.verdict(self.best_score, self.threshold, top)
+
     def to_dict(self) -> dict[str, Any]:
         """The ``ask --json`` line: one object per question."""
         timings = {k: round(v, 4) if isinstance(v, float) else v for k, v in asdict(self.timings).items()}
@@ -113,10 +122,8 @@ class Reply:
     def __init__(self, bot: ChatBot, question: str, history: list[Message] | None) -> None:
         self.bot, self.question, self.history = bot, question, history
         self.answer: Answer | None = None
-        self.sources: list[Source] = []
-        self.refused = False
-        self.retrieval_s = 0.0
         self.found = Retrieval([], None, 0.0)
+        self.retrieval_s = 0.0  # the lookup, then the grounding check's evidence search
 
     def __iter__(self) -> Iterator[str]:
         started = time.perf_counter()
@@ -131,26 +138,26 @@ class Reply:
         ttft = (first or time.perf_counter()) - started  # retrieval included: what the user waits
         timings = Timings(round(self.retrieval_s, 4), round(ttft, 4), round(total, 4),
                           round(stats.tokens_per_s, 2), stats.new_tokens)
-        self.answer = Answer(self.bot.name, self.question, "".join(parts), self.sources, timings,
-                             self.refused, self.found.best, self.found.threshold)
+        found = self.found
+        self.answer = Answer(self.bot.name, self.question, "".join(parts), found.sources, timings,
+                             found.refusal is not None, found.best, found.threshold)
 
     def _deltas(self, stats: GenerationStats) -> Iterator[str]:
         """Retrieve, then either the refusal or the model's stream plus its citation markers."""
-        self.found = self.bot.lookup(self.question)
-        self.sources, refusal, self.retrieval_s = self.found[:3]
-        self.refused = refusal is not None
-        if refusal is not None:
-            yield refusal
+        self.found = found = self.bot.lookup(self.question)
+        self.retrieval_s = found.seconds
+        if found.refusal is not None:
+            yield found.refusal
             return
-        messages = self.bot.messages(self.question, self.history, self.sources)
+        messages = self.bot.messages(self.question, self.history, found.sources)
         parts: list[str] = []
         for delta in stop_repeats(stream_chat(self.bot.model, self.bot.tokenizer, messages, self.bot.chat, stats)):
             parts.append(delta)
             yield delta
-        if cite := self.bot.citation(self.sources):
+        if cite := self.bot.citation(found.sources):
             yield cite
         started = time.perf_counter()
-        if quote := self.bot.grounding(self.question, "".join(parts), self.sources):
+        if quote := self.bot.grounding(self.question, "".join(parts), found.sources):
             yield quote
         self.retrieval_s += time.perf_counter() - started  # evidence search: retrieval work, not decoding
 
@@ -161,12 +168,9 @@ class ChatBot:
     def __init__(self, name: str, model: Any, tokenizer: Any, chat: ChatConfig) -> None:
         self.name, self.model, self.tokenizer, self.chat = name, model, tokenizer, chat
 
-    def retrieve(self, question: str) -> tuple[list[Source], str | None, float]:
-        """Sources, a refusal (None: go ahead and generate) and the seconds retrieval took."""
-        return self.lookup(question)[:3]
-
     def lookup(self, question: str) -> Retrieval:
-        """``retrieve`` plus the scores the refusal was decided on (none here: nothing retrieved)."""
+        """Sources, a refusal (None: go ahead and generate), the seconds retrieval took and the
+        scores the refusal was decided on (none here: nothing retrieved)."""
         return Retrieval([], None, 0.0)
 
     def citation(self, sources: list[Source]) -> str:

@@ -27,7 +27,6 @@ def add_ask(sub: argparse._SubParsersAction) -> None:
 
 
 def _run_ask(args: argparse.Namespace) -> int:
-    from airbot import refusal
     from airbot.bots import make_bot
     from airbot.config import load_config
 
@@ -47,9 +46,8 @@ def _run_ask(args: argparse.Namespace) -> int:
             where = ", ".join(x for x in (f"clause {source.clause}" if source.clause else "",
                                          f"page {source.page}" if source.page else "") if x)
             print(f"  [{n}] {source.doc}{' (' + where + ')' if where else ''} score {source.score:.2f}")
-        if reply.answer and reply.answer.best_score is not None and reply.answer.threshold is not None:
-            top = max((s.score for s in reply.answer.sources), default=None)
-            print(f"  {refusal.verdict(reply.answer.best_score, reply.answer.threshold, top)}")
+        if reply.answer and (line := reply.answer.decision()):
+            print(f"  {line}")
     return 0
 
 

@@ -16,7 +16,7 @@ from typing import Any
 import gradio as gr
 import pandas as pd
 
-from airbot import arena, refusal
+from airbot import arena
 from airbot.bots import make_bot
 from airbot.errors import AirbotError
 from airbot.runs import run_label, run_path, usable_runs
@@ -73,10 +73,8 @@ def _stats_md(answer: Any) -> str:
 
 def _decision_md(answer: Any) -> str:
     """Why the bot answered or refused: its best match against the index's refusal threshold."""
-    if answer.best_score is None or answer.threshold is None:
-        return ""
-    top = max((s.score for s in answer.sources), default=None)
-    return f"**{refusal.verdict(answer.best_score, answer.threshold, top)}**\n\n"
+    line = answer.decision()
+    return f"**{line}**\n\n" if line else ""
 
 
 def _sources_md(answer: Any) -> str:
