@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from airbot.clauses import clause_id
 from airbot.doc_readers import Block, read_blocks
-from airbot.documents import chunk_blocks, clause_id, read_chunks
+from airbot.documents import chunk_blocks, read_chunks
 from airbot.errors import DocumentError
 
 POLICY_MD = """# Example Rail Conditions

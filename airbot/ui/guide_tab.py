@@ -16,7 +16,6 @@ from typing import Any, Literal
 import gradio as gr
 import pandas as pd
 
-from airbot.config import airbot_home
 from airbot.guide import (
     LABELS,
     PRESETS,
@@ -49,8 +48,9 @@ def _widget(name: str, default: Any) -> gr.components.Component:
 
 def list_evaluations() -> list[str]:
     """Evaluation results on disk, newest first (``AIRBOT_HOME/evals/<name>/eval.json``)."""
-    files = sorted((airbot_home() / "evals").glob("*/eval.json"), key=lambda p: p.stat().st_mtime, reverse=True)
-    return [str(p) for p in files]
+    from airbot.eval_report import list_evaluations as saved
+
+    return [str(p) for p in saved()]
 
 
 def _evidence(choice: str | None) -> Evidence | None:
