@@ -28,21 +28,21 @@ def _norm(sentence: str) -> str:
 
 
 class _Sentences:
-    """The sentences said so far, and whether a sentence in progress could still be one of them."""
+    """The sentences of ``MIN_WORDS``+ words said so far (shorter ones may repeat), and whether a
+    sentence in progress could still be one of them."""
 
     def __init__(self) -> None:
         self.said: set[str] = set()
 
     def is_repeat(self, sentence: str) -> bool:
-        key = _norm(sentence)
-        return len(key.split()) >= MIN_WORDS and key in self.said
+        return _norm(sentence) in self.said
 
     def could_repeat(self, partial: str) -> bool:
         key = _norm(partial)
         return bool(key) and any(s.startswith(key) for s in self.said)
 
     def add(self, sentence: str) -> None:
-        if key := _norm(sentence):
+        if len((key := _norm(sentence)).split()) >= MIN_WORDS:
             self.said.add(key)
 
 
