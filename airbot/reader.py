@@ -145,11 +145,11 @@ def grounded(answer: str, question: str, evidence: Sequence[Evidence], context: 
     not state, or (no figures at stake) when under ``min_support`` of its words are in the text."""
     if not answer.strip():
         return False
-    said = figures(answer)
-    asked = figures(question)
-    if said - figures(context) - figures(" ".join(e.text for e in evidence)) - asked:
+    said, asked = figures(answer), figures(question)
+    shown = figures(" ".join(e.text for e in evidence))
+    if said - figures(context) - shown - asked:
         return False
-    wanted = figures(" ".join(e.text for e in evidence)) - asked
+    wanted = shown - asked
     if wanted:
         return bool(said & wanted)
     words = content_words(answer)
