@@ -35,6 +35,7 @@ test: $(DEVSTAMP)
 
 lint: $(DEVSTAMP)
 	$(BIN)/ruff check airbot tests bench app.py
+	$(BIN)/mypy
 
 clean-venv:
 	rm -rf $(VENV)

@@ -21,8 +21,18 @@ from typing import Any, Literal
 import yaml
 
 from airbot.errors import ConfigError
+from airbot.storage import write_text
 
 Method = Literal["qlora", "lora", "full", "prompt", "prefix"]
+"""The five ways a run trains the base model; every picker, flag and table takes them from here."""
+METHODS: tuple[Method, ...] = typing.get_args(Method)
+BotKind = Literal["base", "finetuned", "rag", "hybrid"]
+"""The four bots the app compares."""
+BOT_KINDS: tuple[BotKind, ...] = typing.get_args(BotKind)
+ADAPTER_BOTS: tuple[BotKind, ...] = ("finetuned", "hybrid")
+"""Bots that load a run's adapter."""
+RETRIEVAL_BOTS: tuple[BotKind, ...] = ("rag", "hybrid")
+"""Bots that read an index."""
 
 
 def airbot_home() -> Path:
@@ -35,11 +45,13 @@ def airbot_home() -> Path:
     return home
 
 
-def _f(default: Any, help: str) -> Any:
-    """A dataclass field carrying its one-line help (shown by the CLI and the UI)."""
+def _f(default: Any, help: str, lo: float | None = None, hi: float | None = None) -> Any:
+    """A dataclass field carrying its one-line help (shown by the CLI and the UI) and, for numbers,
+    the range ``validate`` accepts (inclusive); the bounds keep one request from exhausting the host."""
+    meta = {"help": help, "lo": lo, "hi": hi}
     if isinstance(default, (list, dict)):
-        return field(default_factory=lambda: type(default)(default), metadata={"help": help})
-    return field(default=default, metadata={"help": help})
+        return field(default_factory=lambda: type(default)(default), metadata=meta)
+    return field(default=default, metadata=meta)
 
 
 @dataclass
@@ -56,9 +68,9 @@ class DataConfig:
     """How a training set is read and split."""
 
     path: str = _f("", "Training file (CSV, TSV, JSON, JSONL, Parquet); empty means the airline sample.")
-    heldout_fraction: float = _f(0.1, "Share of rows kept out of training for evaluation.")
+    heldout_fraction: float = _f(0.1, "Share of rows kept out of training for evaluation.", lo=0, hi=0.9)
     seed: int = _f(42, "Seed of the deterministic train/held-out split.")
-    max_tokens: int = _f(512, "Rows longer than this (chat template included) are rejected.")
+    max_tokens: int = _f(512, "Rows longer than this (chat template included) are rejected.", lo=16, hi=32768)
 
 
 @dataclass
@@ -66,19 +78,19 @@ class TrainConfig:
     """How the base model is fine-tuned."""
 
     method: Method = _f("qlora", "qlora | lora | full | prompt | prefix.")
-    epochs: float = _f(3.0, "Passes over the training set.")
-    max_steps: int = _f(-1, "Stop after this many optimizer steps (-1: run all epochs).")
-    batch_size: int = _f(4, "Examples per step on each device.")
-    grad_accum: int = _f(1, "Steps whose gradients add up before an update.")
+    epochs: float = _f(3.0, "Passes over the training set.", lo=0.1, hi=100)
+    max_steps: int = _f(-1, "Stop after this many optimizer steps (-1: run all epochs).", lo=-1, hi=100000)
+    batch_size: int = _f(4, "Examples per step on each device.", lo=1, hi=256)
+    grad_accum: int = _f(1, "Steps whose gradients add up before an update.", lo=1, hi=1024)
     learning_rate: float = _f(0.0, "Peak learning rate; 0 picks the method's usual one (qlora/lora 1e-3, full 5e-5, "
-                                   "prompt 3e-2, prefix 1e-2).")
-    warmup_ratio: float = _f(0.05, "Share of steps spent warming the learning rate up.")
-    max_length: int = _f(256, "Tokens per example after the chat template; longer ones are cut.")
-    lora_r: int = _f(16, "LoRA rank.")
-    lora_alpha: int = _f(32, "LoRA scaling numerator (alpha / r scales the update).")
-    lora_dropout: float = _f(0.0, "Dropout inside LoRA layers.")
+                                   "prompt 3e-2, prefix 1e-2).", lo=0, hi=1)
+    warmup_ratio: float = _f(0.05, "Share of steps spent warming the learning rate up.", lo=0, hi=0.5)
+    max_length: int = _f(256, "Tokens per example after the chat template; longer ones are cut.", lo=16, hi=8192)
+    lora_r: int = _f(16, "LoRA rank.", lo=1, hi=256)
+    lora_alpha: int = _f(32, "LoRA scaling numerator (alpha / r scales the update).", lo=1, hi=4096)
+    lora_dropout: float = _f(0.0, "Dropout inside LoRA layers.", lo=0, hi=0.9)
     target_modules: str = _f("all-linear", "Layers that get adapters: 'all-linear' or comma-separated names.")
-    num_virtual_tokens: int = _f(20, "Soft-prompt length for prompt and prefix tuning.")
+    num_virtual_tokens: int = _f(20, "Soft-prompt length for prompt and prefix tuning.", lo=1, hi=512)
     precision: Literal["auto", "fp32", "bf16", "fp16"] = _f("auto", "Compute precision; 'auto' uses bf16 where the "
                                                                     "hardware has it.")
     qlora_cpu_base: Literal["nf4-bf16", "bitsandbytes"] = _f(
@@ -86,30 +98,34 @@ class TrainConfig:
                     "kept in bf16 (the same numbers bitsandbytes computes with, no 4-bit memory saving, ~7% less CPU per step); "
                     "'bitsandbytes' keeps 4-bit weights and dequantizes them at every step. CUDA always uses bitsandbytes.")
     gradient_checkpointing: bool = _f(False, "Trade speed for memory; only needed for big models.")
-    eval_steps: int = _f(0, "Evaluate held-out loss every N steps (0: once per epoch).")
+    eval_steps: int = _f(0, "Evaluate held-out loss every N steps (0: once per epoch).", lo=0, hi=1000000)
     group_by_length: bool = _f(True, "Batch examples of similar length together: less padding, faster steps.")
-    threads: int = _f(0, "CPU threads for training; 0: the cores the load average leaves free (spinning threads stall).")
+    threads: int = _f(0, "CPU threads for training; 0: the cores the load average leaves free (spinning threads stall).",
+                      lo=0, hi=1024)
     probe: bool = _f(True, "Answer general questions before and after training to show forgetting (probe.json).")
     seed: int = _f(42, "Seed for initialisation and shuffling.")
     mode: Literal["sft", "raft"] = _f("sft", "sft: Q -> A. raft: retrieved clauses + Q -> A (hybrid bot).")
     raft_index: str = _f("", "raft mode: index (name under AIRBOT_HOME/indexes or folder) whose clauses go into the prompts.")
-    raft_distractors: int = _f(1, "raft mode: unrelated retrieved clauses shown beside the right one in each prompt.")
+    raft_distractors: int = _f(1, "raft mode: unrelated retrieved clauses shown beside the right one in each prompt.",
+                               lo=0, hi=10)
     raft_oracle_prob: float = _f(0.8, "raft mode: share of prompts that contain the right clause; the rest show only "
-                                      "distractors, so the adapter learns to use the clause when it is there.")
+                                      "distractors, so the adapter learns to use the clause when it is there.", lo=0, hi=1)
 
 
 @dataclass
 class RagConfig:
     """How documents are chunked, retrieved and shown to the reader model."""
 
-    chunk_tokens: int = _f(160, "Largest chunk in embedder tokens; clauses stay whole when they fit (fixed per index).")
-    top_k: int = _f(3, "Chunks retrieved per question.")
-    context_chunks: int = _f(1, "Chunks actually shown to the model (the small model reads one best).")
+    chunk_tokens: int = _f(160, "Largest chunk in embedder tokens; clauses stay whole when they fit (fixed per index).",
+                           lo=32, hi=512)
+    top_k: int = _f(3, "Chunks retrieved per question.", lo=1, hi=50)
+    context_chunks: int = _f(1, "Chunks actually shown to the model (the small model reads one best).", lo=1, hi=10)
     fusion: Literal["weighted", "rrf", "dense", "bm25"] = _f(
         "weighted", "How dense and BM25 rankings combine: weighted (cosine + bm25_weight x BM25), rrf, dense, bm25.")
-    bm25_weight: float = _f(0.1, "weighted fusion: share of the (0-1 scaled) BM25 score added to the cosine.")
-    rrf_k: int = _f(60, "Reciprocal rank fusion damping: larger values flatten the rank differences.")
-    min_score: float = _f(0.4, "Below this cosine (question vs best chunk) the bot says the documents do not cover it.")
+    bm25_weight: float = _f(0.1, "weighted fusion: share of the (0-1 scaled) BM25 score added to the cosine.", lo=0, hi=10)
+    rrf_k: int = _f(60, "Reciprocal rank fusion damping: larger values flatten the rank differences.", lo=1, hi=1000)
+    min_score: float = _f(0.4, "Below this cosine (question vs best chunk) the bot says the documents do not cover it.",
+                          lo=-1, hi=1)
     refusal: str = _f("The documents I have do not cover that question, so I cannot answer it.",
                       "What the RAG and hybrid bots say when no passage is relevant enough.")
 
@@ -118,10 +134,10 @@ class RagConfig:
 class ChatConfig:
     """Decoding shared by every bot so comparisons are fair."""
 
-    max_new_tokens: int = _f(128, "Longest answer in tokens.")
-    temperature: float = _f(0.0, "0 means greedy (reproducible); higher samples.")
-    top_p: float = _f(0.9, "Nucleus sampling cut-off, used only when temperature > 0.")
-    repetition_penalty: float = _f(1.0, "Above 1 discourages repeating tokens (small models loop when greedy).")
+    max_new_tokens: int = _f(128, "Longest answer in tokens.", lo=1, hi=4096)
+    temperature: float = _f(0.0, "0 means greedy (reproducible); higher samples.", lo=0, hi=5)
+    top_p: float = _f(0.9, "Nucleus sampling cut-off, used only when temperature > 0.", lo=0.01, hi=1)
+    repetition_penalty: float = _f(1.0, "Above 1 discourages repeating tokens (small models loop when greedy).", lo=0.5, hi=3)
     system_prompt: str = _f("You are a helpful customer support assistant.", "System message for every bot.")
 
 
@@ -135,6 +151,39 @@ class AirbotConfig:
     rag: RagConfig = field(default_factory=RagConfig)
     chat: ChatConfig = field(default_factory=ChatConfig)
 
+    def problems(self) -> list[str]:
+        """Every out-of-range value and inconsistent pair, each as one line naming ``section.key``."""
+        found: list[str] = []
+        for section in dataclasses.fields(self):
+            group = getattr(self, section.name)
+            for f in dataclasses.fields(group):
+                found += _range_problem(f"{section.name}.{f.name}", getattr(group, f.name), f.metadata)
+        if self.train.max_steps == 0:
+            found.append("'train.max_steps' = 0: use -1 (run all epochs) or a positive number of steps")
+        if self.rag.context_chunks > self.rag.top_k:
+            found.append(f"'rag.context_chunks' = {self.rag.context_chunks} is more than 'rag.top_k' = {self.rag.top_k}: "
+                         f"the reader can only be shown chunks that were retrieved")
+        if self.train.mode == "raft" and self.train.method in ("prompt", "prefix"):
+            found.append(f"'train.mode' = raft needs a LoRA, QLoRA or full run, not '{self.train.method}'")
+        return found
+
+    def validate(self) -> AirbotConfig:
+        """Raise one ``ConfigError`` listing every problem (the CLI, YAML recipes and the UI share it)."""
+        found = self.problems()
+        if found:
+            raise ConfigError.collected(f"The configuration has {len(found)} problem(s):", found,
+                                        "Change the values above (each key's range is in configs/*.yaml and --help).")
+        return self
+
+
+def _range_problem(key: str, value: Any, meta: Any) -> list[str]:
+    lo, hi = meta.get("lo"), meta.get("hi")
+    if lo is None or isinstance(value, bool) or not isinstance(value, (int, float)):
+        return []
+    if value != value or not lo <= value <= hi:  # value != value: NaN
+        return [f"'{key}' = {value!r} is outside {lo:g}..{hi:g}"]
+    return []
+
 
 def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> AirbotConfig:
     """Defaults, then the YAML file, then ``section.key=value`` overrides; all checked at once."""
@@ -145,6 +194,7 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
     for item in overrides or []:
         _apply_override(raw, item, problems)
     config = _build(AirbotConfig, raw, "", problems)
+    problems += [] if problems else config.problems()
     if problems:
         where = f" in {path}" if path else ""
         raise ConfigError.collected(f"The configuration{where} has {len(problems)} problem(s):", problems,
@@ -159,9 +209,7 @@ def config_to_dict(config: AirbotConfig) -> dict[str, Any]:
 
 def save_config(config: AirbotConfig, path: Path) -> None:
     """Write the resolved config (atomically) so a run can be replayed with ``--config``."""
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(yaml.safe_dump(config_to_dict(config), sort_keys=False))
-    tmp.replace(path)
+    write_text(path, yaml.safe_dump(config_to_dict(config), sort_keys=False))
 
 
 def field_help(section: str, key: str) -> str:
@@ -212,7 +260,7 @@ def _build(cls: type, raw: Any, prefix: str, problems: list[str]) -> Any:
     values: dict[str, Any] = {}
     for name in names & set(raw):
         hint = hints[name]
-        if dataclasses.is_dataclass(hint):
+        if isinstance(hint, type) and dataclasses.is_dataclass(hint):
             values[name] = _build(hint, raw[name], f"{prefix}{name}.", problems)
         else:
             ok, value = _coerce(raw[name], hint)
@@ -237,6 +285,11 @@ def _coerce(value: Any, hint: Any) -> tuple[bool, Any]:
         return False, value
     if hint is float and isinstance(value, (int, float)) and not isinstance(value, bool):
         return True, float(value)
+    if hint is float and isinstance(value, str):  # YAML 1.1 reads "1e9" (no dot) as a string
+        try:
+            return True, float(value)
+        except ValueError:
+            return False, value
     if hint is str and isinstance(value, (int, float)) and not isinstance(value, bool):
         return True, str(value)
     if hint in (int, bool, str, float):

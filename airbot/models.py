@@ -10,9 +10,11 @@ Any hub id or local folder works too where a hub is reachable. Nothing loads at 
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import shutil
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -201,7 +203,8 @@ def load_causal_lm(name: str = DEFAULT_BASE, *, load_in_4bit: bool = False, dtyp
     except (OSError, ValueError) as err:
         raise ModelError(f"Could not load model '{name}': {err}. Check it is a causal LM folder or hub id.") from None
     if not load_in_4bit:
-        model.to(target)
+        # transformers wraps PreTrainedModel.to in functools.wraps, which mypy cannot bind as a method
+        model.to(target)  # type: ignore[arg-type]
     return model
 
 
@@ -240,3 +243,20 @@ def shared_embedder(name: str = DEFAULT_EMBEDDER, device: Device = "auto") -> Se
         if key not in _shared:
             _shared[key] = SentenceTransformer(str(resolve_embedder(name)), device=pick_device(device))
         return _shared[key]
+
+
+@contextlib.contextmanager
+def compute_scope(threads: int) -> Iterator[None]:
+    """Inference mode and this thread's intra-op threads for one burst of compute, restored after,
+    so nothing leaks into the caller between yields."""
+    import torch
+
+    before = torch.get_num_threads()
+    if threads > 0 and threads != before:
+        torch.set_num_threads(threads)
+    try:
+        with torch.inference_mode():
+            yield
+    finally:
+        if threads > 0 and threads != before:
+            torch.set_num_threads(before)

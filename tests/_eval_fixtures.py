@@ -59,7 +59,7 @@ def tiny_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 @pytest.fixture(scope="session")
 def tiny_index(tiny_files: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A real FAISS index of the three-clause policy, embedded with the real embedder."""
-    from airbot.knowledge import build_index
+    from airbot.knowledge.index import build_index
 
     root = tmp_path_factory.mktemp("tiny-index") / "skyway"
     build_index([tiny_files["policy"]], root)

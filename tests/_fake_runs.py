@@ -7,13 +7,14 @@ import json
 from pathlib import Path
 from typing import Any
 
-from airbot import runs
+from airbot.train import runs
+from airbot.train import status as train_status
 
 
 def fake_run(name: str, started: float, adapter: bool = True, **status: Any) -> Path:
     """A run folder with ``status`` in status.json and, if ``adapter``, a LoRA adapter_config.json."""
     run_dir = runs.create_run(name)
-    runs.write_status(run_dir, started=started, **status)
+    train_status.write_status(run_dir, started=started, **status)
     if adapter:
         (run_dir / "adapter").mkdir()
         (run_dir / "adapter" / "adapter_config.json").write_text(json.dumps({"peft_type": "LORA"}))

@@ -9,13 +9,14 @@ import argparse
 import json
 
 from airbot.commands.output import print_json
+from airbot.config import BOT_KINDS
 from airbot.errors import AirbotError
 
 
 def add_ask(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("ask", help="Ask a bot (base, finetuned, rag, hybrid) one question or a file of them.")
     p.add_argument("question", nargs="?", default=None, help="The question (or use --questions).")
-    p.add_argument("--bot", default="base", choices=["base", "finetuned", "rag", "hybrid"], help="Which bot answers.")
+    p.add_argument("--bot", default="base", choices=BOT_KINDS, help="Which bot answers.")
     p.add_argument("--run", dest="run_dir", default=None, metavar="RUN_DIR",
                    help="Fine-tuning run folder or name (finetuned and hybrid bots).")
     p.add_argument("--index", default=None, metavar="INDEX_DIR", help="Document index (rag and hybrid bots).")
@@ -27,7 +28,7 @@ def add_ask(sub: argparse._SubParsersAction) -> None:
 
 
 def _run_ask(args: argparse.Namespace) -> int:
-    from airbot.bots import make_bot
+    from airbot.bots.kinds import make_bot
     from airbot.config import load_config
 
     questions = _ask_questions(args)

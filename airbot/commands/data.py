@@ -32,12 +32,12 @@ def _run_data(args: argparse.Namespace) -> int:
     if args.action == "list":
         return _data_list(args)
     from airbot.config import TrainConfig
-    from airbot.quality import check_file, describe_fields, summary
+    from airbot.data.quality import check_file, describe_fields, summary
 
     ds, report = check_file(args.file, args.model, max_tokens=args.max_tokens, max_length=TrainConfig.max_length)
     result = summary(ds, report)
     if args.save is not None:
-        from airbot.datasets_store import save_dataset
+        from airbot.data.store import save_dataset
 
         result["saved_as"] = save_dataset(args.file, args.save or None, loaded=ds).name
     if args.json:
@@ -52,7 +52,7 @@ def _run_data(args: argparse.Namespace) -> int:
 
 
 def _data_list(args: argparse.Namespace) -> int:
-    from airbot.datasets_store import list_datasets
+    from airbot.data.store import list_datasets
 
     stored = list_datasets()
     for d in stored:

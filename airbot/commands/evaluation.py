@@ -52,8 +52,8 @@ def _eval_inputs(p: argparse.ArgumentParser) -> None:
 def _eval_setup(args: argparse.Namespace) -> tuple[Any, Any, Any, list[str]]:
     from pathlib import Path
 
-    from airbot.evaluate import default_bots, eval_config
-    from airbot.runs import run_path
+    from airbot.evaluate.runner import default_bots, eval_config
+    from airbot.train.runs import run_path
 
     run_dir = run_path(args.run_name) if args.run_name else None
     if run_dir is not None and not run_dir.is_dir():
@@ -69,8 +69,8 @@ def _eval_setup(args: argparse.Namespace) -> tuple[Any, Any, Any, list[str]]:
 def _run_eval(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from airbot.eval_report import format_table
-    from airbot.evaluate import evaluate
+    from airbot.evaluate.report import format_table
+    from airbot.evaluate.runner import evaluate
     from airbot.samples import sample_path
 
     run_dir, config, index, bots = _eval_setup(args)
@@ -96,7 +96,7 @@ def _policy(args: argparse.Namespace, bots: list[str], config: Any, run_dir: Any
             show: Callable[[float, str], None] | None) -> dict[str, Any]:
     from pathlib import Path
 
-    from airbot.policy_change import policy_change
+    from airbot.evaluate.policy_change import policy_change
 
     return policy_change(bots, config, run_dir=run_dir, index=index, old=args.old,
                          new=Path(args.new) if args.new else None, changes=Path(args.changes) if args.changes else None,
@@ -104,7 +104,7 @@ def _policy(args: argparse.Namespace, bots: list[str], config: Any, run_dir: Any
 
 
 def _print_policy(result: dict[str, Any]) -> None:
-    from airbot.policy_change import outcome_table
+    from airbot.evaluate.policy_change import outcome_table
 
     bots = list(result["policy_change"])
     print("Policy change, per bot: figure given on the old documents -> on the updated ones (new / old / neither):")
@@ -130,7 +130,7 @@ def add_policy_change(sub: argparse._SubParsersAction) -> None:
 def _run_policy_change(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from airbot.eval_report import merge_policy
+    from airbot.evaluate.report import merge_policy
 
     run_dir, config, index, bots = _eval_setup(args)
     result = _policy(args, bots, config, run_dir, index, progress_bar(not args.json))

@@ -24,7 +24,7 @@ def add_index(sub: argparse._SubParsersAction) -> None:
 
 def _run_index(args: argparse.Namespace) -> int:
     from airbot.config import load_config
-    from airbot.knowledge import build_index, index_dir
+    from airbot.knowledge.index import build_index, index_dir
 
     if not args.docs and not args.remove:
         raise AirbotError("Nothing to do: name documents to add (DOC...) or --remove DOC.")

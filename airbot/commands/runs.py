@@ -20,7 +20,8 @@ def add_runs(sub: argparse._SubParsersAction) -> None:
 
 
 def _run_runs(args: argparse.Namespace) -> int:
-    from airbot import jobs, runs
+    from airbot.train import jobs, runs
+    from airbot.train import status as train_status
 
     command = args.runs_command
     if command == "list":
@@ -31,7 +32,7 @@ def _run_runs(args: argparse.Namespace) -> int:
             _print_table(rows, ["name", "phase", "method", "wall_s", "final_loss", "eval_loss", "tokens_per_s"])
     elif command == "show":
         run_dir = runs.run_path(args.name)
-        print_json({"status": runs.read_status(run_dir), "metrics_tail": runs.read_metrics(run_dir)[-5:]})
+        print_json({"status": runs.read_status(run_dir), "metrics_tail": train_status.read_metrics(run_dir)[-5:]})
     elif command == "compare":
         rows = runs.compare_runs(args.names)
         _print_table(rows, list(rows[0]) if rows else [])

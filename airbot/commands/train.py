@@ -1,4 +1,4 @@
-"""``python -m airbot train``: fine-tune through ``airbot.finetune.run_finetune`` with a progress bar.
+"""``python -m airbot train``: fine-tune through ``airbot.train.finetune.run_finetune`` with a progress bar.
 
     python -m airbot train --data airbot/samples/airline_train.jsonl --epochs 1
 """
@@ -9,6 +9,7 @@ import argparse
 import sys
 from typing import Any
 
+from airbot.config import METHODS
 from airbot.errors import AirbotError
 
 
@@ -21,14 +22,15 @@ def add_train(sub: argparse._SubParsersAction) -> None:
                    help="Training file (CSV/TSV/JSON/JSONL/Parquet); default: data.path, else the airline sample.")
     p.add_argument("--out", default=None, help="Run folder to write (default: a new run under AIRBOT_HOME/runs).")
     p.add_argument("--name", default=None, help="Name of the new run when --out is not given.")
-    p.add_argument("--method", choices=["qlora", "lora", "full", "prompt", "prefix"], default=None,
+    p.add_argument("--method", choices=METHODS, default=None,
                    help="Fine-tuning technique (default qlora).")
     p.add_argument("--epochs", type=float, default=None, help="Passes over the training set.")
     p.add_argument("--max-steps", type=int, default=None, help="Stop after this many optimizer steps.")
     p.add_argument("--config", default=None, help="YAML recipe, e.g. configs/airline-qlora.yaml or RUN/config.yaml.")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="Override one key, e.g. --set train.lora_r=8 (repeatable).")
-    p.add_argument("--no-progress", action="store_true", help="No progress bar (background jobs log to train.log).")
+    p.add_argument("--no-progress", action="store_true",
+                   help="No progress bar (also off when stderr is not a terminal, e.g. a background job's train.log).")
     p.set_defaults(run=_run_train)
 
 
@@ -38,10 +40,11 @@ def _run_train(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from airbot.config import load_config
-    from airbot.finetune import run_finetune
-    from airbot.jobs import training_lock
-    from airbot.runs import create_run, request_cancel
-    from airbot.train_progress import dist_info
+    from airbot.train.finetune import run_finetune
+    from airbot.train.jobs import training_lock
+    from airbot.train.progress import dist_info
+    from airbot.train.runs import create_run
+    from airbot.train.status import request_cancel
 
     flags = {"train.method": args.method, "train.epochs": args.epochs, "train.max_steps": args.max_steps}
     config = load_config(args.config, [*args.set, *(f"{k}={v}" for k, v in flags.items() if v is not None)])
@@ -53,7 +56,7 @@ def _run_train(args: argparse.Namespace) -> int:
     _quiet_libraries()
     # `kill PID` (SIGTERM) stops like Cancel does: at the next step, with a partial adapter saved.
     signal.signal(signal.SIGTERM, lambda *_: request_cancel(run_dir))
-    bar = _TrainBar() if rank == 0 and not args.no_progress else None
+    bar = _TrainBar() if rank == 0 and not args.no_progress and sys.stderr.isatty() else None
     with training_lock(run_dir) if rank == 0 else contextlib.nullcontext():
         try:
             result = run_finetune(config, args.data, run_dir, progress=bar)

@@ -111,8 +111,8 @@ def _coerce(name: str, raw: object, hint: Any) -> tuple[Any, str | None]:
         value = {"true": True, "yes": True, "false": False, "no": False}.get(str(raw).strip().lower())
         ok = isinstance(raw, bool) or (isinstance(raw, str) and value is not None)
         return value, None if ok else f"{name}: {raw!r} is not allowed; answer true or false"
-    whole = isinstance(raw, (int, float)) and not isinstance(raw, bool) and float(raw).is_integer()
     if isinstance(raw, str) and raw.strip().isdigit():
-        raw, whole = int(raw), True
-    ok = whole and raw >= 0  # type: ignore[operator]
-    return (int(raw) if ok else raw), None if ok else f"{name}: {raw!r} is not allowed; give a whole number ≥ 0"
+        raw = int(raw)
+    if isinstance(raw, (int, float)) and not isinstance(raw, bool) and float(raw).is_integer() and raw >= 0:
+        return int(raw), None
+    return raw, f"{name}: {raw!r} is not allowed; give a whole number ≥ 0"

@@ -62,9 +62,10 @@ class Evidence:
         if not isinstance(obj, Mapping):
             raise AirbotError(f"Evaluation results must be a JSON object with a 'bots' mapping, got "
                               f"{type(obj).__name__}. Re-run the evaluation to regenerate the file.")
-        raw_bots = obj.get("bots") if isinstance(obj.get("bots"), Mapping) else {}
+        bots_obj, policy_obj = obj.get("bots"), obj.get("policy_change")
+        raw_bots: Mapping[str, Any] = bots_obj if isinstance(bots_obj, Mapping) else {}
         bots = {_bot_key(k): b for k, v in raw_bots.items() if (b := _read_bot(v)) is not None}
-        raw_policy = obj.get("policy_change") if isinstance(obj.get("policy_change"), Mapping) else {}
+        raw_policy: Mapping[str, Any] = policy_obj if isinstance(policy_obj, Mapping) else {}
         labels, counts = _read_policy(raw_policy)
         return cls(bots, labels or None, _num(obj.get("rag_update_s", raw_policy.get("rag_update_s"))),
                    _num(obj.get("retrain_s", raw_policy.get("retrain_s"))), counts or None)

@@ -9,20 +9,12 @@ events with stable ``api_name``s so ``gradio_client`` can drive every action.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 
 import gradio as gr
 
 from airbot.config import AirbotConfig, load_config
 from airbot.hosting import auth_from_settings, on_spaces
-
-
-@dataclass
-class AppState:
-    """What every tab needs to know about the running app."""
-
-    config: AirbotConfig
-
+from airbot.ui.state import AppState
 
 TITLE = "airbot: fine-tune or RAG? See it on your own data"
 

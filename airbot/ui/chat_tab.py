@@ -1,6 +1,6 @@
 """Chat tab: one question, the fine-tuned bot and the RAG bot answering side by side.
 
-Both stream at the same time (``airbot.arena.race``); the base model and the hybrid bot can be
+Both stream at the same time (``airbot.bots.arena.race``); the base model and the hybrid bot can be
 added as extra panes. Under each answer: time to first token, tokens/s and total time; under
 the retrieval bots: their sources. Votes go to the preference log. ``/ask`` answers one
 question with any bots for ``gradio_client``.
@@ -16,12 +16,12 @@ from typing import Any
 import gradio as gr
 import pandas as pd
 
-from airbot import arena
-from airbot.bots import make_bot
+from airbot.bots import arena
+from airbot.bots.kinds import make_bot
 from airbot.errors import AirbotError
-from airbot.runs import run_label, run_path, usable_runs
-from airbot.ui.app import AppState
+from airbot.train.runs import run_label, run_path, usable_runs
 from airbot.ui.errors import user_errors
+from airbot.ui.state import AppState
 
 PANES: dict[str, str] = {"finetuned": "Fine-tuned bot", "rag": "RAG bot", "base": "Base model", "hybrid": "Hybrid bot"}
 LEFT, RIGHT = "finetuned", "rag"

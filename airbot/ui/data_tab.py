@@ -1,7 +1,7 @@
 """Data tab: upload a training set (or take the airline sample), see every problem at once, browse
 the rows as the model reads them, and read the quality report before training.
 
-Accepted files are stored (``airbot.datasets_store``) and listed in the picker, so they survive
+Accepted files are stored (``airbot.data.store``) and listed in the picker, so they survive
 a restart. The same core functions back ``python -m airbot data check`` and these events::
 
     from gradio_client import Client, handle_file
@@ -21,13 +21,13 @@ import gradio as gr
 import pandas as pd
 
 from airbot.config import AirbotConfig
-from airbot.data import SUPPORTED, LoadedDataset, read_dataset, render_row
-from airbot.datasets_store import StoredDataset, ensure_sample_dataset, get_dataset, list_datasets, save_dataset
+from airbot.data.dataset import SUPPORTED, LoadedDataset, read_dataset, render_row
+from airbot.data.quality import QualityReport, check_file, quality_report, question_text, summary
+from airbot.data.store import StoredDataset, ensure_sample_dataset, get_dataset, list_datasets, save_dataset
 from airbot.errors import AirbotError
 from airbot.models import shared_tokenizer
-from airbot.quality import QualityReport, check_file, quality_report, question_text, summary
-from airbot.ui.app import AppState
 from airbot.ui.errors import user_errors
+from airbot.ui.state import AppState
 
 PAGE_SIZE = 20
 MAX_EXTRA_COLUMNS = 4
@@ -81,7 +81,7 @@ class DataTab:
         ds = _source(get_dataset(name))
         if not 0 <= index < len(ds):
             return []
-        from airbot.sft_data import with_system  # training prepends the chat system prompt; show the same
+        from airbot.prompts import with_system  # training prepends the chat system prompt; show the same
 
         messages = with_system(ds.rows[index], self.config.chat.system_prompt)
         pieces = render_row(messages, shared_tokenizer(self.config.model.base))

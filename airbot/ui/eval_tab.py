@@ -1,8 +1,8 @@
 """Evaluate tab: score the bots on held-out questions, see where they disagree, and test what
 happens when the policy changes.
 
-Every button calls the same functions as the CLI (``airbot.evaluate.evaluate`` and
-``airbot.policy_change.policy_change``), so ``/eval_run`` here and ``python -m airbot eval``
+Every button calls the same functions as the CLI (``airbot.evaluate.runner.evaluate`` and
+``airbot.evaluate.policy_change.policy_change``), so ``/eval_run`` here and ``python -m airbot eval``
 give the same eval.json; ``/eval_results`` re-renders any saved evaluation, and
 ``/policy_change_run`` stores its result in the evaluation on screen, where the Decision guide
 reads it.
@@ -18,12 +18,11 @@ from typing import Any
 import gradio as gr
 import pandas as pd
 
-from airbot.config import airbot_home
+from airbot.config import BOT_KINDS, airbot_home
 from airbot.errors import AirbotError
-from airbot.ui.app import AppState
 from airbot.ui.errors import user_errors
+from airbot.ui.state import AppState
 
-BOTS = ["base", "finetuned", "rag", "hybrid"]
 NO_RUN = "(no run)"
 NO_INDEX = "(no index)"
 MARK = {True: "✅", False: "❌", None: "–"}
@@ -34,7 +33,7 @@ _stops: dict[str, threading.Event] = {}
 # --- pickers ------------------------------------------------------------------------------------
 def run_choices() -> list[tuple[str, str]]:
     """Runs a bot can load (done, or cancelled with a partial adapter), newest first, as (label, folder)."""
-    from airbot.runs import run_label, usable_runs
+    from airbot.train.runs import run_label, usable_runs
 
     return [(NO_RUN, NO_RUN)] + [(run_label(r), str(r.path)) for r in usable_runs()]
 
@@ -47,7 +46,7 @@ def index_choices() -> list[str]:
 
 
 def eval_choices() -> list[str]:
-    from airbot.eval_report import list_evaluations
+    from airbot.evaluate.report import list_evaluations
 
     return [str(p) for p in list_evaluations()]
 
@@ -129,7 +128,7 @@ def _answer_cell(ok: bool | None, answer: str) -> str:
 def policy_html(report: dict[str, Any]) -> str:
     """Before/after: each changed question's old and new figure, then per bot the figure it gave
     on the old documents → on the updated ones."""
-    from airbot.policy_change import outcome_table
+    from airbot.evaluate.policy_change import outcome_table
 
     counts = report.get("policy_change") or {}
     if not counts:
@@ -179,7 +178,7 @@ def render(report: dict[str, Any]) -> tuple[Any, pd.DataFrame, pd.DataFrame, str
 
 # --- handlers -----------------------------------------------------------------------------------
 def _inputs(state: AppState, run: str | None, index: str | None) -> tuple[Path | None, str | None, Any]:
-    from airbot.evaluate import eval_config
+    from airbot.evaluate.runner import eval_config
 
     run_dir = Path(run) if run and run != NO_RUN else None
     index_name = index if index and index != NO_INDEX else None
@@ -203,8 +202,8 @@ def run_eval(state: AppState, run: str | None, index: str | None, bots: list[str
              limit: float | None, request: gr.Request | None = None,
              progress: gr.Progress | None = None) -> tuple[Any, ...]:
     """Evaluate the chosen bots; the results area and the list of evaluations update at the end."""
-    from airbot.eval_report import load_report
-    from airbot.evaluate import evaluate
+    from airbot.evaluate.report import load_report
+    from airbot.evaluate.runner import evaluate
     from airbot.samples import sample_path
 
     run_dir, index_name, config = _inputs(state, run, index)
@@ -218,7 +217,7 @@ def run_eval(state: AppState, run: str | None, index: str | None, bots: list[str
 
 def show_results(choice: str | None) -> tuple[Any, ...]:
     """Render a saved evaluation (eval.json path)."""
-    from airbot.eval_report import load_report
+    from airbot.evaluate.report import load_report
 
     if not choice or not Path(choice).is_file():
         raise AirbotError("Pick a saved evaluation, or run one first.")
@@ -230,8 +229,8 @@ def run_policy_change(state: AppState, run: str | None, index: str | None, bots:
                       progress: gr.Progress | None = None) -> tuple[Any, ...]:
     """Update a copy of the index to the new policy, re-ask the changed questions, store the result
     in the evaluation on screen (or a new one) so the guide sees it."""
-    from airbot.eval_report import EvalReport, load_report, merge_policy, save_report
-    from airbot.policy_change import policy_change
+    from airbot.evaluate.policy_change import policy_change
+    from airbot.evaluate.report import EvalReport, load_report, merge_policy, save_report
 
     run_dir, index_name, config = _inputs(state, run, index)
     if index_name is None:
@@ -261,7 +260,7 @@ def build(state: AppState) -> None:
     with gr.Row():
         run = gr.Dropdown(run_choices(), value=NO_RUN, label="Fine-tuning run (finetuned, hybrid)")
         index = gr.Dropdown(index_choices(), value=NO_INDEX, label="Document index (rag, hybrid)")
-        bots = gr.CheckboxGroup(BOTS, value=["finetuned", "rag", "hybrid"], label="Bots")
+        bots = gr.CheckboxGroup(list(BOT_KINDS), value=["finetuned", "rag", "hybrid"], label="Bots")
     with gr.Row():
         data = gr.File(label="Held-out Q&A (optional; default: the airline sample)", type="filepath")
         limit = gr.Number(value=None, precision=0, minimum=1, label="At most N questions per set (blank: all)")

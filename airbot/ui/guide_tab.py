@@ -28,8 +28,8 @@ from airbot.guide import (
     recommend,
     to_dict,
 )
-from airbot.ui.app import AppState
 from airbot.ui.errors import user_errors
+from airbot.ui.state import AppState
 
 FIELDS = [f.name for f in dataclasses.fields(Answers)]
 NO_EVAL = "(none: questionnaire only)"
@@ -48,7 +48,7 @@ def _widget(name: str, default: Any) -> gr.components.Component:
 
 def list_evaluations() -> list[str]:
     """Evaluation results on disk, newest first (``AIRBOT_HOME/evals/<name>/eval.json``)."""
-    from airbot.eval_report import list_evaluations as saved
+    from airbot.evaluate.report import list_evaluations as saved
 
     return [str(p) for p in saved()]
 

@@ -20,11 +20,11 @@ import gradio as gr
 import pandas as pd
 
 from airbot.config import AirbotConfig
-from airbot.doc_readers import SUPPORTED
 from airbot.errors import AirbotError
-from airbot.knowledge import KnowledgeBase, open_shared
-from airbot.ui.app import AppState
+from airbot.knowledge.index import KnowledgeBase, open_shared
+from airbot.knowledge.readers import SUPPORTED
 from airbot.ui.errors import user_errors
+from airbot.ui.state import AppState
 
 DEFAULT_INDEX = "default"
 TRACK = gr.Progress()  # Gradio injects a live tracker where a parameter defaults to a Progress

@@ -1,6 +1,6 @@
 """Train tab: pick a dataset and a technique, see what it will cost, train, watch the loss fall.
 
-Training runs as a background job (``airbot.jobs``): Start returns at once, a ``gr.Timer``
+Training runs as a background job (``airbot.train.jobs``): Start returns at once, a ``gr.Timer``
 polls the run folder for phase, progress, the loss curve and the log tail, so reloading the page
 re-attaches to a running job. The equivalent CLI command is shown next to the settings. Every
 action has a stable ``api_name`` for ``gradio_client``::
@@ -16,7 +16,6 @@ action has a stable ``api_name`` for ``gradio_client``::
 from __future__ import annotations
 
 import html
-import shlex
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -25,14 +24,15 @@ from typing import Any
 import gradio as gr
 import pandas as pd
 
-from airbot import jobs, runs
-from airbot.config import AirbotConfig
+from airbot.config import METHODS, AirbotConfig, Method
 from airbot.errors import AirbotError, ConfigError
-from airbot.ui.app import AppState
+from airbot.train import jobs, runs
+from airbot.train import status as run_status
 from airbot.ui.errors import user_errors
+from airbot.ui.state import AppState
 
-METHODS = [("QLoRA: 4-bit base + LoRA (default)", "qlora"), ("LoRA", "lora"), ("Full fine-tuning", "full"),
-           ("Prompt tuning", "prompt"), ("Prefix tuning", "prefix")]
+METHOD_LABELS: dict[Method, str] = {"qlora": "QLoRA: 4-bit base + LoRA (default)", "lora": "LoRA",
+                                     "full": "Full fine-tuning", "prompt": "Prompt tuning", "prefix": "Prefix tuning"}
 METHOD_NOTES = {
     "qlora": "Base weights stored in 4 bits, small LoRA adapters trained on top: the least memory, "
              "the budget option of the seed.",
@@ -50,7 +50,7 @@ LOG_LINES = 40
 # --- pure helpers (tested without a browser) --------------------------------------------------
 def dataset_choices() -> list[str]:
     """Stored datasets, the airline sample always among them."""
-    from airbot.datasets_store import ensure_sample_dataset, list_datasets
+    from airbot.data.store import ensure_sample_dataset, list_datasets
 
     sample = ensure_sample_dataset().name
     names = [d.name for d in list_datasets()]
@@ -59,41 +59,28 @@ def dataset_choices() -> list[str]:
 
 def dataset_path(name: str | None) -> Path:
     """The normalized file of a stored dataset (the sample when none is picked)."""
-    from airbot.datasets_store import ensure_sample_dataset, get_dataset
+    from airbot.data.store import ensure_sample_dataset, get_dataset
 
     return (get_dataset(name) if name else ensure_sample_dataset()).data_path
 
 
 def make_config(base: AirbotConfig, method: str, epochs: float, max_steps: float, learning_rate: float,
                 lora_r: float, lora_alpha: float, max_length: float, batch_size: float) -> AirbotConfig:
-    """The app's config with the tab's settings; every bad value is reported at once."""
-    problems = []
-    if method not in dict((v, k) for k, v in METHODS):
-        problems.append(f"method '{method}' is not one of {', '.join(v for _, v in METHODS)}")
-    checks = [("epochs", epochs, 0.01), ("LoRA rank", lora_r, 1), ("LoRA alpha", lora_alpha, 1),
-              ("max length", max_length, 16), ("batch size", batch_size, 1), ("learning rate", learning_rate, 0)]
-    problems += [f"{label} is {value}; it must be at least {low}" for label, value, low in checks
-                 if value is None or value < low]
-    if problems:
-        raise ConfigError.collected("These training settings cannot be used:", problems, "Fix them and press Start.")
-    train = replace(base.train, method=method, epochs=float(epochs), max_steps=int(max_steps or -1),
+    """The app's config with the tab's settings; every bad value is reported at once by the same
+    checks the CLI and YAML recipes get (``AirbotConfig.problems``)."""
+    numbers = {"epochs": epochs, "max steps": max_steps, "learning rate": learning_rate, "LoRA rank": lora_r,
+               "LoRA alpha": lora_alpha, "max length": max_length, "batch size": batch_size}
+    empty = [f"{label} is empty; enter a number" for label, value in numbers.items() if value is None]
+    if empty:
+        raise ConfigError.collected("These training settings cannot be used:", empty, "Fix them and press Start.")
+    train = replace(base.train, method=method, epochs=float(epochs), max_steps=int(max_steps or -1),  # type: ignore[arg-type]
                     learning_rate=float(learning_rate), lora_r=int(lora_r), lora_alpha=int(lora_alpha),
                     max_length=int(max_length), batch_size=int(batch_size))
-    return replace(base, train=train)
-
-
-def cli_command(config: AirbotConfig, data: Path) -> str:
-    """The shell command that runs the same training from a terminal."""
-    defaults = AirbotConfig().train
-    t = config.train
-    parts = ["python -m airbot train", f"--data {shlex.quote(str(data))}", f"--method {t.method}",
-             f"--epochs {t.epochs:g}"]
-    if t.max_steps > 0:
-        parts.append(f"--max-steps {t.max_steps}")
-    for key in ("learning_rate", "lora_r", "lora_alpha", "max_length", "batch_size"):
-        if getattr(t, key) != getattr(defaults, key):
-            parts.append(f"--set train.{key}={getattr(t, key):g}")
-    return " ".join(parts)
+    config = replace(base, train=train)
+    problems = ([] if method in METHODS else [f"method '{method}' is not one of {', '.join(METHODS)}"]) + config.problems()
+    if problems:
+        raise ConfigError.collected("These training settings cannot be used:", problems, "Fix them and press Start.")
+    return config
 
 
 def progress_html(status: dict[str, Any]) -> str:
@@ -125,7 +112,7 @@ LOSS_SERIES = ("train", "held-out")
 def loss_frame(run_dir: Path | None) -> pd.DataFrame:
     """Train and held-out loss by step, long format for ``gr.LinePlot(color='series')``."""
     rows = []
-    for m in runs.read_metrics(run_dir) if run_dir else []:
+    for m in run_status.read_metrics(run_dir) if run_dir else []:
         if m.get("loss") is not None:
             rows.append({"step": m["step"], "loss": m["loss"], "series": "train"})
         if m.get("eval_loss") is not None:
@@ -187,13 +174,13 @@ class TrainTab:
     def preflight(self, dataset: str, method: str, epochs: float, max_steps: float, learning_rate: float,
                   lora_r: float, lora_alpha: float, max_length: float, batch_size: float) -> tuple[str, str]:
         """The cost line and the equivalent CLI command for the current settings."""
-        from airbot.preflight import preflight
+        from airbot.train.preflight import preflight
 
         try:
             config = make_config(self.config, method, epochs, max_steps, learning_rate, lora_r, lora_alpha,
                                  max_length, batch_size)
             path = dataset_path(dataset)
-            return preflight(config, path).line(), cli_command(config, path)
+            return preflight(config, path).line(), jobs.shown_command(config, path)
         except AirbotError as err:
             return f"⚠️ {err}", ""
 
@@ -220,7 +207,7 @@ def runs_list() -> list[dict[str, Any]]:
 
 def run_download(run: str) -> str:
     """A zip of the run's adapter (or full model)."""
-    from airbot.export import adapter_zip
+    from airbot.train.export import adapter_zip
 
     if not run:
         raise AirbotError("Pick a run in the list first.")
@@ -229,7 +216,7 @@ def run_download(run: str) -> str:
 
 def run_export_merged(run: str) -> str:
     """A zip of the base model with the run's LoRA merged in (safetensors + tokenizer)."""
-    from airbot.export import export_merged
+    from airbot.train.export import export_merged
 
     if not run:
         raise AirbotError("Pick a run in the list first.")
@@ -270,7 +257,7 @@ def build(state: AppState) -> None:
         # Custom values on: choices grow at run time, and API callers name datasets the page has not listed.
         dataset = gr.Dropdown(label="Dataset", choices=[], allow_custom_value=True, scale=4)
         refresh = gr.Button("↻ Refresh", scale=1, size="sm")
-    method = gr.Radio(METHODS, value=t.method, label="Technique")
+    method = gr.Radio([(METHOD_LABELS[m], m) for m in METHODS], value=t.method, label="Technique")
     note = gr.Markdown(METHOD_NOTES[t.method])
     preset = gr.Radio(list(PRESETS), value="Default (3 epochs)", label="Preset")
     with gr.Accordion("Advanced", open=False):

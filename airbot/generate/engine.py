@@ -1,0 +1,264 @@
+"""A Llama-family model's weights laid out for fast one-token decoding (``airbot.generate.stream``'s engine).
+
+``model.generate`` spends more time in Python (logits processors, mask building, cache objects)
+than in matmuls for a 135M model. Here a decode step is one TorchScript function (no Python
+interpreter between its ~40 small ops per layer; the dispatcher remains), with q/k/v and
+gate/up fused (``airbot.generate.kernels``), q and k rotated by one RoPE op from tables
+computed once per answer (the softmax scale folded into q's rows), and a preallocated fp32 KV cache:
+one-row attention as two fp32 batched matmuls runs several times
+faster on the CPU than bf16 ones or SDPA's flash kernel (3 vs 27 us at 64 positions).
+
+The prompt (prefill) uses the model's own bf16 weights: for many rows at once bf16 GEMM beats
+the weight-only kernels, which only win for one row. ``exact`` engines (quantize="none") decode
+through the same path as the prompt, with ``generate``'s attention kernel and dtype, so their
+greedy tokens equal ``generate``'s.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import torch
+import torch.nn.functional as F
+
+from airbot.generate.kernels import GROUP, KIND_CODES, RESIDUAL_RANK, Linear, Quantize, fused_linear
+
+assert GROUP == 32, "_project's int4 call spells the group size out"
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+
+@dataclass
+class Layer:
+    """One decoder layer: norms, the model's own projections (prefill) and fused decode projections."""
+
+    norm1: torch.Tensor
+    norm2: torch.Tensor
+    attn: Any  # the HF attention module: q/k/v/o_proj for prefill
+    mlp: Any  # the HF MLP module: gate/up/down_proj for prefill
+    qkv: Linear
+    o: Linear
+    gate_up: Linear
+    down: Linear
+
+
+@dataclass
+class State:
+    """One answer's KV cache, RoPE tables and how many positions are filled.
+
+    ``qk_cos``/``qk_sin`` ([positions, heads + kv_heads, head_dim], fp32) rotate q and k in one op;
+    q's rows carry the softmax scale. ``cos``/``sin`` are the plain tables the prompt uses."""
+
+    keys: list[torch.Tensor]
+    values: list[torch.Tensor]
+    cos: torch.Tensor
+    sin: torch.Tensor
+    qk_cos: torch.Tensor
+    qk_sin: torch.Tensor
+    length: int = 0
+
+
+@dataclass
+class Engine:
+    """A model's weights laid out for the loop; built once per model and shared by its streams."""
+
+    model: Any
+    dtype: torch.dtype
+    layers: list[Layer]
+    norm: torch.Tensor
+    embed: torch.Tensor
+    head: Linear
+    heads: int
+    kv_heads: int
+    head_dim: int
+    intermediate: int
+    eps: float
+    exact: bool
+    """Decode like generate (its attention kernel, bf16 cache), so greedy tokens equal generate's."""
+    kinds: dict[str, int] = field(default_factory=dict)
+    packed: tuple = ()
+    """The decode step's weights as flat lists (norms, then ``_pack``'s per-linear lists)."""
+
+    @classmethod
+    def build(cls, model: Any, quantize: Quantize) -> Engine:
+        """Fuse q/k/v and gate/up, quantize each projection as ``quantize`` says, keep the rest."""
+        dtype = next(model.parameters()).dtype  # bots.py picks bf16 where the CPU has bf16 units
+        mode: Quantize = quantize if dtype == torch.bfloat16 else "none"  # int kernels want bf16 rows
+        first = _layer(model.model.layers[0], mode, dtype)
+        # The first layer decides for all: if its off-grid q/k/v did not fit int4 + a low-rank change
+        # (an NF4-rounded QLoRA base), no other layer will, and each try costs an SVD.
+        rank = 0 if first.qkv.kind in ("int8", "qint8") else RESIDUAL_RANK
+        layers = [first, *(_layer(layer, mode, dtype, rank) for layer in model.model.layers[1:])]
+        c = model.config
+        head_dim = getattr(c, "head_dim", None) or c.hidden_size // c.num_attention_heads
+        # The head (tied embedding) is not on a 4-bit grid: int8, no residual (a near-tie's argmax must not move).
+        head = fused_linear([model.lm_head], "int8" if mode != "none" else "none", dtype, residual_rank=0)
+        engine = cls(model, dtype, layers, model.model.norm.weight.detach().to(dtype),
+                     model.model.embed_tokens.weight.detach().to(dtype), head,
+                     c.num_attention_heads, c.num_key_value_heads, head_dim, c.intermediate_size, c.rms_norm_eps,
+                     mode == "none")
+        linears = [p for lyr in layers for p in (lyr.qkv, lyr.o, lyr.gate_up, lyr.down)] + [head]
+        for lin in linears:
+            engine.kinds[lin.kind] = engine.kinds.get(lin.kind, 0) + 1
+        engine.packed = ([lyr.norm1 for lyr in layers], [lyr.norm2 for lyr in layers], engine.norm, *_pack(linears))
+        return engine
+
+    def rms(self, x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+        """LlamaRMSNorm exactly: fp32 statistics, back to the compute dtype, then the weight."""
+        h = x.float()
+        h = h * torch.rsqrt(h.pow(2).mean(-1, keepdim=True) + self.eps)
+        return weight * h.to(x.dtype)
+
+    def forward(self, ids: torch.Tensor, state: State) -> torch.Tensor:
+        """Logits for the last of ``ids`` (1-D), appending their keys and values to ``state``."""
+        if len(ids) == 1 and not self.exact:
+            return self.step(int(ids[0]), state)
+        x = F.embedding(ids, self.embed)
+        for layer, keys, values in zip(self.layers, state.keys, state.values):
+            x = x + self._attention(layer, self.rms(x, layer.norm1), keys, values, state)
+            h = self.rms(x, layer.norm2)
+            x = x + layer.mlp.down_proj(F.silu(layer.mlp.gate_proj(h)) * layer.mlp.up_proj(h))
+        state.length += len(ids)
+        return self.head(self.rms(x[-1:], self.norm))[0]
+
+    def step(self, token: int, state: State) -> torch.Tensor:
+        """Logits after one more token, through the scripted decode step."""
+        position = state.length
+        logits = _decode_step(token, position, self.embed, *self.packed, state.keys, state.values,
+                              state.qk_cos[position], state.qk_sin[position], self.heads, self.kv_heads, self.head_dim,
+                              self.intermediate, self.eps)
+        state.length += 1
+        return logits
+
+    def _attention(self, layer: Layer, h: torch.Tensor, keys: torch.Tensor, values: torch.Tensor,
+                   state: State) -> torch.Tensor:
+        """Prompt rows (and every row of an exact engine) through the model's own projections and SDPA."""
+        n, start, d = h.shape[0], state.length, self.head_dim
+        a = layer.attn
+        qkv = torch.cat([a.q_proj(h), a.k_proj(h), a.v_proj(h)], -1)
+        nq, nk = self.heads * d, self.kv_heads * d
+        cos, sin = state.cos[start:start + n], state.sin[start:start + n]
+        q = _rope(qkv[:, :nq].view(n, self.heads, d).transpose(0, 1), cos, sin)
+        keys[:, start:start + n] = _rope(qkv[:, nq:nq + nk].view(n, self.kv_heads, d).transpose(0, 1), cos, sin)
+        values[:, start:start + n] = qkv[:, nq + nk:].view(n, self.kv_heads, d).transpose(0, 1)
+        k, v = keys[:, : start + n].to(q.dtype), values[:, : start + n].to(q.dtype)
+        out = F.scaled_dot_product_attention(q[None], k[None], v[None], is_causal=n > 1, enable_gqa=True)[0]
+        return a.o_proj(out.transpose(0, 1).reshape(n, nq))
+
+    def start(self, max_len: int) -> State:
+        """An empty KV cache for ``max_len`` positions and the RoPE tables for them."""
+        cache_dtype = self.dtype if self.exact else torch.float32
+        keys = [torch.zeros(self.kv_heads, max_len, self.head_dim, dtype=cache_dtype) for _ in self.layers]
+        values = [torch.zeros(self.kv_heads, max_len, self.head_dim, dtype=cache_dtype) for _ in self.layers]
+        positions = torch.arange(max_len).unsqueeze(0)
+        cos, sin = self.model.model.rotary_emb(torch.empty(1, dtype=self.dtype), positions)
+        half = self.head_dim // 2
+        # rotate_half(x) * sin == roll(x, half) * (-sin1, sin2): fold the sign into the table once.
+        signed = torch.cat([-sin[0, :, :half], sin[0, :, half:]], -1).to(self.dtype)
+        cos = cos[0].to(self.dtype)
+        # Per head for q and k at once, in fp32 from the bf16 tables generate uses; q's rows carry 1/sqrt(d).
+        row_scale = torch.ones(self.heads + self.kv_heads, 1)
+        row_scale[: self.heads] = self.head_dim**-0.5
+        qk_cos = (cos.float()[:, None, :] * row_scale).contiguous()
+        qk_sin = (signed.float()[:, None, :] * row_scale).contiguous()
+        return State(keys, values, cos, signed, qk_cos, qk_sin)
+
+
+def _rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+    half = x.shape[-1] // 2
+    return x * cos + torch.cat([x[..., half:], x[..., :half]], -1) * sin
+
+
+def _layer(layer: Any, mode: Quantize, dtype: torch.dtype, rank: int = RESIDUAL_RANK) -> Layer:
+    a, m = layer.self_attn, layer.mlp
+    return Layer(layer.input_layernorm.weight.detach().to(dtype), layer.post_attention_layernorm.weight.detach().to(dtype),
+                 a, m, fused_linear([a.q_proj, a.k_proj, a.v_proj], mode, dtype, rank),
+                 fused_linear([a.o_proj], mode, dtype, rank), fused_linear([m.gate_proj, m.up_proj], mode, dtype, rank),
+                 fused_linear([m.down_proj], mode, dtype, rank))
+
+
+def _pack(linears: Sequence[Linear]) -> tuple[list[int], list[torch.Tensor], list[torch.Tensor], list[torch.Tensor | None],
+                                              list[torch.Tensor | None], list[torch.Tensor | None], list[Any]]:
+    """Linears as the flat typed lists TorchScript takes: kind codes, weights, scales, biases, A, B.T,
+    FBGEMM packs (None where the kind is not qint8)."""
+    empty = torch.empty(0)
+    return ([KIND_CODES[lin.kind] for lin in linears], [lin.weight for lin in linears],
+            [lin.scale if lin.scale is not None else empty for lin in linears], [lin.bias for lin in linears],
+            [lin.lora_a for lin in linears], [lin.lora_bt for lin in linears], [lin.packed for lin in linears])
+
+
+# torch.classes members exist only at runtime (torch's stubs lack them), hence the two name-defined ignores below;
+# TorchScript skips a '# type: ignore[...]' comment only when it ends the line.
+def _project(x: torch.Tensor, kind: int, weight: torch.Tensor, scale: torch.Tensor, bias: torch.Tensor | None,
+             lora_a: torch.Tensor | None, lora_bt: torch.Tensor | None,
+             packed: torch.classes.quantized.LinearPackedParamsBase | None) -> torch.Tensor:  # type: ignore[name-defined]
+    """``Linear.__call__`` in the form TorchScript compiles."""
+    if kind == 4:
+        out = torch.ops.aten._weight_int4pack_mm_for_cpu(x, weight, 32, scale)  # GROUP: TorchScript wants a literal
+    elif kind == 9 and packed is not None:
+        out = torch.ops.quantized.linear_dynamic(x.float(), packed).to(x.dtype)
+    elif kind == 8:
+        out = torch._weight_int8pack_mm(x, weight, scale)
+    else:
+        out = F.linear(x, weight)
+    if bias is not None:
+        out = out + bias
+    if lora_a is not None and lora_bt is not None:
+        out = out + torch.mm(torch.mm(x.float(), lora_a), lora_bt).to(out.dtype)
+    return out
+
+
+def _decode_step_py(token: int, position: int, embed: torch.Tensor, norms1: list[torch.Tensor], norms2: list[torch.Tensor],
+                    final_norm: torch.Tensor, kinds: list[int], weights: list[torch.Tensor], scales: list[torch.Tensor],
+                    biases: list[torch.Tensor | None], loras_a: list[torch.Tensor | None],
+                    loras_bt: list[torch.Tensor | None],
+                    packs: list[torch.classes.quantized.LinearPackedParamsBase | None],  # type: ignore[name-defined]
+                    keys: list[torch.Tensor], values: list[torch.Tensor],
+                    cos: torch.Tensor, sin: torch.Tensor, heads: int, kv_heads: int, head_dim: int, intermediate: int,
+                    eps: float) -> torch.Tensor:
+    """One token through every layer: its keys/values land at ``position`` of the fp32 caches, the
+    head's logits come back. ``cos``/``sin``: this position's q+k RoPE rows (q pre-scaled)."""
+    nqk, nkv, half, length = (heads + kv_heads) * head_dim, kv_heads * head_dim, head_dim // 2, position + 1
+    x = embed.narrow(0, token, 1)
+    for i in range(len(norms1)):
+        j = 4 * i
+        h = x.float()
+        h = (norms1[i] * (h * torch.rsqrt(h.pow(2).mean(-1, keepdim=True) + eps)).to(x.dtype))
+        qkv = _project(h, kinds[j], weights[j], scales[j], biases[j], loras_a[j],
+                       loras_bt[j], packs[j])[0]
+        qk = qkv.narrow(0, 0, nqk).view(heads + kv_heads, head_dim)
+        qk = torch.addcmul(qk * cos, qk.roll(half, -1), sin)  # fp32: the tables are
+        keys[i].select(1, position).copy_(qk.narrow(0, heads, kv_heads))
+        values[i].select(1, position).copy_(qkv.narrow(0, nqk, nkv).view(kv_heads, head_dim))
+        q = qk.narrow(0, 0, heads).view(kv_heads, heads // kv_heads, head_dim)
+        probs = torch.bmm(q, keys[i].narrow(1, 0, length).transpose(1, 2)).softmax(-1)
+        attn = torch.bmm(probs, values[i].narrow(1, 0, length)).view(1, heads * head_dim).to(x.dtype)
+        x = x + _project(attn, kinds[j + 1], weights[j + 1], scales[j + 1], biases[j + 1], loras_a[j + 1],
+                         loras_bt[j + 1], packs[j + 1])
+        h = x.float()
+        h = (norms2[i] * (h * torch.rsqrt(h.pow(2).mean(-1, keepdim=True) + eps)).to(x.dtype))
+        gu = _project(h, kinds[j + 2], weights[j + 2], scales[j + 2], biases[j + 2], loras_a[j + 2],
+                      loras_bt[j + 2], packs[j + 2])
+        act = F.silu(gu.narrow(1, 0, intermediate)) * gu.narrow(1, intermediate, intermediate)
+        x = x + _project(act, kinds[j + 3], weights[j + 3], scales[j + 3], biases[j + 3], loras_a[j + 3],
+                         loras_bt[j + 3], packs[j + 3])
+    h = x.float()
+    h = final_norm * (h * torch.rsqrt(h.pow(2).mean(-1, keepdim=True) + eps)).to(x.dtype)
+    k = len(kinds) - 1
+    return _project(h, kinds[k], weights[k], scales[k], biases[k], loras_a[k],
+                    loras_bt[k], packs[k])[0]
+
+
+def _script(fn: Any) -> Any:
+    """TorchScript ``fn`` (about a second, once per process); plain Python where scripting fails."""
+    try:
+        return torch.jit.script(fn)
+    except Exception as err:  # a torch without TorchScript still decodes, just slower
+        logging.getLogger(__name__).warning("fastgen: decode step not scripted (%s); running it in Python", err)
+        return fn
+
+
+_decode_step = _script(_decode_step_py)

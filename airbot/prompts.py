@@ -1,0 +1,75 @@
+"""The one place the messages a model sees are built: the system prompt, a chat turn, a RAG prompt.
+
+Training (SFT rows, RAFT rows), the forgetting probe and every bot build their messages here, so a
+fine-tuned bot is asked in exactly the layout it was trained on and a hybrid bot reads passages
+laid out as in its RAFT training.
+
+    from airbot.prompts import chat_messages, rag_messages
+    chat_messages("How much is a pet?", "You are a helpful customer support assistant.")
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Protocol
+
+Message = dict[str, str]
+
+
+class Passage(Protocol):
+    """Anything with the text of a retrieved clause (hits, sources, chunks)."""
+
+    text: str
+
+
+def system_turn(system_prompt: str) -> list[Message]:
+    """The system message, or nothing when the prompt is empty."""
+    return [{"role": "system", "content": system_prompt}] if system_prompt else []
+
+
+def with_system(messages: Sequence[Message], system_prompt: str) -> list[Message]:
+    """Prepend the bots' system prompt when a conversation has none, so training sees what chat sends."""
+    if messages and messages[0]["role"] == "system":
+        return list(messages)
+    return [*system_turn(system_prompt), *messages]
+
+
+def chat_messages(question: str, system_prompt: str, history: Sequence[Message] = ()) -> list[Message]:
+    """A plain chat turn: system prompt, earlier turns, the question."""
+    return [*system_turn(system_prompt), *history, {"role": "user", "content": question}]
+
+
+def passage_text(passage: Passage) -> str:
+    """A passage as the reader sees it: its text without the leading clause number (a 135M
+    model shown "1.7 ..." tends to continue the numbering instead of answering)."""
+    return re.sub(r"^(?:(?:Article|Section|Clause|Rule)\s+)?\d+(?:\.\d+)*[.)]?\s+", "", passage.text.strip(),
+                  count=1, flags=re.IGNORECASE)
+
+
+# One worked example, in a domain no user's documents are likely to share: it shows a tiny
+# reader the answer we want (one sentence, the figure with its unit) instead of a summary.
+DEMO_POLICY = "Library members may borrow up to 8 books for 21 days. A renewal costs EUR 2 per book."
+DEMO_QUESTION = "How much do I pay to renew a book?"
+DEMO_ANSWER = "A renewal costs EUR 2 per book."
+
+
+def _reader_turn(question: str, context: str) -> str:
+    return f"{question}\n\nAnswer with the facts from this policy text: {context}"
+
+
+def rag_messages(question: str, passages: Sequence[Passage], system_prompt: str,
+                 history: Sequence[Message] = ()) -> list[Message]:
+    """The reader's prompt: one worked example, then the question and the passage(s) after it.
+
+    Measured on the shipped held-out set (bench/rag_quality.py; the final report has the whole
+    table): with the right clause given, passages in the system prompt 0.46, "Policy: ...
+    Question: ..." 0.42-0.60, question first then "Answer with the facts from this policy text:
+    ..." 0.72; end to end the worked example added a few points. Several passages go with the
+    best nearest the answer. RAFT training uses the same layout so a hybrid bot sees what it was
+    trained on.
+    """
+    context = " ".join(passage_text(p) for p in reversed(passages))
+    demo = [{"role": "user", "content": _reader_turn(DEMO_QUESTION, DEMO_POLICY)},
+            {"role": "assistant", "content": DEMO_ANSWER}]
+    return [*system_turn(system_prompt), *demo, *history, {"role": "user", "content": _reader_turn(question, context)}]

@@ -1,0 +1,102 @@
+"""Evidence sentences and the grounding check, with the real embedder, on two unlike documents."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from airbot.bots.grounding import CachedEmbed, Evidence, grounded, quote_evidence, select_evidence
+from airbot.text import figures, split_sentences
+
+TELECOM = Path(__file__).resolve().parents[1] / "fixtures" / "telecom" / "policy.md"
+
+
+@dataclass
+class Passage:
+    text: str
+    section: str = ""
+
+
+@pytest.fixture(scope="module")
+def embed():
+    from airbot.knowledge.embedding import fast_encoder
+    from airbot.models import DEFAULT_EMBEDDER
+
+    encoder = fast_encoder(DEFAULT_EMBEDDER)
+    return lambda texts: np.asarray(encoder.encode(texts), dtype=np.float32).reshape(len(texts), -1)
+
+
+def test_sentences_keep_decimals_and_abbreviations_and_drop_the_clause_number() -> None:
+    text = "4.3 Screen repairs cost EUR 89.50, e.g. for a cracked display. Device Care costs EUR 8 a month."
+    assert split_sentences(text) == ["Screen repairs cost EUR 89.50, e.g. for a cracked display.",
+                                     "Device Care costs EUR 8 a month."]
+    assert split_sentences("Art. 2.3 Calls are charged at EUR 0.80 per minute.") == \
+        ["Calls are charged at EUR 0.80 per minute."]  # legal-style numbers go too (airbot.knowledge.clauses)
+
+
+def test_best_sentence_may_come_from_a_lower_hit(embed) -> None:
+    hits = [Passage("Cabin bags may weigh up to 7 kg. A personal item must fit under the seat.", "Cabin baggage"),
+            Passage("Pets in the cabin cost USD 70 per flight. Larger pets travel in the hold for USD 200.", "Pets")]
+    evidence = select_evidence("How much does it cost to put my big dog in the hold?", hits, embed, sentences=1)
+    assert [(e.source, e.text) for e in evidence] == [(2, "Larger pets travel in the hold for USD 200.")]
+
+
+def test_best_sentence_first_within_a_long_passage(embed) -> None:
+    """A whole article as one passage: the best sentence is found inside it."""
+    text = TELECOM.read_text()
+    article = text[text.index("## Article 4"):text.index("## Article 5")].split("\n", 1)[1]
+    evidence = select_evidence("What is the excess on a Device Care insurance claim?",
+                               [Passage(article, "Article 4 — Devices and repairs")], embed, sentences=2)
+    assert len(evidence) == 2 and evidence[0].score >= evidence[1].score
+    assert "excess of EUR 49 per claim" in evidence[0].text and evidence[0].source == 1
+
+
+def test_figures_are_canonical() -> None:
+    assert figures("USD 1,500 or seven days, 2.50 EUR") == {"1500", "7", "2.5"}
+
+
+def test_grounded_accepts_the_evidence_figure_and_rejects_others() -> None:
+    ev = [Evidence("A paper bill posted to you costs EUR 1.50 a month.", 1, 0, 0.7)]
+    context = ev[0].text + " Electronic bills are free."
+    question = "What does a printed bill in the post cost?"
+    assert grounded("A printed bill costs EUR 1.50 a month.", question, ev, context)
+    assert not grounded("A printed bill costs EUR 2.50.", question, ev, context)  # a figure the text lacks
+    assert not grounded("Electronic bills are free.", question, ev, context)  # misses the figure asked for
+    assert not grounded("", question, ev, context)
+
+
+def test_grounded_without_figures_compares_words() -> None:
+    ev = [Evidence("Tickets are not transferable to another person.", 1, 0, 0.6)]
+    question = "Can I give my ticket to my sister?"
+    assert grounded("No, tickets are not transferable to another person.", question, ev, ev[0].text)
+    assert not grounded("Sure, she can enjoy a luxury upgrade at the lounge.", question, ev, ev[0].text)
+
+
+def test_quote_numbers_each_sentence_by_its_source() -> None:
+    ev = [Evidence("Bills are issued on the 1st.", 1, 0, 0.5), Evidence("Paper bills cost EUR 1.50.", 3, 2, 0.6)]
+    quote = quote_evidence(ev)
+    assert "\u201cBills are issued on the 1st.\u201d [1]" in quote and "\u201cPaper bills cost EUR 1.50.\u201d [3]" in quote
+    assert quote_evidence([]) == ""
+
+
+def test_cached_embed_reuses_vectors_and_forgets_the_least_recent(embed) -> None:
+    asked: list[list[str]] = []
+
+    def counting(texts: list[str]) -> np.ndarray:
+        asked.append(list(texts))
+        return embed(texts)
+
+    cached = CachedEmbed(counting, size=3)
+    first = cached(["The fee is USD 70 per pet.", "Bags weigh up to 23 kg."])
+    again = cached(["Bags weigh up to 23 kg.", "The fee is USD 70 per pet.", "A new question?"])
+    assert asked == [["The fee is USD 70 per pet.", "Bags weigh up to 23 kg."], ["A new question?"]]
+    assert np.array_equal(again[0], first[1]) and np.array_equal(again[1], first[0])
+    assert np.allclose(again[2], embed(["A new question?"])[0], atol=1e-3)
+    cached(["One more sentence here."])  # four texts, room for three: the least recently used (bags) goes
+    cached(["The fee is USD 70 per pet."])
+    assert asked[-1] == ["One more sentence here."]
+    cached(["Bags weigh up to 23 kg."])
+    assert asked[-1] == ["Bags weigh up to 23 kg."]
