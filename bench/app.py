@@ -103,7 +103,7 @@ def load_test(url: str, bots: str, users: int, qs: list[str]) -> tuple[list[floa
 def prepare_home(bots: str) -> Path:
     home = temp_home("airbot-bench-app-")
     if {"rag", "hybrid"} & set(bots.split(",")):
-        from airbot.knowledge import build_index
+        from airbot.knowledge.index import build_index
         from airbot.samples import sample_path
 
         build_index([sample_path("policy")], home / "indexes" / "default")

@@ -1,4 +1,4 @@
-"""Chat speed: time to first token (TTFT) and decode tokens/s of every bot, airbot.fastgen against
+"""Chat speed: time to first token (TTFT) and decode tokens/s of every bot, airbot.generate.stream against
 plain ``model.generate``, on the same questions in the same run (interleaved, so load hits all alike).
 
     .venv/bin/python bench/chat.py                          # 6 held-out questions, 1 thread
@@ -11,7 +11,7 @@ plain ``model.generate``, on the same questions in the same run (interleaved, so
 Rows: ``generate fp32`` (model.generate, fp32 weights), ``generate fp32 + unmerged LoRA`` (a
 PeftModel, the issue's 12.5 tok/s baseline), ``generate bf16`` (what bots.py runs today on a
 bf16 CPU), then each bot (base, finetuned, rag, hybrid) through ``make_bot`` with
-``airbot.fastgen.stream_chat`` swapped in. Bot TTFT includes retrieval. Every variant runs with
+``airbot.generate.stream.stream_chat`` swapped in. Bot TTFT includes retrieval. Every variant runs with
 ``--threads`` intra-op threads (default 1: on a shared 2-core box two OpenMP threads stall at
 every barrier and make any baseline look far worse than it is).
 """
@@ -43,8 +43,8 @@ def questions(n: int) -> list[dict[str, Any]]:
 def quick_adapter(steps: int) -> Path:
     """A real LoRA adapter from ``steps`` steps of the default recipe (speed does not need a good one)."""
     from airbot.config import load_config
-    from airbot.finetune import run_finetune
-    from airbot.runs import create_run
+    from airbot.train.finetune import run_finetune
+    from airbot.train.runs import create_run
 
     config = load_config(overrides=[f"train.max_steps={steps}", "train.probe=false"])
     run_dir = create_run("bench-chat")
@@ -53,7 +53,7 @@ def quick_adapter(steps: int) -> Path:
 
 
 def build_index() -> Any:
-    from airbot.knowledge import build_index as build
+    from airbot.knowledge.index import build_index as build
     from airbot.samples import sample_path
 
     return build([sample_path("policy")], Path(temp_home_dir()) / "indexes" / "bench")
@@ -66,8 +66,8 @@ def temp_home_dir() -> str:
 
 
 def generate_variant(model: Any, tokenizer: Any, chat: Any) -> Variant:
-    """``model.generate`` with a streamer (airbot.generation.stream_chat), the system prompt + question."""
-    from airbot.generation import GenerationStats, stream_chat
+    """``model.generate`` with a streamer (airbot.generate.hf_generate.stream_chat), the system prompt + question."""
+    from airbot.generate.hf_generate import GenerationStats, stream_chat
 
     def ask(question: str) -> Sample:
         stats = GenerationStats()
@@ -89,11 +89,11 @@ def bot_variant(bot: Any) -> Variant:
 
 def use_fastgen(enabled: bool) -> None:
     """Point the bots at fastgen (what the lead's one-line change does) or back at generate."""
-    import airbot.bots
-    import airbot.fastgen
-    import airbot.generation
+    import airbot.bots.kinds
+    import airbot.generate.hf_generate
+    import airbot.generate.stream
 
-    airbot.bots.stream_chat = airbot.fastgen.stream_chat if enabled else airbot.generation.stream_chat
+    airbot.bots.kinds.stream_chat = airbot.generate.stream.stream_chat if enabled else airbot.generate.hf_generate.stream_chat
 
 
 def variants(args: Any) -> dict[str, tuple[Variant, bool]]:
@@ -101,7 +101,7 @@ def variants(args: Any) -> dict[str, tuple[Variant, bool]]:
     import torch
     from peft import PeftModel
 
-    from airbot.bots import make_bot
+    from airbot.bots.kinds import make_bot
     from airbot.config import load_config
     from airbot.models import load_causal_lm, load_tokenizer
 
@@ -134,7 +134,7 @@ def unmerged_bots(args: Any, config: Any, tokenizer: Any, run_dir: Path, index: 
     import torch
     from peft import PeftModel
 
-    from airbot.bots import ChatBot, RagBot
+    from airbot.bots.kinds import ChatBot, RagBot
     from airbot.models import load_causal_lm
 
     kinds = [k for k in ("finetuned", "hybrid") if k in args.bots.split(",")]
@@ -168,9 +168,9 @@ def measure(named: dict[str, tuple[Variant, bool]], qs: list[str], repeats: int)
 
 def quality(n: int, args: Any) -> list[Figure]:
     """Fact accuracy of the rag, finetuned and hybrid bots with generate vs fastgen, and identical answers."""
-    from airbot.bots import make_bot
+    from airbot.bots.kinds import make_bot
     from airbot.config import load_config
-    from airbot.metrics import fact_present
+    from airbot.text import fact_present
 
     config = load_config(overrides=[f"chat.max_new_tokens={args.max_new_tokens}"])
     run_dir = Path(args.run) if args.run else quick_adapter(args.adapter_steps)

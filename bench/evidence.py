@@ -25,8 +25,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import ROOT, machine, parser, peak_rss_mb, read_jsonl, temp_home
 
-from airbot.metrics import fact_present
 from airbot.samples import sample_path
+from airbot.text import fact_present
 
 FIGURE = re.compile(r"(?:USD|EUR|GBP|[$€£])?\s?\d+(?:[.,]\d+)?\s?(?:kg|cm|%|hours?|days?|minutes?|months?|years?)?",
                     re.IGNORECASE)

@@ -6,7 +6,7 @@ one counts, so "Article 1.3" answers a question labelled "Article 1"), fact accu
 in the answer, numbers compared as numbers, with the right clause among the sources), the
 refusal rate on out-of-scope questions (and wrongly refused held-out ones) and mean latency.
 ``fact_accuracy_model_text`` counts only the model's own words (before any evidence the bot quoted
-because the answer missed it, see airbot/reader.py) and ``quoted_evidence`` how often it quoted::
+because the answer missed it, see airbot/bots/grounding.py) and ``quoted_evidence`` how often it quoted::
 
     .venv/bin/python bench/rag_quality.py                       # shipped policy + held-out set
     .venv/bin/python bench/rag_quality.py --retrieval-only      # seconds, no generation
@@ -32,13 +32,13 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from airbot.bots import make_bot  # noqa: E402
-from airbot.clauses import within  # noqa: E402
+from airbot.bots.grounding import QUOTE_PREFIX  # noqa: E402
+from airbot.bots.kinds import make_bot  # noqa: E402
 from airbot.config import AirbotConfig, load_config  # noqa: E402
-from airbot.knowledge import KnowledgeBase, build_index  # noqa: E402
-from airbot.metrics import fact_present  # noqa: E402
-from airbot.reader import QUOTE_PREFIX  # noqa: E402
+from airbot.knowledge.clauses import within  # noqa: E402
+from airbot.knowledge.index import KnowledgeBase, build_index  # noqa: E402
 from airbot.samples import sample_path  # noqa: E402
+from airbot.text import fact_present  # noqa: E402
 
 
 def read_jsonl(path: Path, limit: int | None = None) -> list[dict[str, Any]]:
@@ -104,7 +104,7 @@ def answers(config: AirbotConfig, kb: KnowledgeBase, held: list[dict[str, Any]],
 
 def policy_update(config: AirbotConfig, kb: KnowledgeBase, changes: list[dict[str, Any]]) -> dict[str, Any]:
     """Swap the policy for its next version in place, time it, and ask the changed questions."""
-    from airbot.metrics import figure_outcome
+    from airbot.evaluate.metrics import figure_outcome
 
     name = kb.documents()[0].name
     started = time.perf_counter()

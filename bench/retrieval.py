@@ -45,7 +45,7 @@ QUERIES = 40
 
 def policy_chunks() -> list[Any]:
     """The shipped policy (both versions) cut the way the app cuts it."""
-    from airbot.documents import read_chunks
+    from airbot.knowledge.chunking import read_chunks
     from airbot.models import shared_embedder
     from airbot.samples import sample_path
 
@@ -99,7 +99,7 @@ def cpu_ms(fn: Any) -> tuple[float, float]:
 # --- indexing ---------------------------------------------------------------------------------
 def indexing(texts: list[str], repeats: int) -> list[Figure]:
     """chunks/s of the knowledge base's document embedding against sentence-transformers fp32."""
-    from airbot.knowledge import KnowledgeBase
+    from airbot.knowledge.index import KnowledgeBase
     from airbot.models import shared_embedder
 
     st, kb = shared_embedder(), KnowledgeBase(Path(tempfile.mkdtemp()), {"documents": []})
@@ -120,7 +120,7 @@ def indexing(texts: list[str], repeats: int) -> list[Figure]:
 
 
 def encoder_agreement(queries: list[str]) -> Figure:
-    from airbot.fastembed_query import fast_encoder
+    from airbot.knowledge.embedding import fast_encoder
     from airbot.models import shared_embedder
 
     ref = shared_embedder().encode(queries, normalize_embeddings=True, show_progress_bar=False)
@@ -132,9 +132,9 @@ def encoder_agreement(queries: list[str]) -> Figure:
 # --- searching --------------------------------------------------------------------------------
 def filled_kb(size: int, texts: list[str], vectors: np.ndarray, ann_min_chunks: int) -> tuple[Any, list[Figure]]:
     """A KnowledgeBase of ``size`` chunks built by its own commit path, and the commit timings."""
-    from airbot.documents import Chunk
-    from airbot.kb_records import DocumentInfo
-    from airbot.knowledge import KnowledgeBase
+    from airbot.knowledge.chunking import Chunk
+    from airbot.knowledge.index import KnowledgeBase
+    from airbot.knowledge.manifest import DocumentInfo
 
     kb = KnowledgeBase(Path(tempfile.mkdtemp()), {"documents": [], "version": 0}, ann_min_chunks=ann_min_chunks)
     docs, new = [], {}
@@ -157,8 +157,8 @@ def search_rows(size: int, kb: Any, queries: list[str], repeats: int) -> list[Fi
     """p50/p95 of the hybrid KnowledgeBase.search, the encoder alone, and the index's recall@10."""
     import faiss
 
-    from airbot import vector_index
-    from airbot.fastembed_query import fast_encoder
+    from airbot.knowledge import dense as vector_index
+    from airbot.knowledge.embedding import fast_encoder
 
     fast = fast_encoder(kb.embedder_name)
     kind = kb._index.kind
@@ -193,7 +193,7 @@ def main() -> None:
     p.add_argument("--ann-min-chunks", type=int, default=None, help="KnowledgeBase IVF threshold (default: its own).")
     p.set_defaults(repeats=2)
     args = p.parse_args()
-    from airbot.vector_index import ANN_MIN_CHUNKS
+    from airbot.knowledge.dense import ANN_MIN_CHUNKS
 
     temp_home("airbot-bench-retrieval-")
     sizes = [int(x) for x in args.sizes.split(",")]
@@ -202,7 +202,7 @@ def main() -> None:
     queries = heldout_queries()
     figures = indexing(texts[: args.embedded], args.repeats)
     figures.append(encoder_agreement(queries))
-    from airbot.fastembed_query import fast_encoder
+    from airbot.knowledge.embedding import fast_encoder
 
     vectors = expand(fast_encoder().encode(texts[: args.embedded]), max(sizes))
     for size in sizes:

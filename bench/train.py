@@ -16,8 +16,8 @@
 
 Tokens/s counts non-padding tokens (TRL's ``num_tokens``; LLaMA-Factory's non-padding tokens seen)
 over the training loop's own time. Held-out accuracy: each adapter is merged into the bf16 base
-and answers ``airline_heldout.jsonl`` greedily (through airbot.fastgen, the same for every
-trainer); a question counts when every fact is in the answer (``airbot.metrics.fact_present``).
+and answers ``airline_heldout.jsonl`` greedily (through airbot.generate.stream, the same for every
+trainer); a question counts when every fact is in the answer (``airbot.text.fact_present``).
 """
 
 from __future__ import annotations
@@ -58,7 +58,7 @@ def write_rows(rows: list[list[dict[str, str]]], folder: Path) -> Path:
 # --- workers (each runs in a fresh process) ---------------------------------------------------
 def airbot_worker(args: Any, out: Path) -> dict[str, Any]:
     from airbot.config import load_config
-    from airbot.finetune import run_finetune
+    from airbot.train.finetune import run_finetune
 
     data = write_rows(training_rows(args.pairs), out)
     overrides = ["data.heldout_fraction=0", f"train.epochs={args.epochs}", f"train.max_steps={args.max_steps}",
@@ -105,11 +105,11 @@ def heldout_accuracy(adapter: Path, limit: int) -> tuple[float | None, int]:
     from peft import PeftModel
 
     from airbot.config import ChatConfig
-    from airbot.export import match_training_base
-    from airbot.fastgen import stream_chat
-    from airbot.metrics import fact_present
+    from airbot.generate.stream import stream_chat
     from airbot.models import load_causal_lm, load_tokenizer
     from airbot.samples import sample_path
+    from airbot.text import fact_present
+    from airbot.train.model import match_training_base
 
     if limit <= 0:
         return None, 0
@@ -187,8 +187,8 @@ def llamafactory_run(args: Any) -> dict[str, Any]:
     import psutil
     import yaml
 
-    from airbot.finetune import METHOD_LR
     from airbot.models import resolve_base_model
+    from airbot.train.finetune import METHOD_LR
 
     cli = llamafactory_venv(args.peer_timeout)
     work = Path(tempfile.mkdtemp(prefix="bench-train-llamafactory-"))
