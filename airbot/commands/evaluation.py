@@ -9,20 +9,28 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airbot.commands.output import print_json, progress_bar
 from airbot.errors import AirbotError
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from airbot.config import AirbotConfig
 
 
 # --- eval ------------------------------------------------------------------------------------
 def add_eval(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("eval", help="Score bots on held-out, out-of-scope and general questions; save eval.json.")
     _eval_inputs(p)
-    p.add_argument("--data", default=None, help="Held-out Q&A file (any training format; optional facts, clause "
-                                                "fields). Default: the shipped airline held-out set.")
-    p.add_argument("--out-of-scope", default="sample", metavar="FILE",
-                   help="Questions the documents do not cover (default: the shipped ones; 'none' to skip).")
+    p.add_argument("--data", default=None,
+                   help="Held-out questions: a 'question' column plus 'answer' and/or 'facts' (optional 'clause'); "
+                        "any training format works too. Default: the rows --run held out of its training file; "
+                        "'sample' for the shipped airline set.")
+    p.add_argument("--out-of-scope", default="general", metavar="FILE",
+                   help="Questions the documents do not cover: a file, 'general' (domain-free questions, default), "
+                        "'sample' (the airline example's) or 'none'.")
     p.add_argument("--no-probe", action="store_true", help="Skip the general-knowledge (forgetting) probe.")
     p.add_argument("--policy-change", action="store_true",
                    help="Also run the policy-change test (as `python -m airbot policy-change`) into the same eval.json.")
@@ -42,27 +50,31 @@ def _eval_inputs(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", default=None, help="YAML recipe for decoding and retrieval (default: the run's).")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE",
                    help="Override one setting, e.g. --set chat.max_new_tokens=64 (repeatable).")
-    p.add_argument("--old", default=None, help="Policy change: indexed document that changed (default: the sample policy).")
-    p.add_argument("--new", default=None, help="Policy change: its new version (default: the sample's version 2).")
-    p.add_argument("--changes", default=None, help="Policy change: JSONL of {question, old, new} (default: the sample).")
+    p.add_argument("--old", default=None, help="Policy change: the indexed document that changed (its name; default: "
+                                               "the index's only document), or without --index its old version as a file.")
+    p.add_argument("--new", default=None, help="Policy change: the document's new version (a file).")
+    p.add_argument("--changes", default=None, help="Policy change: JSONL of {question, old, new}; default: every figure "
+                                                   "that differs between the two versions, found by airbot.")
     p.add_argument("--apply", action="store_true", help="Policy change: update the index itself, not a copy.")
     p.add_argument("--json", action="store_true", help="Print one JSON object instead of a table.")
 
 
-def _eval_setup(args: argparse.Namespace) -> tuple[Any, Any, Any, list[str]]:
+def _eval_setup(args: argparse.Namespace) -> tuple[Path | None, AirbotConfig, str | Path | None, list[str]]:
     from pathlib import Path
 
     from airbot.evaluate.runner import default_bots, eval_config
     from airbot.train.runs import run_path
 
-    run_dir = run_path(args.run_name) if args.run_name else None
+    run_dir = run_path(args.run_name, allow_paths=True) if args.run_name else None
     if run_dir is not None and not run_dir.is_dir():
         raise AirbotError(f"There is no run '{args.run_name}' (looked at {run_dir}); see `python -m airbot runs list`.")
     config = eval_config(run_dir, args.config, args.overrides)
-    index = args.index
-    if index and (Path(index).expanduser().is_dir() or "/" in index):
-        index = Path(index).expanduser()
-    bots = args.bots.split(",") if args.bots else default_bots(run_dir, index)
+    name: str | None = args.index
+    index: str | Path | None = name
+    if name and (Path(name).expanduser().is_dir() or "/" in name):
+        index = Path(name).expanduser()
+    old_file = getattr(args, "old", None) and Path(args.old).is_file() and index is None
+    bots = args.bots.split(",") if args.bots else default_bots(run_dir, index or (args.old if old_file else None))
     return run_dir, config, index, bots
 
 
@@ -70,14 +82,13 @@ def _run_eval(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from airbot.evaluate.report import format_table
-    from airbot.evaluate.runner import evaluate
-    from airbot.samples import sample_path
+    from airbot.evaluate.runner import default_questions, evaluate
 
     run_dir, config, index, bots = _eval_setup(args)
     show = progress_bar(sys.stderr.isatty() or not args.json)
     policy = _policy(args, bots, config, run_dir, index, show) if args.policy_change else None
-    oos = args.out_of_scope if args.out_of_scope in ("sample", "none") else Path(args.out_of_scope)
-    report = evaluate(bots, Path(args.data) if args.data else sample_path("heldout"), config, run_dir=run_dir,
+    oos = args.out_of_scope if args.out_of_scope in ("general", "sample", "none") else Path(args.out_of_scope)
+    report = evaluate(bots, default_questions(args.data, run_dir), config, run_dir=run_dir,
                       index=index, out_dir=Path(args.out) if args.out else None, progress=show,
                       out_of_scope=oos, limit=args.limit, probe=not args.no_probe, name=args.name, policy=policy)
     result = report.to_dict(questions=True)
@@ -92,7 +103,8 @@ def _run_eval(args: argparse.Namespace) -> int:
     return 0
 
 
-def _policy(args: argparse.Namespace, bots: list[str], config: Any, run_dir: Any, index: Any,
+def _policy(args: argparse.Namespace, bots: list[str], config: AirbotConfig, run_dir: Path | None,
+            index: str | Path | None,
             show: Callable[[float, str], None] | None) -> dict[str, Any]:
     from pathlib import Path
 

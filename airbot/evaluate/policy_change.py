@@ -20,27 +20,22 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airbot.config import RETRIEVAL_BOTS, AirbotConfig
 from airbot.errors import AirbotError, DataError
 from airbot.evaluate import metrics
+from airbot.evaluate.changes import Change, find_changes
 from airbot.evaluate.runner import build_bot, check_bots
+
+if TYPE_CHECKING:
+    from airbot.bots.kinds import Bot
+    from airbot.knowledge.index import KnowledgeBase
 
 Progress = Callable[[float, str], None]
 OUTCOMES = ("new", "old", "neither")
 RETRAIN_NOTE = ("retrain_s is an estimate: the run's measured training speed (tokens/s) times the training set's "
                 "tokens times its epochs, plus the run's measured start-up time; it is not a timed retrain.")
-
-
-@dataclass
-class Change:
-    """One changed figure and a question whose answer depends on it."""
-
-    question: str
-    old: str
-    new: str
-    clause: str | None = None
 
 
 @dataclass
@@ -85,9 +80,9 @@ def read_changes(path: Path, limit: int | None = None) -> list[Change]:
 
 
 # --- which documents ----------------------------------------------------------------------------
-def pick_documents(kb: Any, old: str | None, new: Path | None) -> tuple[str, Path]:
-    """The indexed document to replace and its new version. Defaults: the shipped policy (in
-    whatever format the index holds it) and the shipped updated policy in the same format."""
+def pick_documents(kb: KnowledgeBase, old: str | None, new: Path | None) -> tuple[str, Path]:
+    """The indexed document to replace and its new version. Defaults: the only document of the
+    index (or the shipped policy when the index holds it among others, with its shipped version 2)."""
     from airbot.samples import sample_path
 
     indexed = [d.name for d in kb.documents()]
@@ -101,17 +96,19 @@ def pick_documents(kb: Any, old: str | None, new: Path | None) -> tuple[str, Pat
                               f"pass --old NAME and --new FILE.")
         name = found[0] if found else indexed[0]
     if name not in indexed:
-        raise AirbotError(f"'{name}' is not in the index at {kb.root} (it holds {', '.join(indexed) or 'nothing'}); "
+        raise AirbotError(f"'{name}' is not in the index '{kb.root.name}' (it holds {', '.join(indexed) or 'nothing'}); "
                           f"pass --old with one of those names.")
     if new is None:
-        role = "policy_v2_pdf" if name.lower().endswith(".pdf") else "policy_v2"
-        new = sample_path(role)
+        if name not in {sample_path("policy").name, sample_path("policy_pdf").name}:
+            raise AirbotError(f"Upload the new version of {name} (--new FILE): airbot compares the two versions "
+                              f"to find what changed.")
+        new = sample_path("policy_v2_pdf" if name.lower().endswith(".pdf") else "policy_v2")
     if not Path(new).is_file():
         raise AirbotError(f"The new version {new} does not exist; pass --new FILE.")
     return name, Path(new)
 
 
-def working_copy(kb: Any, config: AirbotConfig, apply: bool) -> tuple[Any, Path | None]:
+def working_copy(kb: KnowledgeBase, config: AirbotConfig, apply: bool) -> tuple[KnowledgeBase, Path | None]:
     """The index to update: the user's own when ``apply``, else a private copy (and its temp folder)."""
     if apply:
         return kb, None
@@ -180,8 +177,23 @@ def _count_training_tokens(config: AirbotConfig) -> int:
     return int(sum(len(ids) for ids in prepared.train["input_ids"]))
 
 
+def plan_changes(kb: KnowledgeBase, doc_name: str, new_path: Path, changes: Path | None, limit: int | None) -> list[Change]:
+    """The changed questions: the user's file when given, else every figure that differs between the
+    indexed version of the document and its new version (``find_changes``)."""
+    if changes is not None:
+        return read_changes(Path(changes), limit)
+    from airbot.knowledge.chunking import read_chunks
+
+    found = find_changes(kb.chunks(doc_name), read_chunks(new_path, doc=doc_name))
+    if not found:
+        raise AirbotError(f"No figure differs between the indexed {doc_name} and {new_path.name}; nothing to test. "
+                          f"Upload the version whose figures changed, or a changes file (question, old, new).")
+    return found[:limit] if limit else found
+
+
 # --- the test -----------------------------------------------------------------------------------
-def policy_change(bots: list[str], config: AirbotConfig, *, run_dir: Path | None, index: Any,
+def policy_change(bots: list[str], config: AirbotConfig, *, run_dir: Path | None,
+                  index: KnowledgeBase | str | Path | None,
                   old: str | None = None, new: Path | None = None, changes: Path | None = None,
                   apply: bool = False, limit: int | None = None, progress: Progress | None = None,
                   should_stop: Callable[[], bool] | None = None) -> dict[str, Any]:
@@ -190,18 +202,27 @@ def policy_change(bots: list[str], config: AirbotConfig, *, run_dir: Path | None
     Returns the ``policy_change`` / ``rag_update_s`` / ``retrain_s`` keys of eval.json (the
     shape ``airbot.guide.Evidence.from_eval_json`` reads) plus per-question detail.
     """
-    from airbot.samples import sample_path
 
     say = progress or (lambda _f, _m: None)
+    scratch = None
     if index is None:
-        raise AirbotError("The policy-change test needs the document index (--index INDEX_DIR) to update.")
+        if not old or not Path(old).is_file():
+            raise AirbotError("The policy-change test needs the document index to update (--index NAME), or the old "
+                              "version of the document as a file (--old FILE) to index first.")
+        scratch = Path(tempfile.mkdtemp(prefix="airbot-policy-"))
+        say(0.01, f"indexing {Path(old).name}")
+        from airbot.knowledge.index import build_index
+
+        index = build_index([Path(old)], scratch / "index", rag=config.rag, embedder=config.model.embedder)
+        apply = True  # a scratch index: nothing of the user's to protect
     names = check_bots(bots, run_dir, index)
-    items = read_changes(Path(changes or sample_path("changes")), limit)
     from airbot.knowledge.index import open_index
 
-    kb = open_index(index, config)
+    kb = open_index(index, config, shared=scratch is None)
     doc_name, new_path = pick_documents(kb, old, new)
+    items = plan_changes(kb, doc_name, new_path, changes, limit)
     work, tmp = working_copy(kb, config, apply)
+    tmp = tmp or scratch
     started = time.perf_counter()
     try:
         results, rag_update_s = _ask_all(names, items, config, run_dir, work, new_path, doc_name, say, should_stop)
@@ -211,11 +232,12 @@ def policy_change(bots: list[str], config: AirbotConfig, *, run_dir: Path | None
     estimate = estimate_retrain(run_dir, config)
     say(1.0, "policy-change test done")
     summary = policy_summary(names, results, rag_update_s, estimate, doc_name, new_path, apply)
+    summary["changes"] = [asdict(c) for c in items]
     summary["policy_change_settings"]["wall_s"] = round(time.perf_counter() - started, 2)
     return summary
 
 
-def timed_update(kb: Any, new_path: Path, doc_name: str, say: Progress) -> float:
+def timed_update(kb: KnowledgeBase, new_path: Path, doc_name: str, say: Progress) -> float:
     """Seconds ``KnowledgeBase.replace`` takes: read, chunk, embed and re-index the new version.
     The embedder is loaded first, outside the clock, as it is in a running app; otherwise a
     cold start would be billed to RAG."""
@@ -227,7 +249,7 @@ def timed_update(kb: Any, new_path: Path, doc_name: str, say: Progress) -> float
     return round(time.perf_counter() - started, 3)
 
 
-def _ask_all(names: list[str], items: list[Change], config: AirbotConfig, run_dir: Path | None, kb: Any,
+def _ask_all(names: list[str], items: list[Change], config: AirbotConfig, run_dir: Path | None, kb: KnowledgeBase,
              new_path: Path, doc_name: str, say: Progress,
              should_stop: Callable[[], bool] | None) -> tuple[list[ChangeResult], float]:
     """Retrieval bots answer on the old documents, the index is updated (timed), then every bot
@@ -237,7 +259,8 @@ def _ask_all(names: list[str], items: list[Change], config: AirbotConfig, run_di
     bots = {b: build_bot(b, config, run_dir, kb) for b in names}
     total = len(items) * (len(names) + sum(b in RETRIEVAL_BOTS for b in names))
     tick = _counter(total, say)
-    before = {b: _answers(bots[b], b, items, tick, should_stop) for b in names if b in RETRIEVAL_BOTS}
+    before: dict[str, list[tuple[str, float]]] = {b: _answers(bots[b], b, items, tick, should_stop)
+                                                  for b in names if b in RETRIEVAL_BOTS}
     rag_update_s = timed_update(kb, new_path, doc_name, say)
     after = {b: _answers(bots[b], b, items, tick, should_stop) for b in names}
     results = []
@@ -249,7 +272,7 @@ def _ask_all(names: list[str], items: list[Change], config: AirbotConfig, run_di
     return results, rag_update_s
 
 
-def _answers(bot: Any, name: str, items: list[Change], tick: Callable[[str], None],
+def _answers(bot: Bot, name: str, items: list[Change], tick: Callable[[str], None],
              should_stop: Callable[[], bool] | None) -> list[tuple[str, float]]:
     """(answer, seconds) per question, stopping early when asked."""
     out = []
@@ -276,7 +299,7 @@ def policy_summary(names: list[str], results: list[ChangeResult], rag_update_s: 
     """eval.json keys: ``policy_change`` maps each bot to {new, old, neither} counts (what the
     guide reads), ``policy_change_questions`` holds the per-question rows."""
     counts = {b: {o: sum(1 for r in results if r.bot == b and r.outcome == o) for o in OUTCOMES} for b in names}
-    return {"policy_change": counts, "rag_update_s": rag_update_s,
+    return {"policy_change": counts, "bots": counts, "rag_update_s": rag_update_s,
             "retrain_s": estimate["retrain_s"] if estimate else None,
             "retrain_estimate": estimate,
             "policy_change_questions": [asdict(r) for r in results],

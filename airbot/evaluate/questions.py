@@ -162,14 +162,15 @@ def heldout_rows_of_training_file(data: Path, run_dir: Path | None, items: list[
     the run's own training file, keep only the rows its split held out."""
     from airbot.data.dataset import split_rows
 
-    trained = _run_data_path(run_dir)
+    trained = run_training_file(run_dir)
     if trained is None or trained.resolve() != data.resolve():
         return items, "whole file"
     _, held = split_rows(len(items), config.data.heldout_fraction, config.data.seed)
     return [items[i] for i in held], f"the {len(held)} rows the run held out of its training file"
 
 
-def _run_data_path(run_dir: Path | None) -> Path | None:
+def run_training_file(run_dir: Path | None) -> Path | None:
+    """The file a run trained on (its config.yaml's data.path), or None."""
     if run_dir is None or not (run_dir / "config.yaml").is_file():
         return None
     import yaml

@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from airbot.config import ADAPTER_BOTS, BOT_KINDS, RETRIEVAL_BOTS, AirbotConfig, config_to_dict
 from airbot.errors import AirbotError, DataError
@@ -36,7 +36,12 @@ from airbot.evaluate.questions import (
 from airbot.evaluate.report import EvalReport, save_report
 from airbot.evaluate.scoring import QuestionResult, ask, forgetting, score, summarize
 
-OutOfScope = Literal["sample", "none"]
+if TYPE_CHECKING:
+    from airbot.bots.kinds import Bot
+    from airbot.knowledge.index import KnowledgeBase
+
+OutOfScope = Literal["general", "sample", "none"]
+"""general: domain-free questions no policy answers (the default); sample: the airline example's own."""
 Progress = Callable[[float, str], None]
 
 
@@ -73,8 +78,9 @@ def make_plan(bots: list[str], data: Path, config: AirbotConfig, run_dir: Path |
     if not heldout:
         why = (" held out by the run's split: it is the file the run trained on, and scoring trained rows measures "
                "memory. Pass a separate held-out file with --data") if split != "whole file" else ""
-        raise DataError(f"{data} has no question/answer rows{why or ' to evaluate'}.")
-    oos_path = sample_path("out_of_scope") if out_of_scope == "sample" else out_of_scope
+        raise DataError(f"{data.name} has no questions{why or ' to evaluate'}.")
+    named = {"general": "general_out_of_scope", "sample": "out_of_scope"}
+    oos_path = sample_path(named[out_of_scope]) if out_of_scope in named else out_of_scope
     oos = read_questions(Path(oos_path), "out_of_scope", limit) if oos_path != "none" else []
     probe_items = []
     if probe and "finetuned" in bots:
@@ -85,7 +91,7 @@ def make_plan(bots: list[str], data: Path, config: AirbotConfig, run_dir: Path |
     return Plan(heldout, oos, probe_items, split)
 
 
-def check_bots(bots: Sequence[str], run_dir: Path | None, index: Any) -> list[str]:
+def check_bots(bots: Sequence[str], run_dir: Path | None, index: KnowledgeBase | str | Path | None) -> list[str]:
     """Known bot names, with the run/index each one needs; every problem in one error."""
     names = [b.strip().lower() for b in bots if b.strip()]
     problems = [f"unknown bot '{b}' (choose from {', '.join(BOT_KINDS)})" for b in names if b not in BOT_KINDS]
@@ -101,13 +107,14 @@ def check_bots(bots: Sequence[str], run_dir: Path | None, index: Any) -> list[st
 
 
 def evaluate(bots: list[str], data: Path, config: AirbotConfig, run_dir: Path | None = None,
-             index: Any = None, out_dir: Path | None = None, progress: Progress | None = None,
-             should_stop: Callable[[], bool] | None = None, *, out_of_scope: Path | OutOfScope = "sample",
+             index: KnowledgeBase | str | Path | None = None, out_dir: Path | None = None, progress: Progress | None = None,
+             should_stop: Callable[[], bool] | None = None, *, out_of_scope: Path | OutOfScope = "general",
              limit: int | None = None, probe: bool = True, name: str | None = None,
              policy: dict[str, Any] | None = None) -> EvalReport:
     """Ask every bot every question, score the answers, aggregate per bot and save the results.
 
-    ``out_of_scope`` is a question file, ``"sample"`` (the shipped one) or ``"none"``. ``should_stop``
+    ``out_of_scope`` is a question file, ``"general"`` (domain-free questions, the default), ``"sample"``
+    (the airline example's) or ``"none"``. ``should_stop``
     ends the run between questions; what was answered is still scored and saved (``partial``).
     ``policy`` is a finished policy-change result to store beside the scores in eval.json.
     """
@@ -118,7 +125,8 @@ def evaluate(bots: list[str], data: Path, config: AirbotConfig, run_dir: Path | 
     plan = make_plan(names, data, config, run_dir, out_of_scope=out_of_scope, probe=probe, limit=limit)
     from airbot.knowledge.index import open_index
 
-    kb = open_index(index, config) if any(b in RETRIEVAL_BOTS for b in names) else None
+    # check_bots made sure a retrieval bot has its index
+    kb = open_index(index, config) if index is not None and any(b in RETRIEVAL_BOTS for b in names) else None
     results, partial = _run_all(names, plan, config, run_dir, kb, say, should_stop)
     say(0.97, "scoring answers")
     score(results, _embedder(config))
@@ -133,12 +141,13 @@ def evaluate(bots: list[str], data: Path, config: AirbotConfig, run_dir: Path | 
     return report
 
 
-def _run_all(names: list[str], plan: Plan, config: AirbotConfig, run_dir: Path | None, kb: Any, say: Progress,
-             should_stop: Callable[[], bool] | None) -> tuple[list[QuestionResult], bool]:
+def _run_all(names: list[str], plan: Plan, config: AirbotConfig, run_dir: Path | None, kb: KnowledgeBase | None,
+             say: Progress, should_stop: Callable[[], bool] | None) -> tuple[list[QuestionResult], bool]:
     """Each bot in turn over its questions; progress counts questions, not bots."""
     jobs = plan.jobs(names)
     total = sum(len(items) for _, items in jobs)
-    done, results = 0, []
+    done = 0
+    results: list[QuestionResult] = []
     for bot_name, items in jobs:
         say(done / total * 0.95, f"loading the {bot_name} bot")
         bot = build_bot(bot_name, config, run_dir, kb)
@@ -151,7 +160,7 @@ def _run_all(names: list[str], plan: Plan, config: AirbotConfig, run_dir: Path |
     return results, False
 
 
-def build_bot(kind: str, config: AirbotConfig, run_dir: Path | None, kb: Any) -> Any:
+def build_bot(kind: str, config: AirbotConfig, run_dir: Path | None, kb: KnowledgeBase | None) -> Bot:
     """The same bots the Chat tab uses, so the scores describe what a user talks to."""
     from airbot.bots.kinds import make_bot
 
@@ -190,7 +199,26 @@ def eval_config(run_dir: Path | None, config_path: str | None = None, overrides:
     return load_config(config_path, overrides)
 
 
-def default_bots(run_dir: Path | None, index: Any) -> list[str]:
+def default_questions(data: str | Path | None, run_dir: Path | None) -> Path:
+    """The held-out questions an evaluation asks: the file given, else the run's own training file,
+    of which only the rows the run held out are asked (``make_plan`` keeps them). There is no
+    silent fallback to the shipped example: ``"sample"`` asks for it by name."""
+    from airbot.evaluate.questions import run_training_file
+    from airbot.samples import sample_path
+
+    if data == "sample":
+        return sample_path("heldout")
+    if data:
+        return Path(data)
+    trained = run_training_file(run_dir)
+    if trained is not None and trained.is_file():
+        return trained
+    raise DataError("Which questions should the bots answer? Pass --data FILE (a 'question' column plus 'answer' "
+                    "and/or 'facts'), or --run RUN to ask the rows that run held out of its training file"
+                    + (" (this run's training file is gone)" if run_dir is not None else "") + ".")
+
+
+def default_bots(run_dir: Path | None, index: KnowledgeBase | str | Path | None) -> list[str]:
     """Every bot the given inputs allow: fine-tuned with a run, RAG with an index, hybrid with both."""
     bots = (["finetuned"] if run_dir else []) + (["rag"] if index else []) + (["hybrid"] if run_dir and index else [])
     return bots or ["base"]

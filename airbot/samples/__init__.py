@@ -1,4 +1,6 @@
-"""The shipped example data: a fictional airline's conditions of carriage and the Q&A sets around it.
+"""The shipped example data: a fictional airline's conditions of carriage and the Q&A sets around it,
+plus two domain-free sets every user's evaluation may use: general out-of-scope questions and the
+general-knowledge probe.
 
 The files double as the template for a user's own data, so callers look them up by role
 (``sample_path("train")``) instead of hard-coding file names, and no code may depend on the
@@ -21,6 +23,7 @@ SAMPLE_FILES: dict[str, str] = {
     "policy_v2_pdf": "airline_policy_v2.pdf",
     "changes": "policy_changes.jsonl",
     "out_of_scope": "out_of_scope.jsonl",
+    "general_out_of_scope": "general_out_of_scope.jsonl",
     "probe": "general_probe.jsonl",
 }
 """Role -> file name. Roles are the stable interface; file names may change."""
