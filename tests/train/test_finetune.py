@@ -13,7 +13,7 @@ import torch
 from airbot.config import METHODS, AirbotConfig, load_config
 from airbot.models import load_tokenizer
 from airbot.prompts import with_system
-from airbot.train.builders import build_peft_config, build_quantization, build_sft_config, build_trainer
+from airbot.train.builders import build_peft_config, build_quantization, build_sft_config, build_trainer, compute_dtype
 from airbot.train.finetune import resolve_train_config, run_finetune
 from airbot.train.model import load_model, match_training_base
 from airbot.train.probe import greedy_answers
@@ -123,7 +123,8 @@ def test_cpu_qlora_trains_on_bitsandbytes_nf4_weights_kept_dequantized(tmp_path:
 
     trainer = build_trainer(config, fast, tok, prepare_data(config, None, tok), tmp_path / "out", device="cpu")
     adapters = [p for p in trainer.model.parameters() if p.requires_grad]
-    assert adapters and all(p.dtype == torch.bfloat16 for p in adapters)  # as TRL keeps bitsandbytes QLoRA's
+    # as TRL keeps bitsandbytes QLoRA's: in the compute dtype (bf16 where the CPU has AVX512-BF16/AMX, else fp32)
+    assert adapters and all(p.dtype == compute_dtype(config, "cpu") for p in adapters)
 
 
 def test_run_writes_a_complete_run_and_the_adapter_changes_the_answer(fresh_home: Path, tmp_path: Path) -> None:
