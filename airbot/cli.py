@@ -18,15 +18,17 @@ from airbot.commands.app import add_app
 from airbot.commands.ask import add_ask
 from airbot.commands.data import add_data
 from airbot.commands.evaluation import add_eval, add_policy_change
+from airbot.commands.export import add_export
 from airbot.commands.guide import add_guide
 from airbot.commands.index import add_index
 from airbot.commands.runs import add_runs
+from airbot.commands.serve import add_serve
 from airbot.commands.train import add_train
 from airbot.errors import AirbotError
 
 COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [add_app, add_guide, add_data, add_eval,
                                                                 add_policy_change, add_index, add_ask, add_train,
-                                                                add_runs]
+                                                                add_runs, add_export, add_serve]
 
 
 def build_parser() -> argparse.ArgumentParser:

