@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 from airbot.errors import AirbotError
 
-Change = Literal["never", "yearly", "monthly", "weekly", "daily"]
+Change = Literal["never", "yearly", "few-times-a-year", "monthly", "weekly", "daily"]
 Level = Literal["low", "medium", "high"]
 Style = Literal["none", "some", "strict"]
 Latency = Literal["tight", "normal", "relaxed"]
@@ -31,11 +31,12 @@ class Answers:
     knowledge_change: Change = field(
         default="yearly", metadata={"help": "How often does the knowledge your bot must know change?"})
     examples: int = field(
-        default=100, metadata={"help": "How many Q&A examples could you train on? (the seed uses 30–1000)"})
+        default=100, metadata={"help": "How many Q&A examples could you train on? (30–1000 is typical)"})
     style_control: Style = field(
         default="none", metadata={"help": "How tightly must the bot follow your tone and answer format?"})
     offline: bool = field(
-        default=False, metadata={"help": "Must it work with limited or no internet, or keep data strictly private?"})
+        default=False, metadata={"help": ("Must it work with limited or no internet, or keep data strictly private? "
+                                          "(In airbot fine-tuning and RAG both run on your own machine.)")})
     fact_intensive: Level = field(
         default="medium", metadata={"help": "How regulatory or fact-intensive are the answers (exact figures)?"})
     repetitive: Level = field(
@@ -60,9 +61,10 @@ def question_help(name: str) -> str:
 PRESETS: dict[str, Answers] = {
     # Static policies asked the same way again and again, answered in the airline's voice.
     "Airline FAQs": Answers("yearly", 300, "some", False, "medium", "high", "tight", "medium", True, True, "low"),
-    # Orders, returns, shipping: repeated intents in a strict brand voice, answered instantly.
-    "E-commerce chatbot": Answers("yearly", 800, "strict", False, "low", "high", "tight", "medium", True, True,
-                                  "medium"),
+    # Orders, returns, shipping: repeated intents in a strict brand voice, answered instantly; the shipping
+    # and returns terms change a few times a year (sales seasons).
+    "E-commerce chatbot": Answers("few-times-a-year", 800, "strict", False, "low", "high", "tight", "medium", True,
+                                  True, "medium"),
     # The law changes weekly, every answer must cite the current text, questions vary widely.
     "Legal assistant (latest laws)": Answers("weekly", 200, "some", False, "high", "low", "relaxed", "medium",
                                              True, True, "high"),

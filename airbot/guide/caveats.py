@@ -1,4 +1,4 @@
-"""Caveats: the seed's challenges of the chosen approach, kept to those the answers actually trigger."""
+"""Caveats: the guide's challenges of the chosen approach, kept to those the answers actually trigger."""
 
 from __future__ import annotations
 
@@ -28,8 +28,8 @@ _FT_CAVEATS: tuple[tuple[typing.Callable[[Answers], bool], str, str], ...] = (
     (lambda a: a.examples < 100, DATASET,
      "With few examples, quality and diversity matter most: cover every kind of question, not many of one kind."),
     (lambda a: a.cost_budget == "low", cite("challenges", "High cost for larger models"),
-     "Training cost grows with model size: use QLoRA on a small model (the seed: ideal for budget setups)."),
-    (lambda a: a.knowledge_change in ("monthly", "weekly", "daily"),
+     "Training cost grows with model size: use QLoRA on a small model (it is made for budget setups)."),
+    (lambda a: a.knowledge_change in ("few-times-a-year", "monthly", "weekly", "daily"),
      cite("fine_tuned_airline_bot", "Needs retraining if policies change"),
      "Facts baked into the weights go stale when your policies change: keep changing facts out of the training set."),
 )
@@ -42,6 +42,6 @@ _RAG_CAVEATS: tuple[tuple[typing.Callable[[Answers], bool], str, str], ...] = (
 
 
 def caveats(a: Answers, verdict: Verdict) -> list[Caveat]:
-    """The seed's challenges of whatever the verdict involves, filtered to those these answers trigger."""
+    """The known challenges of whatever the verdict involves, filtered to those these answers trigger."""
     rules = (_FT_CAVEATS if verdict != "rag" else ()) + (_RAG_CAVEATS if verdict != "fine-tune" else ())
     return [Caveat(text, row) for applies, row, text in rules if applies(a)]

@@ -1,7 +1,9 @@
-"""The rules: each questionnaire answer pushes towards fine-tuning or RAG with a weight and a seed row.
+"""The rules: each questionnaire answer pushes towards fine-tuning or RAG with a weight and a table row.
 
 Scores are sums of weights; hybrid is scored only when both sides are strong (it pays both costs);
 hard constraints (no documents, offline without a retriever) remove options whatever the scores say.
+Being offline or private favours neither side: in airbot the embedder, the index and the model all run
+on the user's machine, so RAG is as local as a fine-tuned model (``notes`` says so on the page).
 ``airbot.guide.verdict`` puts these together into a ``Recommendation``.
 """
 
@@ -64,22 +66,26 @@ RULES: dict[tuple[str, object], _Rule] = {
                                          "a fine-tuned model learns it once and never needs retraining"),
     ("knowledge_change", "yearly"): _Rule("fine-tune", 0.5, _DATA_UPDATE, "Your knowledge changes about once a year",
                                           "retraining a fine-tuned model that rarely is affordable"),
+    ("knowledge_change", "few-times-a-year"): _Rule(
+        "rag", 0.5, cite("fine_tuned_airline_bot", "Needs retraining if policies change"),
+        "Your knowledge changes a few times a year",
+        "each change means retraining a fine-tuned model, while RAG only re-indexes the changed documents"),
     ("knowledge_change", "monthly"): _Rule(
         "rag", 1.0, cite("fine_tuned_airline_bot", "Needs retraining if policies change"),
         "Your knowledge changes monthly",
         "a fine-tuned model needs retraining every month, while RAG only re-indexes the changed documents"),
     ("knowledge_change", "weekly"): _Rule(
         "rag", 2.5, cite("tips", "Consider RAG if your knowledge changes weekly"), "Your knowledge changes weekly",
-        "the seed's tip is to consider RAG, which picks up new documents without retraining"),
+        "the guide's tip is to consider RAG, which picks up new documents without retraining"),
     ("knowledge_change", "daily"): _Rule(
         "rag", 3.0, cite("when_to_fine_tune", "Vast changing external knowledge base"),
-        "Your knowledge changes daily", "a constantly changing knowledge base is the seed's clearest case for RAG"),
+        "Your knowledge changes daily", "a constantly changing knowledge base is the clearest case for RAG"),
     ("examples", "none"): _Rule("rag", 2.0, DATASET, "You have no Q&A examples",
                                 "there is nothing to fine-tune on yet, while RAG works from documents alone"),
     ("examples", "few"): _Rule("rag", 1.0, DATASET, "You have only {n} Q&A examples",
                                "fine-tuning needs a good, diverse set of at least 30, so RAG is the safer start"),
     ("examples", "some"): _Rule("fine-tune", 0.5, _LORA_TIP, "You have {n} Q&A examples",
-                                "enough for a LoRA fine-tune (the seed's airline bot learned from 100)"),
+                                "enough for a LoRA fine-tune, which needs far fewer than 20K examples"),
     ("examples", "many"): _Rule("fine-tune", 1.0, _LORA_TIP, "You have {n} Q&A examples",
                                 "a solid set for a LoRA or QLoRA fine-tune"),
     ("examples", "huge"): _Rule("fine-tune", 1.0, cite("techniques", "Full Fine-Tuning"), "You have {n} Q&A examples",
@@ -88,21 +94,17 @@ RULES: dict[tuple[str, object], _Rule] = {
                                      "fine-tuning teaches the model your style"),
     ("style_control", "strict"): _Rule("fine-tune", 2.0, _STYLE, "You need strict control over tone and format",
                                        "fine-tuning trains that style into the model, which retrieval alone cannot"),
-    ("offline", True): _Rule(
-        "fine-tune", 1.5, cite("when_to_fine_tune", "Limited or no internet access"),
-        "Your bot must work with limited or no internet, or keep data private",
-        "a fine-tuned model answers with no external lookup"),
     ("fact_intensive", "medium"): _Rule("rag", 1.0, _FACTS, "Your answers are fairly fact-heavy",
                                         "RAG grounds them in your documents and shows its sources"),
     ("fact_intensive", "high"): _Rule("rag", 2.0, _FACTS, "Your task is regulatory or fact-intensive",
-                                      "the seed says prefer RAG, which answers from the source text and can cite it"),
+                                      "the guide says prefer RAG, which answers from the source text and can cite it"),
     ("repetitive", "low"): _Rule(
         "rag", 0.5, cite("summary", "Use Case"), "Your questions vary rather than repeat",
-        "the seed matches RAG to dynamic, fact-based queries and fine-tuning to static, repeated ones"),
+        "the comparison table matches RAG to dynamic, fact-based queries and fine-tuning to static, repeated ones"),
     ("repetitive", "medium"): _Rule("fine-tune", 0.5, _REPEAT, "Many of your questions repeat",
                                     "fine-tuning answers known patterns consistently"),
     ("repetitive", "high"): _Rule("fine-tune", 1.5, _REPEAT, "Your questions are repetitive with known patterns",
-                                  "that is the seed's first case for fine-tuning"),
+                                  "that is the guide's first case for fine-tuning"),
     ("latency_budget", "tight"): _Rule(
         "fine-tune", 1.0, cite("rag_airline_bot", "Slower response due to document search"), "You need fast answers",
         "RAG is slower because it searches documents first, while a fine-tuned model answers directly"),
@@ -122,7 +124,7 @@ RULES: dict[tuple[str, object], _Rule] = {
         "Unseen and edge-case questions matter a lot to you",
         "a fine-tuned bot cannot cover every edge case, while RAG looks the answer up in your documents"),
     ("blend", "tip"): _Rule("hybrid", BLEND_BONUS, _BLEND, "You need both control over structure and grounded facts",
-                            "the seed's tip is to fine-tune on structure and use RAG for facts"),
+                            "the guide's tip is to fine-tune on structure and use RAG for facts"),
     ("blend", "close"): _Rule("hybrid", CLOSE_BONUS, _BLEND, "Both approaches have strong support in your answers",
                               "blending them keeps the strengths of each"),
 }
@@ -186,7 +188,8 @@ def constraints(a: Answers) -> tuple[set[Verdict], list[str]]:
     if a.offline and not a.can_run_retriever:
         allowed -= {"rag", "hybrid"}
         notes.append("Offline and without a retriever nothing can search your documents, so RAG and hybrid are "
-                     "ruled out. (RAG itself runs offline with a local index: if you can host one, say so.)")
+                     "ruled out. (In airbot RAG runs offline too, with a local index on your own machine: if you "
+                     "can host one, say so.)")
     return allowed, notes
 
 
@@ -198,11 +201,20 @@ def pick(scores: dict[str, float], allowed: set[Verdict]) -> Verdict:
 def data_warnings(a: Answers) -> list[str]:
     """What the example count says about fine-tuning, whatever the verdict."""
     if a.examples < MIN_EXAMPLES:
-        return [(f"You have {a.examples} Q&A examples; fine-tuning needs at least {MIN_EXAMPLES} (the seed "
-                 "fine-tunes on 30–1000), so your data does not support fine-tuning yet. Collect more examples first.")]
+        return [(f"You have {a.examples} Q&A examples; fine-tuning needs at least {MIN_EXAMPLES} (30–1000 is "
+                 "typical), so your data does not support fine-tuning yet. Collect more examples first.")]
     if a.examples > LORA_MAX_EXAMPLES:
-        return [(f"You have {a.examples} examples, past the seed's tip 'Use LoRA or QLoRA for < 20K examples': "
+        return [(f"You have {a.examples} examples, past the guide's tip 'Use LoRA or QLoRA for < 20K examples': "
                  "consider full fine-tuning with a larger GPU budget, or train LoRA on a diverse subset.")]
+    return []
+
+
+def notes(a: Answers) -> list[str]:
+    """What an answer means here without pushing either way (shown beside the reasons, weight 0)."""
+    if a.offline and a.can_run_retriever:
+        return ["You need it offline or private: that favours neither side here, because in airbot fine-tuning "
+                "and RAG both run on your own machine (the embedder, the document index and the model are local; "
+                "nothing is sent to a cloud service)."]
     return []
 
 

@@ -1,6 +1,7 @@
-"""The decision guide: verdicts follow the seed's tables, reasons cite real rows, evidence is weighed fairly.
+"""The decision guide: verdicts follow the guide's tables, reasons cite real rows, evidence takes part by
+the stated rule (never contradicted silently), every bot meets every other, votes are cited.
 
-    .venv/bin/python -m pytest tests/test_guide.py -q
+    .venv/bin/python -m pytest tests/guide/test_guide.py -q
 """
 
 from __future__ import annotations
@@ -43,7 +44,8 @@ VERDICT_CASES = [
     ("Research Q&A", PRESETS["Research-based Q&A"], "rag"),
     # single-factor flips from the undecided middle, one per seed row
     ("strict style", replace(BASE, style_control="strict"), "fine-tune"),
-    ("offline", replace(BASE, offline=True), "fine-tune"),
+    ("few changes a year", replace(BASE, knowledge_change="few-times-a-year"), "rag"),
+    ("airline, a few changes a year", replace(AIRLINE, knowledge_change="few-times-a-year"), "fine-tune"),
     ("repetitive", replace(BASE, repetitive="high"), "fine-tune"),
     ("tight latency", replace(BASE, latency_budget="tight"), "fine-tune"),
     ("no retriever", replace(BASE, can_run_retriever=False), "fine-tune"),
@@ -84,7 +86,7 @@ def test_every_preset_gets_the_seeds_verdict() -> None:
 def _sample(k: int = 1500) -> list[Answers]:
     """A fixed random sample of the whole answer space (all combinations would be ~150k)."""
     rng = random.Random(7)
-    choices = {"knowledge_change": ["never", "yearly", "monthly", "weekly", "daily"],
+    choices = {"knowledge_change": ["never", "yearly", "few-times-a-year", "monthly", "weekly", "daily"],
                "examples": [0, 10, 29, 30, 500, 5000, 50_000], "style_control": ["none", "some", "strict"],
                "offline": [True, False], "fact_intensive": ["low", "medium", "high"],
                "repetitive": ["low", "medium", "high"], "latency_budget": ["tight", "normal", "relaxed"],
@@ -104,8 +106,8 @@ def test_reasons_and_caveats_cite_real_seed_rows() -> None:
 
 
 def test_citation_format_matches_the_brief() -> None:
-    assert ("When should you fine-tune? — Limited or no internet access → Fine-tuning"
-            in {r.seed_row for r in recommend(replace(BASE, offline=True)).reasons})
+    assert ("When should you fine-tune? — Repetitive tasks with known patterns → Fine-tuning"
+            in {r.seed_row for r in recommend(replace(BASE, repetitive="high")).reasons})
     assert "Tips — Blend both: fine-tune on structure, RAG for facts" in seed_citations()
 
 
@@ -188,7 +190,7 @@ def test_answers_from_mapping_collects_every_problem() -> None:
                               "style_control": "loose"})
     message = str(err.value)
     assert "5 problem" in message
-    assert "knowledge_change: 'hourly'" in message and "never, yearly, monthly, weekly, daily" in message
+    assert "knowledge_change: 'hourly'" in message and "never, yearly, few-times-a-year, monthly, weekly, daily" in message
     assert "examples: -3" in message
     assert "offline: 'maybe'" in message and "true or false" in message
     assert "unknown field 'fact_intensiv' (did you mean 'fact_intensive'?)" in message
@@ -228,22 +230,26 @@ def test_evidence_that_agrees() -> None:
                                      "bot: the numbers agree with RAG.")
 
 
-def test_evidence_that_disagrees_leaves_the_verdict_alone() -> None:
+def test_evidence_that_disagrees_moves_the_headline_with_a_banner() -> None:
     ev = Evidence({"finetuned": _bot(0.40, n=30), "rag": _bot(0.80, n=30)})
     rec = recommend(AIRLINE, ev)
-    assert rec.verdict == "fine-tune"
+    assert rec.verdict == "rag" and rec.questionnaire_verdict == "fine-tune"
     assert rec.agreement == "disagree" and rec.evidence_verdict == "rag"
-    assert "the numbers disagree and favour RAG" in rec.evidence_lines[0]
+    assert "the numbers disagree, so the headline follows your data: RAG" in rec.evidence_lines[0]
+    assert rec.banner and "40 points apart on 30 and 30 questions" in rec.banner
+    assert rec.questionnaire_summary.startswith("Fine-tuning fits best")
+    assert all("Challenges in Fine-Tuning" not in c.seed_row for c in rec.caveats)  # caveats of the headline
 
 
 @pytest.mark.parametrize(("ft", "rag", "why"), [
-    (_bot(0.55, (0.40, 0.70)), _bot(0.70, (0.55, 0.82)), "confidence intervals overlap"),
+    (_bot(0.55, (0.40, 0.70)), _bot(0.70, (0.55, 0.82)), "95% intervals overlap"),
     (_bot(0.30, n=8), _bot(0.70, n=8), "only 8 questions"),
     (_bot(0.60, n=50), _bot(0.70, n=50), "under 15 points"),
 ])
 def test_inconclusive_evidence(ft: BotEvidence, rag: BotEvidence, why: str) -> None:
     rec = recommend(replace(BASE, knowledge_change="weekly"), Evidence({"finetuned": ft, "rag": rag}))
     assert rec.agreement == "mixed" and rec.evidence_verdict is None
+    assert rec.verdict == rec.questionnaire_verdict and rec.banner is None  # nothing clear: the answers decide
     assert why in rec.evidence_lines[0] and "too small to tell" in rec.evidence_lines[0]
 
 
@@ -252,13 +258,20 @@ def test_a_15_point_gap_on_enough_questions_counts() -> None:
     assert rec.agreement == "agree" and rec.evidence_verdict == "fine-tune"
 
 
-def test_hybrid_level_with_rag_still_agrees() -> None:
-    answers = replace(BASE, style_control="strict", fact_intensive="high")
-    ev = Evidence({"finetuned": _bot(0.3, (0.2, 0.4)), "rag": _bot(0.82, (0.7, 0.9)), "hybrid": _bot(0.8, (0.68, 0.9))})
+def test_hybrid_level_with_rag_is_not_called_agreement() -> None:
+    """The issue's monthly case: RAG alone equals hybrid, so 'the numbers agree with hybrid' would mislead."""
+    answers = replace(BASE, knowledge_change="monthly", style_control="strict", fact_intensive="high")
+    ev = Evidence({"finetuned": _bot(0.07, (0.01, 0.30)), "rag": _bot(0.8, (0.55, 0.93)),
+                   "hybrid": _bot(0.8, (0.55, 0.93))})
     rec = recommend(answers, ev)
-    assert rec.verdict == "hybrid" and rec.agreement == "agree"
-    assert rec.evidence_verdict is None  # RAG and hybrid cannot be told apart
-    assert "the hybrid bot answered 80% vs 30% for the fine-tuned bot" in rec.evidence_lines[0]
+    assert rec.questionnaire_verdict == "hybrid" and rec.verdict == "hybrid" and rec.banner is None
+    assert rec.agreement == "mixed" and rec.evidence_verdict is None  # RAG and hybrid cannot be told apart
+    assert "agree" not in rec.evidence_lines[0]
+    assert "cannot tell the hybrid bot and RAG apart" in rec.evidence_lines[0]
+    assert "RAG alone did as well" in rec.evidence_lines[0]
+    pairs = {frozenset((c.leader, c.other)): c for c in rec.comparisons}
+    assert len(pairs) == 3 and not pairs[frozenset(("rag", "hybrid"))].clear
+    assert pairs[frozenset(("rag", "finetuned"))].clear and pairs[frozenset(("hybrid", "finetuned"))].clear
 
 
 def test_unevaluated_verdict_bot_or_single_bot() -> None:
@@ -359,3 +372,188 @@ def test_every_boolean_combination_gives_a_verdict() -> None:
     for offline, retriever, docs in itertools.product([True, False], repeat=3):
         rec = recommend(replace(BASE, offline=offline, can_run_retriever=retriever, has_documents=docs))
         assert rec.verdict in ("fine-tune", "rag", "hybrid") and rec.summary
+
+
+# --- issue 15: the guide never contradicts the user's numbers silently -------------------------------
+
+# The issue's bank: fine-tuned 7% vs RAG 80% on 15 held-out questions (Wilson intervals).
+BANK_FT, BANK_RAG = _bot(1 / 15, (0.012, 0.298), n=15), _bot(12 / 15, (0.548, 0.93), n=15)
+
+
+def test_bank_case_the_headline_follows_the_data_with_a_banner() -> None:
+    """Answers that point to fine-tuning (knowledge changes yearly, repeated questions) meet numbers that
+    clearly favour RAG: the headline is RAG, a banner says why, the answers' verdict stays on the record."""
+    answers = replace(BASE, knowledge_change="yearly", repetitive="high")
+    assert recommend(answers).verdict == "fine-tune"
+    rec = recommend(answers, Evidence({"finetuned": BANK_FT, "rag": BANK_RAG}))
+    assert rec.verdict == "rag" and rec.questionnaire_verdict == "fine-tune"
+    assert rec.banner == ("The headline follows your numbers, not your answers: on your questions RAG answered 80% "
+                          "vs 7% for the fine-tuned bot (fact accuracy; the 95% intervals do not overlap). Your "
+                          "answers alone point to fine-tuning; their reasons are below.")
+    assert rec.questionnaire_summary.startswith("Fine-tuning fits best") and rec.summary.startswith("RAG fits your data")
+    assert rec.agreement == "disagree" and rec.evidence_verdict == "rag"
+    assert rec.scores == recommend(answers).scores  # the answers' scores are untouched, only the headline moved
+    assert rec.evidence_rule.startswith("How your numbers count: when one approach is clearly more accurate")
+    assert "evidence_rule" in to_dict(rec) and "banner" in to_dict(rec) and "questionnaire_verdict" in to_dict(rec)
+
+
+def test_no_clear_difference_leaves_the_answers_in_charge() -> None:
+    answers = replace(BASE, knowledge_change="yearly", repetitive="high")
+    rec = recommend(answers, Evidence({"finetuned": _bot(0.6, (0.4, 0.78)), "rag": _bot(0.75, (0.55, 0.88))}))
+    assert rec.verdict == rec.questionnaire_verdict == "fine-tune" and rec.banner is None
+
+
+def test_the_data_never_overrides_a_hard_constraint_silently() -> None:
+    rec = recommend(replace(LEGAL, has_documents=False), Evidence({"finetuned": BANK_FT, "rag": BANK_RAG}))
+    assert rec.verdict == "fine-tune"
+    assert rec.banner and "your setup rules out RAG" in rec.banner and "no source documents" in rec.banner
+
+
+def test_a_clearly_beaten_bot_never_heads_without_a_banner() -> None:
+    """Over a sweep of answers and evidence: whenever another evaluated approach clearly beats the
+    headline's bot, a banner is there; when nothing beats it, the headline is the answers' own."""
+    bot = {"fine-tune": "finetuned", "rag": "rag", "hybrid": "hybrid"}
+    evidences = [Evidence({"finetuned": BANK_FT, "rag": BANK_RAG}),
+                 Evidence({"finetuned": BANK_RAG, "rag": BANK_FT}),
+                 Evidence({"finetuned": BANK_FT, "rag": BANK_RAG, "hybrid": BANK_RAG}),
+                 Evidence({"finetuned": BANK_FT, "rag": BANK_FT, "hybrid": BANK_RAG}),
+                 Evidence({"base": BANK_RAG, "finetuned": BANK_FT, "rag": BANK_FT})]
+    moved = 0
+    for answers in _sample(300):
+        for ev in evidences:
+            rec = recommend(answers, ev)
+            beaten = any(c.clear and c.other == bot[rec.verdict] for c in rec.comparisons)
+            assert rec.banner or not beaten, (answers, ev)
+            moved += rec.verdict != rec.questionnaire_verdict
+            if rec.verdict != rec.questionnaire_verdict:
+                assert rec.banner and rec.agreement == "disagree"
+    assert moved > 100  # the sweep reached the override, so the checks above mean something
+
+
+def test_strict_accuracy_is_used_when_every_bot_has_it() -> None:
+    bots = {"finetuned": {"fact_accuracy": 0.6, "n": 40, "strict_accuracy": 0.1, "strict_accuracy_ci": [0.04, 0.23]},
+            "rag": {"fact_accuracy": 0.65, "n": 40, "strict_accuracy": 0.8, "strict_accuracy_ci": [0.65, 0.9]}}
+    answers = replace(BASE, repetitive="high")
+    strict = recommend(answers, Evidence.from_eval_json({"bots": bots}))
+    assert strict.measure == "strict" and strict.verdict == "rag" and "strict accuracy" in (strict.banner or "")
+    assert any(line.startswith("Accuracy here is strict accuracy") for line in strict.evidence_lines)
+    del bots["rag"]["strict_accuracy"]  # one bot without it: every comparison falls back to fact accuracy
+    fact = recommend(answers, Evidence.from_eval_json({"bots": bots}))
+    assert fact.measure == "fact" and fact.verdict == "fine-tune" and fact.banner is None
+    assert any(line.startswith("Accuracy here is fact accuracy") for line in fact.evidence_lines)
+
+
+def test_every_bot_is_compared_with_every_other() -> None:
+    ev = Evidence({"base": _bot(0.1, n=30), "finetuned": _bot(0.3, n=30), "rag": _bot(0.8, n=30),
+                   "hybrid": _bot(0.8, n=30)})
+    rec = recommend(replace(BASE, knowledge_change="monthly"), ev)
+    pairs = {(c.leader, c.other): c.clear for c in rec.comparisons}
+    assert len(pairs) == 6
+    assert pairs[("rag", "hybrid")] is False and pairs[("hybrid", "finetuned")] is True
+    assert pairs[("finetuned", "base")] is True and pairs[("rag", "base")] is True
+    lines = [c.line() for c in rec.comparisons]
+    assert "RAG 80% vs the hybrid bot 80%: not clear (the gap is under 15 points: 0 points apart on 30 and 30 " \
+           "questions)." in lines
+
+
+def test_a_headline_below_the_base_model_gets_a_banner() -> None:
+    ev = Evidence({"base": _bot(0.6, n=30), "finetuned": _bot(0.2, n=30), "rag": _bot(0.25, n=30)})
+    rec = recommend(AIRLINE, ev)
+    assert rec.verdict == "fine-tune" and rec.banner and rec.banner == (
+        "The base model, with no training and no documents, answered 60% vs 20% for the fine-tuned bot: check its "
+        "training run before relying on it.")
+
+
+def test_a_few_times_a_year_sits_between_yearly_and_monthly() -> None:
+    import typing
+
+    from airbot.cli import build_parser
+    from airbot.guide import Change
+
+    assert typing.get_args(Change)[1:4] == ("yearly", "few-times-a-year", "monthly")
+    lean = {}
+    for change in ("yearly", "few-times-a-year", "monthly"):
+        scores = recommend(replace(BASE, knowledge_change=change)).scores
+        lean[change] = scores["rag"] - scores["fine-tune"]
+    assert lean["yearly"] < lean["few-times-a-year"] < lean["monthly"]
+    rec = recommend(replace(BASE, knowledge_change="few-times-a-year"))
+    assert any(r.text.startswith("Your knowledge changes a few times a year") for r in rec.reasons)
+    assert "few-times-a-year" in {a.knowledge_change for a in PRESETS.values()}
+    args = build_parser().parse_args(["guide", "--knowledge-change", "few-times-a-year"])
+    assert args.knowledge_change == "few-times-a-year"
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["guide", "--knowledge-change", "hourly"])
+
+
+def test_privacy_favours_neither_side_because_both_run_locally() -> None:
+    for answers in _sample(300):
+        if answers.can_run_retriever:
+            private, public = recommend(replace(answers, offline=True)), recommend(replace(answers, offline=False))
+            assert private.scores == public.scores and private.verdict == public.verdict
+    rec = recommend(replace(BASE, offline=True))
+    assert not any(r.factor == "offline" for r in rec.reasons)
+    assert any("both run on your own machine" in n for n in rec.notes)
+    assert "own machine" in question_help("offline")
+    cut_off = recommend(replace(BASE, offline=True, can_run_retriever=False))  # the one real constraint stays
+    assert cut_off.verdict == "fine-tune" and any("RAG runs offline too" in w for w in cut_off.warnings)
+
+
+def _strings(x: object) -> list[str]:
+    """Every string value in a to_dict tree (keys are identifiers, not text the user reads)."""
+    if isinstance(x, str):
+        return [x]
+    if isinstance(x, dict):
+        return [s for v in x.values() for s in _strings(v)]
+    if isinstance(x, list):
+        return [s for v in x for s in _strings(v)]
+    return []
+
+
+def test_no_seed_or_brief_in_any_visible_text(fresh_home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import re
+
+    from airbot.cli import main
+
+    internal = re.compile(r"\b(seed|brief)", re.IGNORECASE)
+    ev = Evidence({"base": _bot(0.1), "finetuned": BANK_FT, "rag": BANK_RAG, "hybrid": _bot(0.78, (0.6, 0.9))},
+                  {"rag": "new", "finetuned": "old"}, 2.0, 90.0)
+    votes = [{"vote": "left", "left": {"bot": "rag"}, "right": {"bot": "finetuned"}}]
+    variants = [{}, {"examples": 5}, {"examples": 50_000}, {"has_documents": False},
+                {"offline": True, "can_run_retriever": False}, {"offline": True}, {"cost_budget": "low"}]
+    for name, preset in PRESETS.items():
+        for change in variants:
+            for evidence in (None, ev):
+                texts = _strings(to_dict(recommend(replace(preset, **change), evidence, votes)))
+                bad = [t for t in texts if internal.search(t)]
+                assert not bad, (name, change, bad)
+    assert not [q for q in map(question_help, asdict(BASE)) if internal.search(q)]
+    (fresh_home / "eval.json").write_text(json.dumps({"bots": {"finetuned": {"fact_accuracy": 0.07, "n": 15},
+                                                               "rag": {"fact_accuracy": 0.8, "n": 15}}}))
+    for preset in PRESETS:
+        assert main(["guide", "--preset", preset, "--eval", str(fresh_home / "eval.json"), "--examples", "5"]) == 0
+    out = capsys.readouterr().out
+    assert "Recommendation:" in out and "How your numbers count" in out
+    assert not internal.search(out)
+    assert "(from the table: " in out  # the rows are still cited, in words meant for the user
+
+
+# --- side-by-side votes -----------------------------------------------------------------------------
+
+
+def _vote(winner: str, left: str, right: str, blind: bool = True) -> dict[str, object]:
+    return {"vote": winner, "left": {"bot": left, "answer": "a"}, "right": {"bot": right, "answer": "b"},
+            "blind": blind}
+
+
+def test_votes_become_a_win_rate_the_guide_cites() -> None:
+    votes = ([_vote("left", "rag", "finetuned")] * 4 + [_vote("right", "finetuned", "rag")] * 3
+             + [_vote("left", "finetuned", "rag"), _vote("tie", "rag", "finetuned")])
+    rec = recommend(AIRLINE, votes=votes)
+    assert rec.vote_lines == ["In your blind side-by-side votes RAG won 7 of 9 comparisons against the fine-tuned "
+                              "bot (the fine-tuned bot won 1); 1 was a tie or both bad. Fewer than 10 votes: a hint, "
+                              "not a result."]
+    assert rec.verdict == "fine-tune"  # votes are cited, not counted in the headline
+    seen = recommend(AIRLINE, votes=[*votes, _vote("left", "hybrid", "rag", blind=False), {"vote": "left"}, "junk"])
+    assert len(seen.vote_lines) == 2  # the malformed records are skipped
+    assert seen.vote_lines[1].startswith("In your side-by-side votes the hybrid bot won 1 of 1 comparison against RAG")
+    assert recommend(AIRLINE).vote_lines == [] and recommend(AIRLINE, votes=[]).vote_lines == []
