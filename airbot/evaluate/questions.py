@@ -58,7 +58,7 @@ def read_rows(path: Path, purpose: str, needs: Sequence[Sequence[str]], hint: st
     rows = []
     for record in records:
         row = {str(k).strip().lower(): v for k, v in record.values.items()}
-        missing = [" or ".join(group) for group in needs if not any(_present(row.get(name)) for name in group)]
+        missing = [_column_names(group) for group in needs if not any(_present(row.get(n)) for n in group)]
         if missing:
             problems.append(f"{record.where}: no {' and no '.join(missing)}")
         else:
@@ -67,6 +67,11 @@ def read_rows(path: Path, purpose: str, needs: Sequence[Sequence[str]], hint: st
         problems.append("the file has no rows")
     Problems(problems).fail(path, hint, purpose)
     return rows
+
+
+def _column_names(group: Sequence[str]) -> str:
+    """How a message names a needed column: its usual name (and 'facts' where facts would do)."""
+    return " or ".join(dict.fromkeys(f"'{n}'" for n in (group[0], *(["facts"] if "facts" in group else []))))
 
 
 def _present(value: Any) -> bool:

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from airbot.config import load_config
-from airbot.errors import AirbotError
+from airbot.errors import AirbotError, DataError
 from airbot.evaluate import questions as eval_sets
 from airbot.evaluate import report as eval_report
 from airbot.evaluate import runner as ev
@@ -109,12 +109,27 @@ def test_any_format_and_optional_facts(tmp_path: Path) -> None:
                                              {"role": "user", "content": "Bag?"},
                                              {"role": "assistant", "content": "23 kg"}]}) + "\n")
     item = eval_sets.read_heldout(msgs)[0]
-    assert (item.question, item.reference, item.facts) == ("Bag?", "23 kg", [])
+    # no facts in the file: the reference's figures stand in, and the item says so
+    assert (item.question, item.reference, item.facts, item.facts_derived) == ("Bag?", "23 kg", ["23 kg"], True)
     results = [eval_scoring.QuestionResult("rag", "heldout", "Bag?", "23 kg", "23 kg", [], None, None, None, None, False, None,
                                  None, [], 0.1, None, None, None)]
     eval_scoring.score(results, lambda texts: np.ones((len(texts), 2)))
     assert results[0].facts_ok is None and results[0].rouge_l == 1.0 and results[0].similarity == 1.0
     assert eval_scoring.summarize("rag", results)["fact_accuracy"] is None  # no facts: not scored, not zero
+
+
+def test_facts_only_files_are_evaluation_sets_and_problems_talk_about_evaluation(tmp_path: Path) -> None:
+    facts_only = write_jsonl(tmp_path / "bank.jsonl", [{"question": "Overdraft fee?", "facts": ["EUR 8"], "clause": "B2"},
+                                                        {"question": "Card limit?", "facts": "EUR 500; 2 days"}])
+    items = eval_sets.read_heldout(facts_only)
+    assert [(i.question, i.reference, i.facts, i.clause, i.facts_derived) for i in items] == [
+        ("Overdraft fee?", "", ["EUR 8"], "B2", False), ("Card limit?", "", ["EUR 500", "2 days"], None, False)]
+    broken = write_jsonl(tmp_path / "broken.jsonl", [{"question": "No facts, no answer?"}, {"facts": ["EUR 1"]}])
+    with pytest.raises(DataError) as info:
+        eval_sets.read_heldout(broken)
+    message = str(info.value)
+    assert "cannot be used as an evaluation set" in message and "training" not in message
+    assert "line 1: no answer" in message and "line 2: no question" in message
 
 
 def test_training_file_is_cut_to_its_heldout_rows(tmp_path: Path) -> None:
