@@ -129,7 +129,7 @@ def test_facts_only_files_are_evaluation_sets_and_problems_talk_about_evaluation
         eval_sets.read_heldout(broken)
     message = str(info.value)
     assert "cannot be used as an evaluation set" in message and "training" not in message
-    assert "line 1: no answer" in message and "line 2: no question" in message
+    assert "line 1: no 'answer' or 'facts'" in message and "line 2: no 'question'" in message
 
 
 def test_training_file_is_cut_to_its_heldout_rows(tmp_path: Path) -> None:
