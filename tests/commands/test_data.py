@@ -11,10 +11,10 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from test_data import BAD_FILES, make_bad_file
 
 from airbot import cli
 from airbot.samples import sample_path
+from tests.data.test_dataset import BAD_FILES, make_bad_file
 
 ROOT = Path(__file__).resolve().parents[2]
 

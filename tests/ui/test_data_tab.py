@@ -9,13 +9,13 @@ from pathlib import Path
 
 import gradio as gr
 import pytest
-from test_data import BAD_FILES, make_bad_file
 
 from airbot.config import load_config
 from airbot.samples import sample_path
 from airbot.ui import data_tab
 from airbot.ui.app import build_app
 from airbot.ui.errors import user_errors
+from tests.data.test_dataset import BAD_FILES, make_bad_file
 
 
 @pytest.fixture(scope="module")
