@@ -1,0 +1,285 @@
+"""Render the development corpus (bench/corpus/docs/) into the files a user would upload.
+
+Every document lives in ``docs/<name>/``. Markdown, text and HTML documents are written there
+as the final file (``policy.md``, ``policy.txt``, ``policy.html``) and are copied as they are.
+DOCX and PDF documents are written as ``source.md``, a small line-based markup that lists the
+blocks exactly as they must appear:
+
+    # text          title (DOCX style "Title")
+    ## text         heading level 1 (DOCX "Heading 1")
+    ### text        heading level 2 (DOCX "Heading 2")
+    - text          bulleted list item (DOCX "List Bullet")
+    1. text         numbered list item (DOCX "List Number"; the PDF prints the number given)
+    | a | b |       table row; the first row is the header, |---| rows are skipped
+    anything else   one paragraph per line (DOCX "Normal")
+
+Version 2 of a document is version 1 with the edits of its ``changes.jsonl`` applied: each
+``old`` figure must occur exactly once in the source (as a whole figure, not inside a larger
+one) and is replaced by ``new``.
+
+    .venv/bin/python bench/corpus/build.py OUT_DIR
+
+writes ``<name>.<ext>`` and ``<name>_v2.<ext>`` for every document. Output is deterministic
+(fixed dates in DOCX and PDF, fixed zip timestamps) and needs no network.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import sys
+import zipfile
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+CORPUS_DIR = Path(__file__).resolve().parent
+DOCS_DIR = CORPUS_DIR / "docs"
+FIXED_DATE = datetime(2026, 1, 1, tzinfo=UTC)
+ZIP_DATE = (2026, 1, 1, 0, 0, 0)
+PDF_FONT = "Helvetica"  # a core font: nothing embedded, latin-1 text only
+
+
+@dataclass(frozen=True)
+class Doc:
+    """One corpus document and how its clause labels look in the extracted text."""
+
+    name: str
+    domain: str
+    fmt: str  # md, txt, html, docx or pdf: the format it is rendered to
+    source: str  # file name inside docs/<name>/
+    numbering: str  # the numbering style, in words
+    label_re: str  # matched per line of the extracted text; group 1 is the clause id
+    boundary_re: str  # a line matching this ends a clause without starting one (headings)
+    nested: bool = False  # "3." / "(a)" / "(i)" clauses whose ids are built as 3(a)(i)
+
+
+DOCS: tuple[Doc, ...] = (
+    Doc("gym_membership", "gym membership", "md", "policy.md",
+        "decimal clauses 1.1 under '1.' headings", r"^(\d+\.\d+) ", r"^#"),
+    Doc("electricity_supply", "electricity utility", "txt", "policy.txt",
+        "letter+number with parenthesis, C3) (wrapped lines)", r"^([A-H]\d+)\) ", r"^PART [A-H]: "),
+    Doc("hotel_booking", "hotel booking terms", "html", "policy.html",
+        "letter-dot-number, B.2", r"^([A-H]\.\d+) ", r"^#"),
+    Doc("bank_current_account", "bank current account", "docx", "source.md",
+        "letter+number clauses A1. under lettered sections", r"^([A-H]\d+)\. ", r"^#"),
+    Doc("home_insurance", "home insurance", "pdf", "source.md",
+        "three-level decimal, 4.2.1", r"^(\d+\.\d+\.\d+) ", r"^\d+\.(\d+)? [A-Z]"),
+    Doc("public_library", "public library", "md", "policy.md",
+        "none: headings and plain paragraphs (clause id = heading)", r"^### (.+?)\s*$", r"^#"),
+    Doc("phone_repair", "mobile-phone repair shop", "txt", "policy.txt",
+        "numbered clauses with (a) and (i) sub-items, 3(b)(ii) (wrapped lines)", "", "", nested=True),
+    Doc("university_fees", "university fees and rules", "html", "policy.html",
+        "paragraph sign, § 2 / § 2.1", r"^(§ \d+\.\d+) ", r"^#"),
+    Doc("car_rental", "car rental", "docx", "source.md",
+        "articles Art. 4 with paragraphs (1), (2)", r"^#+ (Art\. \d+) ", r"^#"),
+    Doc("clinic_patient", "healthcare clinic", "pdf", "source.md",
+        "Section C3 headings under lettered parts", r"^(Section [A-F]\d+) - ", r"^Part [A-F] - "),
+)
+DOCS_BY_NAME = {doc.name: doc for doc in DOCS}
+
+
+def read_source(doc: Doc) -> str:
+    return (DOCS_DIR / doc.name / doc.source).read_text(encoding="utf-8")
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def figure_pattern(figure: str) -> re.Pattern[str]:
+    """Match `figure` as a whole figure: '£5' does not match inside '£50' or '£5.50', '2 hours' not inside '12 hours'."""
+    return re.compile(r"(?<![\w.,])" + re.escape(figure) + r"(?![\w]|[.,]\d)", re.IGNORECASE)
+
+
+def apply_changes(text: str, changes: list[dict]) -> str:
+    """Version 2: replace each change's `old` figure, which must occur exactly once in the source."""
+    for change in changes:
+        pattern = figure_pattern(change["old"])
+        found = len(pattern.findall(text))
+        if found != 1:
+            raise ValueError(f"{change['old']!r} occurs {found} times in the source; a change needs exactly one")
+        text = pattern.sub(lambda _m, new=change["new"]: new, text)
+    return text
+
+
+# ---- the line-based markup used for DOCX and PDF sources -------------------------------------------------
+
+Block = tuple  # ("title"|"h1"|"h2"|"p"|"bullet", text) | ("number", n, text) | ("table", rows)
+
+
+def parse_markup(text: str) -> list[Block]:
+    blocks: list[Block] = []
+    table: list[list[str]] = []
+    for raw in text.splitlines():
+        line = raw.strip()
+        if line.startswith("|"):
+            cells = [cell.strip() for cell in line.strip("|").split("|")]
+            if not all(re.fullmatch(r":?-+:?", cell) for cell in cells):
+                table.append(cells)
+            continue
+        if table:
+            blocks.append(("table", table))
+            table = []
+        if not line:
+            continue
+        if heading := re.match(r"^(#{1,3}) (.+)$", line):
+            blocks.append((("title", "h1", "h2")[len(heading.group(1)) - 1], heading.group(2)))
+        elif line.startswith("- "):
+            blocks.append(("bullet", line[2:]))
+        elif number := re.match(r"^(\d+)\. (.+)$", line):
+            blocks.append(("number", int(number.group(1)), number.group(2)))
+        else:
+            blocks.append(("p", line))
+    if table:
+        blocks.append(("table", table))
+    return blocks
+
+
+def render_docx(text: str) -> bytes:
+    from docx import Document
+    from docx.shared import Pt
+
+    blocks = parse_markup(text)
+    document = Document()
+    props = document.core_properties
+    props.author = "airbot development corpus"
+    props.last_modified_by = "airbot development corpus"
+    props.created = props.modified = FIXED_DATE.replace(tzinfo=None)
+    props.revision = 1
+    for block in blocks:
+        kind = block[0]
+        if kind == "title":
+            document.add_heading(block[1], level=0)
+            props.title = block[1]
+        elif kind in ("h1", "h2"):
+            document.add_heading(block[1], level=1 if kind == "h1" else 2)
+        elif kind == "bullet":
+            document.add_paragraph(block[1], style="List Bullet")
+        elif kind == "number":
+            document.add_paragraph(block[2], style="List Number")
+        elif kind == "table":
+            rows = block[1]
+            table = document.add_table(rows=len(rows), cols=len(rows[0]))
+            table.style = "Table Grid"
+            for r, row in enumerate(rows):
+                for c, value in enumerate(row):
+                    cell = table.cell(r, c)
+                    cell.text = value
+                    if r == 0:
+                        for run in cell.paragraphs[0].runs:
+                            run.bold = True
+        else:
+            paragraph = document.add_paragraph(block[1])
+            paragraph.paragraph_format.space_after = Pt(6)
+    buffer = io.BytesIO()
+    document.save(buffer)
+    return _fixed_zip(buffer.getvalue())
+
+
+def _fixed_zip(data: bytes) -> bytes:
+    """Rewrite a zip with fixed timestamps so that the same input gives the same bytes."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(data)) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+        for info in src.infolist():
+            fixed = zipfile.ZipInfo(info.filename, date_time=ZIP_DATE)
+            fixed.compress_type = zipfile.ZIP_DEFLATED
+            fixed.external_attr = 0o644 << 16
+            dst.writestr(fixed, src.read(info.filename))
+    return out.getvalue()
+
+
+def render_pdf(text: str) -> bytes:
+    from fpdf import FPDF
+
+    for number, line in enumerate(text.splitlines(), start=1):
+        try:
+            line.encode("latin-1")
+        except UnicodeEncodeError as err:
+            raise ValueError(f"line {number}: {line[err.start]!r} cannot be drawn in {PDF_FONT}; use latin-1 text") from None
+
+    class PolicyPDF(FPDF):
+        def footer(self) -> None:
+            self.set_y(-15)
+            self.set_font(PDF_FONT, size=8)
+            self.cell(0, 10, f"Page {self.page_no()}", align="C")
+
+    pdf = PolicyPDF(format="A4")
+    pdf.set_creation_date(FIXED_DATE)
+    pdf.set_creator("airbot development corpus")
+    pdf.set_margins(22, 20, 22)
+    pdf.set_auto_page_break(True, margin=22)
+    pdf.add_page()
+    for block in parse_markup(text):
+        kind = block[0]
+        if kind == "title":
+            pdf.set_title(block[1])
+            pdf.set_font(PDF_FONT, style="B", size=17)
+            pdf.multi_cell(0, 8, block[1], new_x="LMARGIN", new_y="NEXT")
+            pdf.ln(3)
+        elif kind == "h1":
+            pdf.ln(3)
+            pdf.set_font(PDF_FONT, style="B", size=13)
+            pdf.multi_cell(0, 7, block[1], new_x="LMARGIN", new_y="NEXT")
+            pdf.ln(1)
+        elif kind == "h2":
+            pdf.ln(1)
+            pdf.set_font(PDF_FONT, style="B", size=11)
+            pdf.multi_cell(0, 6, block[1], new_x="LMARGIN", new_y="NEXT")
+        elif kind in ("bullet", "number"):
+            marker = "-" if kind == "bullet" else f"{block[1]}."
+            pdf.set_font(PDF_FONT, size=10.5)
+            pdf.set_x(pdf.l_margin + 6)
+            pdf.cell(6, 5.5, marker)
+            pdf.multi_cell(0, 5.5, block[-1], new_x="LMARGIN", new_y="NEXT")
+            pdf.ln(1)
+        elif kind == "table":
+            pdf.set_font(PDF_FONT, size=10)
+            with pdf.table(text_align="LEFT", line_height=6) as table:
+                for row in block[1]:
+                    table_row = table.row()
+                    for value in row:
+                        table_row.cell(value)
+            pdf.ln(2)
+        else:
+            pdf.set_font(PDF_FONT, size=10.5)
+            pdf.multi_cell(0, 5.5, block[1], new_x="LMARGIN", new_y="NEXT")
+            pdf.ln(2)
+    return bytes(pdf.output())
+
+
+def render(doc: Doc, text: str) -> bytes:
+    if doc.fmt == "docx":
+        return render_docx(text)
+    if doc.fmt == "pdf":
+        return render_pdf(text)
+    return text.encode("utf-8")
+
+
+def build(out_dir: Path) -> dict[str, Path]:
+    """Write every document and its version 2 into out_dir; returns {"<name>" | "<name>_v2": path}."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written: dict[str, Path] = {}
+    for doc in DOCS:
+        text = read_source(doc)
+        changes = read_jsonl(DOCS_DIR / doc.name / "changes.jsonl")
+        for key, version in ((doc.name, text), (f"{doc.name}_v2", apply_changes(text, changes))):
+            path = out_dir / f"{key}.{doc.fmt}"
+            path.write_bytes(render(doc, version))
+            written[key] = path
+    return written
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 1:
+        print("usage: python bench/corpus/build.py OUT_DIR", file=sys.stderr)
+        return 2
+    for key, path in build(Path(argv[0])).items():
+        print(f"{key}: {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
