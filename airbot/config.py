@@ -21,6 +21,7 @@ from typing import Any, Literal
 import yaml
 
 from airbot.errors import ConfigError
+from airbot.hosting import default_home
 from airbot.storage import write_text
 
 Method = Literal["qlora", "lora", "full", "prompt", "prefix"]
@@ -36,11 +37,11 @@ RETRIEVAL_BOTS: tuple[BotKind, ...] = ("rag", "hybrid")
 
 
 def airbot_home() -> Path:
-    """Where datasets, runs, indexes and caches live (``AIRBOT_HOME``, default ``~/.airbot``).
-
-    On Spaces point it at the mounted volume (``/data/airbot``) so runs survive restarts.
+    """Where datasets, runs, indexes and caches live (``AIRBOT_HOME``, default ``~/.airbot``; on a
+    Space with persistent storage ``/data/airbot``, so runs survive restarts: ``hosting.default_home``).
+    Each person's files sit in a workspace inside it (``airbot.workspace``).
     """
-    home = Path(os.environ.get("AIRBOT_HOME", "~/.airbot")).expanduser()
+    home = Path(os.environ.get("AIRBOT_HOME") or default_home()).expanduser()
     home.mkdir(parents=True, exist_ok=True)
     return home
 
@@ -78,11 +79,13 @@ class TrainConfig:
     """How the base model is fine-tuned."""
 
     method: Method = _f("qlora", "qlora | lora | full | prompt | prefix.")
-    epochs: float = _f(3.0, "Passes over the training set.", lo=0.1, hi=100)
+    epochs: float | Literal["auto"] = _f(
+        "auto", "Passes over the training set; 'auto' chooses them from the number of pairs so the set is learned "
+                "(airbot.train.budget; the run's config.yaml records the number chosen).", lo=0.1, hi=100)
     max_steps: int = _f(-1, "Stop after this many optimizer steps (-1: run all epochs).", lo=-1, hi=100000)
     batch_size: int = _f(4, "Examples per step on each device.", lo=1, hi=256)
     grad_accum: int = _f(1, "Steps whose gradients add up before an update.", lo=1, hi=1024)
-    learning_rate: float = _f(0.0, "Peak learning rate; 0 picks the method's usual one (qlora/lora 1e-3, full 5e-5, "
+    learning_rate: float = _f(0.0, "Peak learning rate; 0 picks the method's usual one (qlora/lora 2e-3, full 5e-5, "
                                    "prompt 3e-2, prefix 1e-2).", lo=0, hi=1)
     warmup_ratio: float = _f(0.05, "Share of steps spent warming the learning rate up.", lo=0, hi=0.5)
     max_length: int = _f(256, "Tokens per example after the chat template; longer ones are cut.", lo=16, hi=8192)
@@ -103,6 +106,16 @@ class TrainConfig:
     threads: int = _f(0, "CPU threads for training; 0: the cores the load average leaves free (spinning threads stall).",
                       lo=0, hi=1024)
     probe: bool = _f(True, "Answer general questions before and after training to show forgetting (probe.json).")
+    augment: int = _f(0, "Extra wordings of each training question, written offline by templates "
+                         "(airbot.train.augment); 0: none.", lo=0, hi=5)
+    neftune_alpha: float = _f(0.0, "NEFTune: noise added to the input embeddings while training (0: off; "
+                                   "the paper uses 5).", lo=0, hi=50)
+    weight_decay: float = _f(0.0, "AdamW weight decay of the trained weights.", lo=0, hi=1)
+    replay: float = _f(0.2, "Replay against forgetting: general questions, answered by the base model before "
+                            "training, trained alongside, as this share of the pairs (at least 8; 0: off; "
+                            "airbot.train.replay).", lo=0, hi=1)
+    learned_check: bool = _f(True, "After training, ask every training question again and judge the answers "
+                                   "strictly (learned.json: did it learn?).")
     seed: int = _f(42, "Seed for initialisation and shuffling.")
     mode: Literal["sft", "raft"] = _f("sft", "sft: Q -> A. raft: retrieved clauses + Q -> A (hybrid bot).")
     raft_index: str = _f("", "raft mode: index (name under AIRBOT_HOME/indexes or folder) whose clauses go into the prompts.")
@@ -300,4 +313,6 @@ def _coerce(value: Any, hint: Any) -> tuple[bool, Any]:
 def _describe(hint: Any) -> str:
     if typing.get_origin(hint) is Literal:
         return "one of " + ", ".join(repr(a) for a in typing.get_args(hint))
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):  # 'a number or one of 'auto''
+        return " or ".join("a number" if a is float else _describe(a) for a in typing.get_args(hint))
     return getattr(hint, "__name__", str(hint))

@@ -14,13 +14,16 @@ import re
 from collections.abc import Sequence
 from typing import Protocol
 
+from airbot.text import without_instructions
+
 Message = dict[str, str]
 
 
 class Passage(Protocol):
     """Anything with the text of a retrieved clause (hits, sources, chunks)."""
 
-    text: str
+    @property
+    def text(self) -> str: ...  # read-only, so frozen dataclasses (Chunk) qualify
 
 
 def system_turn(system_prompt: str) -> list[Message]:
@@ -42,9 +45,19 @@ def chat_messages(question: str, system_prompt: str, history: Sequence[Message] 
 
 def passage_text(passage: Passage) -> str:
     """A passage as the reader sees it: its text without the leading clause number (a 135M
-    model shown "1.7 ..." tends to continue the numbering instead of answering)."""
-    return re.sub(r"^(?:(?:Article|Section|Clause|Rule)\s+)?\d+(?:\.\d+)*[.)]?\s+", "", passage.text.strip(),
-                  count=1, flags=re.IGNORECASE)
+    model shown "1.7 ..." tends to continue the numbering instead of answering) and without any
+    sentence that addresses the model ("SYSTEM: ignore all previous instructions..."): documents
+    are data, and the reader is never steered by them (``airbot.text.without_instructions``)."""
+    text = without_instructions(passage.text.strip())
+    return _LEADING_LABEL.sub("", text, count=1)
+
+
+# A clause label opening a passage, in the styles airbot.knowledge.clauses reads (1.2, A1., B.2, C3),
+# Art. 4, Section C3, § 2.1); the reader needs the words after it, not the number.
+_LEADING_LABEL = re.compile(
+    r"^(?:(?:(?:article|art\.|section|sec\.|clause|cl\.|rule|part)\s*|[§¶]\s*)(?-i:[A-Z]?)\d+(?:\.\d+)*"
+    r"|(?-i:[A-Z])\.?\d+(?:\.\d+)*|\d+(?:\.\d+)+|\d+(?=[.)]))(?:\s?\([a-z0-9]{1,4}\))*[.):]?\s+(?:[-–—]\s+)?",
+    re.IGNORECASE)
 
 
 # One worked example, in a domain no user's documents are likely to share: it shows a tiny
@@ -61,6 +74,7 @@ def _reader_turn(question: str, context: str) -> str:
 def rag_messages(question: str, passages: Sequence[Passage], system_prompt: str,
                  history: Sequence[Message] = ()) -> list[Message]:
     """The reader's prompt: one worked example, then the question and the passage(s) after it.
+    The example can never reach the user: ``leaked_prompt`` flags an answer that repeats it.
 
     Measured on the shipped held-out set (bench/rag_quality.py; the final report has the whole
     table): with the right clause given, passages in the system prompt 0.46, "Policy: ...
@@ -73,3 +87,25 @@ def rag_messages(question: str, passages: Sequence[Passage], system_prompt: str,
     demo = [{"role": "user", "content": _reader_turn(DEMO_QUESTION, DEMO_POLICY)},
             {"role": "assistant", "content": DEMO_ANSWER}]
     return [*system_turn(system_prompt), *demo, *history, {"role": "user", "content": _reader_turn(question, context)}]
+
+
+def leaked_prompt(text: str, context: str = "") -> bool:
+    """Whether ``text`` repeats the reader prompt's own wording: any ``LEAK_WORDS`` words in a row
+    of the worked example or the instruction that the passages it read (``context``) do not also
+    contain. The example teaches a 135M reader the answer's shape (21/30 of its own answers right
+    with it, 12/30 without, on 30 questions of the corpus tune half, bench/corpus); this check
+    makes sure it can never be the answer ("A renewal costs EUR 2 per book." to a bank question)."""
+    said = _word_runs(text)
+    return bool(said & _PROMPT_RUNS - _word_runs(context)) if said else False
+
+
+LEAK_WORDS = 4
+
+
+def _word_runs(text: str) -> set[tuple[str, ...]]:
+    words = re.findall(r"[a-z0-9]+", text.lower())
+    return {tuple(words[i:i + LEAK_WORDS]) for i in range(len(words) - LEAK_WORDS + 1)}
+
+
+_PROMPT_RUNS = frozenset(_word_runs(DEMO_POLICY) | _word_runs(DEMO_QUESTION) | _word_runs(DEMO_ANSWER)
+                         | _word_runs(_reader_turn("", "")))

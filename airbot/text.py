@@ -183,7 +183,9 @@ _LABEL = re.compile(
     re.IGNORECASE)
 # A label written on its own as "1.4" or "4.2.1" opening a line or following "see"/"under".
 _BARE_LABEL = re.compile(r"(?:^|(?<=\bsee )|(?<=\bunder ))\d+(?:\.\d+){1,3}\b(?!\s?%)", re.IGNORECASE | re.MULTILINE)
-_DIGITS = re.compile(r"(?<![\w.,])\d{1,3}(?:,\d{3})+(?:\.\d+)?(?![\w,])|(?<![\w.,])\d+(?:\.\d+)?(?![\w])")
+# A number written with digits, whole: "2,000" even before a comma ("GBP 2,000, unless"), never the
+# "2" of "2,000" or a digit inside a word or a longer number.
+_DIGITS = re.compile(r"(?<![\w.,])\d{1,3}(?:,\d{3})+(?:\.\d+)?(?!\w|,\d)|(?<![\w.,])\d+(?:\.\d+)?(?!\w|[.,]\d)")
 _CURRENCY = r"(?:US\$|USD|EUR|GBP|CHF|AUD|CAD|INR|JPY|SGD|AED|[$€£¥₹])"
 _FIGURE_PHRASE = re.compile(
     rf"{_CURRENCY}\s?\d{{1,3}}(?:,\d{{3}})+(?:\.\d+)?|{_CURRENCY}\s?\d+(?:\.\d+)?"
@@ -226,26 +228,42 @@ def key_figures(answer: str) -> list[str]:
     return found
 
 
-def degenerate(text: str) -> str | None:
+def degenerate(text: str, *, partial: bool = False, evidence: str = "") -> str | None:
     """Why a text is not an answer, or None: a 3-word sequence said three times (a loop), three
-    clause labels in a row (a label run), or mostly labels (a list of references, not an answer)."""
+    clause labels in a row (a label run), or mostly labels (a list of references, not an answer).
+    ``partial``: the text is still being written, so only a loop or a label run count yet (an
+    answer may open "Under A3 and E4, ..."). A repetition the ``evidence`` has too (table rows
+    that repeat their column names, a clause that lists "A3, A4 and A5") is the document's, not
+    the answer's."""
+    words = re.findall(r"[a-z0-9']+", text.lower())
+    theirs = _repeated_grams(evidence)
+    counts: dict[tuple[str, ...], int] = {}
+    for i in range(len(words) - 2):
+        gram = tuple(words[i:i + 3])
+        counts[gram] = counts.get(gram, 0) + 1
+        if counts[gram] >= 3 and gram not in theirs:
+            return f"loop: '{' '.join(gram)}' repeated 3 times"
+    found = list(_LABEL.finditer(text))
+    start = 0
+    for i, (prev, cur) in enumerate(itertools.pairwise(found), 1):
+        start = start if re.fullmatch(r"[\s.,;:&and-]*", text[prev.end():cur.start()]) else i
+        run = text[found[start].start():cur.end()]
+        if i - start >= 2 and " ".join(run.split()) not in " ".join(evidence.split()):
+            return f"label run: {run[:60]!r}"
+    rest = re.findall(r"[A-Za-z]{2,}", _LABEL.sub(" ", text))
+    if not partial and len(found) >= 2 and len(rest) < 2 * len(found):
+        return "a list of clause labels instead of an answer"
+    return None
+
+
+def _repeated_grams(text: str) -> set[tuple[str, ...]]:
+    """The 3-word sequences a text says three times or more."""
     words = re.findall(r"[a-z0-9']+", text.lower())
     counts: dict[tuple[str, ...], int] = {}
     for i in range(len(words) - 2):
         gram = tuple(words[i:i + 3])
         counts[gram] = counts.get(gram, 0) + 1
-        if counts[gram] >= 3:
-            return f"loop: '{' '.join(gram)}' repeated 3 times"
-    found = list(_LABEL.finditer(text))
-    run = 1
-    for prev, cur in itertools.pairwise(found):
-        run = run + 1 if re.fullmatch(r"[\s.,;:&and-]*", text[prev.end():cur.start()]) else 1
-        if run >= 3:
-            return f"label run: {text[found[0].start():cur.end()][:60]!r}"
-    rest = re.findall(r"[A-Za-z]{2,}", _LABEL.sub(" ", text))
-    if found and len(found) >= 2 and len(rest) < 2 * len(found):
-        return "a list of clause labels instead of an answer"
-    return None
+    return {g for g, n in counts.items() if n >= 3}
 
 
 @dataclass(frozen=True)
@@ -277,4 +295,40 @@ def judge(answer: str, facts: Sequence[str], *, evidence: Sequence[str] = (), qu
     missing = tuple(f for f in facts if not fact_present(mask_labels(str(f)), masked))
     allowed = set().union(*(stated_figures(t) for t in [*facts, *evidence, question]))
     invented = tuple(sorted(stated_figures(answer, digits_only=True) - allowed, key=lambda s: float(s)))
-    return Verdict(missing, invented, degenerate(answer))
+    return Verdict(missing, invented, degenerate(answer, evidence=" ".join(evidence)))
+
+
+# --- text that addresses the model ------------------------------------------------------------
+# Documents are data. A sentence in one that speaks to the model instead of the reader ("SYSTEM:
+# ...", "ignore all previous instructions", chat-template tokens) is an attempt to steer the bot:
+# the prompt leaves it out, grounding never quotes it, and the chunk browser flags it. The
+# patterns are about how instructions to a model are written, never about any document's topic.
+_ADDRESSES_MODEL = re.compile(
+    r"^\W*(?:system|assistant|developer)(?:\s+(?:prompt|message|note))?\s*[:>]"
+    r"|\b(?:ignore|disregard|forget|override|bypass)\b[^.!?\n]{0,40}?"
+    r"\b(?:previous|prior|above|earlier|preceding|all|any|your|the\s+system)\b[^.!?\n]{0,30}?"
+    r"\b(?:instructions?|prompts?|rules|messages|directions|guidelines|context)\b"
+    r"|\bfrom\s+now\s+on,?\s+(?:you|the\s+(?:assistant|bot|model|ai))\b"
+    r"|\byou\s+are\s+now\s+(?:a|an|the|my|in|no\s+longer)\b"
+    r"|\b(?:new|updated|real|actual)\s+(?:system\s+)?instructions?\s*:"
+    r"|\b(?:reveal|print|repeat|output|show)\b[^.!?\n]{0,30}?\b(?:system\s+prompt|hidden\s+instructions?)\b"
+    r"|<\|?\s*(?:im_start|im_end|system|assistant|user|endoftext)\s*\|?>|\[/?INST\]|\#\#\#\s*(?:instruction|system)\b",
+    re.IGNORECASE | re.MULTILINE)
+
+
+def addresses_model(text: str) -> bool:
+    """Whether ``text`` contains a sentence written to steer a language model rather than to inform a reader."""
+    return bool(_ADDRESSES_MODEL.search(text))
+
+
+def without_instructions(text: str) -> str:
+    """``text`` with every sentence that addresses the model left out (the rest kept, in order, one
+    line per original line): what a reader model is shown of a passage."""
+    if not addresses_model(text):
+        return text
+    lines = []
+    for line in text.splitlines():
+        kept = [s for s in split_sentences(line) if not addresses_model(s)]
+        if kept:
+            lines.append(" ".join(kept))
+    return "\n".join(lines)

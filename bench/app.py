@@ -9,6 +9,13 @@ start. Then ``--users`` threads, each with its own ``gradio_client.Client``, cal
 Chat tab's ``gr.api``) ``--questions`` times in a row; the figures are per-call latency (p50/p95)
 and answers per second. Everything is bounded (timeouts on every wait) and talks to 127.0.0.1 only.
 The rag and hybrid bots get an index named ``default`` built from the shipped policy.
+
+``--with-jobs`` measures fair sharing: on one running app it first times a single user asking the
+questions alone (the baseline), then starts a training (``/train_start``, the sample, QLoRA) and an
+evaluation (``/eval_run``, rag on the held-out set) and, while both run, the ``--users`` clients ask;
+it reports chat p50/p95 under load, the single-user figures and their ratio (target: p95 <= 2x).
+
+    .venv/bin/python bench/app.py --with-jobs --bots base,rag --users 8 --questions 2 --repeats 1
 """
 
 from __future__ import annotations
@@ -100,6 +107,73 @@ def load_test(url: str, bots: str, users: int, qs: list[str]) -> tuple[list[floa
     return latencies, time.perf_counter() - started, errors
 
 
+def single_user(url: str, bots: str, qs: list[str], rounds: int = 2) -> list[float]:
+    """One client asking ``qs`` alone, ``rounds`` times (the first call, which loads models, not counted)."""
+    from gradio_client import Client
+
+    client = Client(url, verbose=False)
+    ask(client, qs[0], bots)
+    return [ask(client, q, bots) for _ in range(rounds) for q in qs]
+
+
+def start_jobs(url: str, train_steps: int, eval_limit: int) -> tuple[Any, Any, str]:
+    """A training and an evaluation running in the app (each from its own client); (jobs, their client, run)."""
+    from gradio_client import Client, handle_file
+
+    from airbot.samples import sample_path
+
+    trainer, evaluator = Client(url, verbose=False), Client(url, verbose=False)
+    trainer.predict(api_name="/data_use_sample")
+    run = trainer.predict("airline-sample", "qlora", 1, train_steps, 0, 16, 32, 256, 4, api_name="/train_start")
+    questions = handle_file(str(sample_path("heldout")))
+    evaluation = evaluator.submit("(no run)", "default", ["rag"], questions, eval_limit, api_name="/eval_run")
+    deadline = time.perf_counter() + START_TIMEOUT_S
+    while trainer.predict(run, api_name="/train_status")["phase"] in ("queued", "loading model", "tokenizing") \
+            and time.perf_counter() < deadline:  # measure while it trains, not while it loads
+        time.sleep(1)
+    return evaluation, trainer, run
+
+
+def stop_jobs(trainer: Any, run: str, evaluation: Any) -> dict[str, Any]:
+    """Cancel the training, let the evaluation end; how both were doing when the chat load ended."""
+    status = trainer.predict(run, api_name="/train_status")
+    phase = status["phase"]
+    if phase not in ("done", "failed", "cancelled"):
+        trainer.predict(run, api_name="/train_cancel")
+    done = evaluation.done()
+    evaluation.cancel()
+    return {"training_phase_during_load": phase, "training_step": status.get("step"), "evaluation_done_during_load": done}
+
+
+def jobs_mode(args: Any, home: Path, qs: list[str]) -> None:
+    """Chat p50/p95 for ``--users`` clients while a training and an evaluation run, vs one user alone."""
+    alone = Figure(f"/ask latency, 1 user alone, bots={args.bots}", "s")
+    loaded = Figure(f"/ask latency, {args.users} users while a training and an evaluation run, bots={args.bots}", "s")
+    errors: list[str] = []
+    extra: dict[str, Any] = {}
+    for _ in range(args.repeats):
+        proc, url, _ = start_app(home)
+        try:
+            alone.samples += single_user(url, args.bots, qs)
+            evaluation, trainer, run = start_jobs(url, args.train_steps, args.eval_limit)
+            lat, _, errs = load_test(url, args.bots, args.users, qs)
+            extra.update(stop_jobs(trainer, run, evaluation))
+        finally:
+            stop_app(proc)
+        loaded.samples += lat
+        errors += errs
+    for fig in (alone, loaded):
+        if fig.samples:
+            fig.note = f"p50 {percentile(fig.samples, 50):.2f} s, p95 {percentile(fig.samples, 95):.2f} s"
+    if alone.samples and loaded.samples:
+        extra["p95_ratio_loaded_vs_alone"] = round(percentile(loaded.samples, 95) / percentile(alone.samples, 95), 2)
+    extra["errors"] = len(errors)
+    if errors:
+        extra["first_error"] = errors[0]
+    report(f"app under jobs: {args.users} users x {args.questions} questions, a training and an evaluation running",
+           [alone, loaded], extra, as_json=args.json)
+
+
 def prepare_home(bots: str) -> Path:
     home = temp_home("airbot-bench-app-")
     if {"rag", "hybrid"} & set(bots.split(",")):
@@ -116,11 +190,18 @@ def main() -> None:
     p.add_argument("--bots", default="base", help="Comma-separated bots /ask runs (base, rag; finetuned needs a run).")
     p.add_argument("--users", type=int, default=8)
     p.add_argument("--questions", type=int, default=2, help="Questions each user asks in a row.")
+    p.add_argument("--with-jobs", action="store_true",
+                   help="Ask while a training and an evaluation run in the app, and compare with one user alone.")
+    p.add_argument("--train-steps", type=int, default=200, help="--with-jobs: max steps of the training (cancelled after).")
+    p.add_argument("--eval-limit", type=int, default=20, help="--with-jobs: questions the evaluation answers.")
     args = p.parse_args()
     from airbot.samples import sample_path
 
-    home = prepare_home(args.bots)
+    home = prepare_home("rag" if args.with_jobs else args.bots)  # the evaluation asks the rag bot
     qs = [r["question"] for r in read_jsonl(sample_path("heldout"), max(args.questions, 1))]
+    if args.with_jobs:
+        jobs_mode(args, home, qs)
+        return
     cold = Figure("cold start to first page", "s")
     latency = Figure(f"/ask latency, {args.users} concurrent users, bots={args.bots}", "s")
     rate = Figure("/ask answers per second", "answers/s")

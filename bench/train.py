@@ -6,6 +6,7 @@
     .venv/bin/python bench/train.py --max-steps 10 --heldout 0   # speed only, a minute or two
     .venv/bin/python bench/train.py --peer llamafactory       # + LLaMA-Factory 0.9.5 (own venv in bench/.peers)
     .venv/bin/python bench/train.py --repeats 3 --json
+    .venv/bin/python bench/train.py --learn --skip airbot trl --threads 1   # time to learn the 139-row sample
 
 * airbot: ``run_finetune`` with the default config (whatever ``configs``/``config.py`` say today),
   all 100 pairs trained (``data.heldout_fraction=0``; accuracy is scored on the separate held-out file).
@@ -13,6 +14,10 @@
   the same rows in the messages format with the same system prompt.
 * LLaMA-Factory: its fastest CPU settings (bf16, no gradient checkpointing, lora_dropout 0), same
   rows, rank, batch, length, epochs and learning rate as airbot.
+
+* learn (``--learn``): the app's default run on the whole shipped sample (139 pairs, 10% held out, epochs
+  'auto'), timed from start to "did it learn?": "time to learn" is its wall time when it answers >= 95% of
+  its training questions right (``learned.json``), else it says how far it got.
 
 Tokens/s counts non-padding tokens (TRL's ``num_tokens``; LLaMA-Factory's non-padding tokens seen)
 over the training loop's own time. Held-out accuracy: each adapter is merged into the bf16 base
@@ -68,6 +73,26 @@ def airbot_worker(args: Any, out: Path) -> dict[str, Any]:
     return {"tokens_per_s": result.tokens_per_s, "train_s": result.train_s, "wall_s": result.wall_s,
             "tokens": result.train_tokens, "final_loss": result.train_loss, "peak_rss_mb": peak_rss_mb(),
             "adapter": str(result.adapter), "method": config.train.method + (f" ({args.set})" if args.set else "")}
+
+
+def learn_worker(args: Any, out: Path) -> dict[str, Any]:
+    """The default recipe on the whole sample, as the Train tab runs it: how long until it has learned the set."""
+    from airbot.config import load_config
+    from airbot.samples import sample_path
+    from airbot.storage import read_json
+    from airbot.train.finetune import run_finetune
+
+    started = time.time()
+    config = load_config(overrides=[o for o in args.set.split(",") if o])
+    result = run_finetune(config, sample_path("train"), out / "run")
+    learned = (read_json(out / "run" / "learned.json") or {}).get("trained", {})
+    share = learned["right"] / learned["total"] if learned.get("total") else 0.0
+    return {"tokens_per_s": result.tokens_per_s, "train_s": result.train_s, "wall_s": round(time.time() - started, 2),
+            "tokens": result.train_tokens, "final_loss": result.train_loss, "peak_rss_mb": peak_rss_mb(),
+            "adapter": str(result.adapter), "learned_right": learned.get("right"), "learned_total": learned.get("total"),
+            "learned_share": round(share, 4), "time_to_learn_s": round(time.time() - started, 2) if share >= 0.95 else None,
+            "epochs": load_config(out / "run" / "config.yaml").train.epochs, "steps": result.steps,
+            "method": f"default recipe, {result.train_rows} pairs, epochs auto"}
 
 
 def trl_worker(args: Any, out: Path) -> dict[str, Any]:
@@ -132,6 +157,9 @@ def worker_main(args: Any) -> None:
     if args.worker == "eval":
         share, n = heldout_accuracy(Path(args.adapter), args.heldout)
         print(json.dumps({"heldout_accuracy": share, "heldout_n": n}))
+        return
+    if args.worker == "learn":
+        print(json.dumps(learn_worker(args, out)))
         return
     result = airbot_worker(args, out) if args.worker == "airbot" else trl_worker(args, out)
     result["heldout_accuracy"], result["heldout_n"] = heldout_accuracy(Path(result["adapter"]), args.heldout)
@@ -255,7 +283,8 @@ def thread_env(threads: int) -> dict[str, str]:
 def run_all(args: Any) -> dict[str, list[dict[str, Any]]]:
     """Each trainer ``--repeats`` times, interleaved, each in a fresh process."""
     variants = dict(v.split(":", 1) for v in args.variant)
-    names = [n for n in TRAINERS if n not in args.skip] + [f"airbot-{v}" for v in variants] + ([args.peer] if args.peer else [])
+    names = ([n for n in TRAINERS if n not in args.skip] + [f"airbot-{v}" for v in variants]
+             + ([args.peer] if args.peer else []) + (["learn"] if args.learn else []))
     results: dict[str, list[dict[str, Any]]] = {name: [] for name in names}
     for _ in range(args.repeats):
         for name in results:
@@ -265,6 +294,9 @@ def run_all(args: Any) -> dict[str, list[dict[str, Any]]]:
                 res.update(run_worker(Path(__file__), ["--worker", "eval", "--adapter", res["adapter"],
                                                        "--heldout", str(args.heldout)], timeout=3600,
                                       env=thread_env(args.threads)))
+            elif name == "learn":
+                res = run_worker(Path(__file__), ["--worker", "learn", "--set", args.set], timeout=7200,
+                                 env=thread_env(args.threads))
             elif name.startswith("airbot-"):
                 res = run_worker(Path(__file__), ["--worker", "airbot", "--set", variants[name[7:]], *worker_args(args)],
                                  timeout=7200, env=thread_env(args.threads))
@@ -280,14 +312,19 @@ def figures(results: dict[str, list[dict[str, Any]]]) -> list[Figure]:
     fields = [("tokens_per_s", "train tokens/s", "tok/s"), ("train_s", "training time", "s"),
               ("wall_s", "wall time", "s"), ("peak_rss_mb", "peak RSS", "MB"), ("final_loss", "final loss", ""),
               ("heldout_accuracy", "held-out fact accuracy", "")]
+    learn_fields = [("time_to_learn_s", "time to learn", "s"), ("learned_share", "training questions right", ""),
+                    ("epochs", "epochs (auto)", ""), ("train_s", "training time", "s"), ("wall_s", "wall time", "s"),
+                    ("tokens_per_s", "train tokens/s", "tok/s")]
     for name, runs in results.items():
-        for key, label, unit in fields:
+        for key, label, unit in learn_fields if name == "learn" else fields:
             values = [float(r[key]) for r in runs if r.get(key) is not None]
             note = runs[0]["method"] if key == "tokens_per_s" else (f"n={runs[0]['heldout_n']} questions"
                                                                      if key == "heldout_accuracy" else "")
+            if key == "time_to_learn_s" and len(values) < len(runs):
+                note = f"{len(runs) - len(values)} of {len(runs)} runs did not reach 95%"
             out.append(Figure(f"{name} {label}", unit, values, note=note))
     base = [r["tokens_per_s"] for r in results.get("airbot", [])]
-    for peer in [n for n in results if n != "airbot" and base]:
+    for peer in [n for n in results if n not in ("airbot", "learn") and base]:
         ratios = [a / max(p["tokens_per_s"], 1e-9) for a, p in zip(base, results[peer])]
         out.append(Figure(f"speedup_vs_{peer}", "x", ratios))
     return out
@@ -309,7 +346,9 @@ def main() -> None:
                    help="Also train airbot with these config overrides, interleaved "
                         "(e.g. bnb:train.qlora_cpu_base=bitsandbytes).")
     p.add_argument("--set", default="", help=argparse_hidden())
-    p.add_argument("--worker", choices=["airbot", "trl", "eval"], default=None, help=argparse_hidden())
+    p.add_argument("--learn", action="store_true",
+                   help="Also time the default recipe learning the whole 139-row sample ('time to learn').")
+    p.add_argument("--worker", choices=["airbot", "trl", "eval", "learn"], default=None, help=argparse_hidden())
     p.add_argument("--adapter", default="", help=argparse_hidden())
     args = p.parse_args()
     temp_home("airbot-bench-train-")

@@ -1,16 +1,36 @@
 """airbot.storage: atomic JSON/text/array writes that never leave a tmp file or half a file, JSON
-reads that answer None instead of raising, JSONL logs whose torn last line is skipped, file hashes."""
+reads that answer None instead of raising, JSONL logs whose torn last line is skipped, file hashes;
+names from requests resolved only inside the store; a cross-process lock that makes the second
+writer wait (bounded) and that a killed holder never leaves stuck; dead writers' tmp files removed."""
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
+import subprocess
+import sys
+import threading
+import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from airbot.storage import append_jsonl, read_json, read_jsonl, save_npy, sha256_file, write_atomic, write_json
+from airbot.errors import AirbotError, DocumentError, JobError
+from airbot.storage import (
+    append_jsonl,
+    file_lock,
+    is_locked,
+    read_json,
+    read_jsonl,
+    remove_stale_tmp,
+    resolve_name,
+    save_npy,
+    sha256_file,
+    write_atomic,
+    write_json,
+)
 
 
 def test_write_json_round_trips_and_stringifies_what_json_lacks(tmp_path: Path) -> None:
@@ -71,3 +91,70 @@ def test_sha256_file_matches_hashlib_across_blocks(tmp_path: Path) -> None:
     path.write_bytes(b"")
     assert sha256_file(path) == hashlib.sha256(b"").hexdigest()
     assert json.dumps(sha256_file(path))  # a plain str
+
+
+def test_names_from_requests_resolve_inside_the_store_only(fresh_home: Path, tmp_path: Path) -> None:
+    assert resolve_name("runs", "lora-0612") == fresh_home / "runs" / "lora-0612"
+    assert resolve_name("indexes", "policy_v2.1") == fresh_home / "indexes" / "policy_v2.1"
+    outside = tmp_path / "elsewhere"
+    for text in ("../elsewhere", str(outside), "~/x", "./x", "a/b", "..", ".", "", "a" * 101, "bad name!", "x\x00"):
+        with pytest.raises(JobError, match="is not a run name") as caught:
+            resolve_name("runs", text)
+        assert str(fresh_home) not in str(caught.value)  # names things, never the server's folders
+    with pytest.raises(DocumentError, match="is not an index name"):
+        resolve_name("indexes", "/etc")
+    assert resolve_name("runs", str(outside), allow_paths=True) == outside  # the CLI's user owns the machine
+    assert resolve_name("runs", outside) == outside  # a Path is a folder airbot's own code made
+
+
+def test_a_symlink_out_of_the_store_is_refused(fresh_home: Path, tmp_path: Path) -> None:
+    (fresh_home / "evals").mkdir()
+    (tmp_path / "secret").mkdir()
+    (fresh_home / "evals" / "innocent").symlink_to(tmp_path / "secret", target_is_directory=True)
+    with pytest.raises(AirbotError, match="points outside") as caught:
+        resolve_name("evals", "innocent")
+    assert str(tmp_path) not in str(caught.value)
+
+
+def test_file_lock_makes_the_second_writer_wait_then_tells_it(tmp_path: Path) -> None:
+    lock = tmp_path / "idx" / ".lock"
+    order: list[str] = []
+
+    def second() -> None:
+        with file_lock(lock, "the index 'idx'", wait_s=10):
+            order.append("second")
+
+    with file_lock(lock, "the index 'idx'"):
+        assert is_locked(lock)
+        worker = threading.Thread(target=second)
+        worker.start()
+        time.sleep(0.3)
+        order.append("first")
+        with pytest.raises(AirbotError, match="The index 'idx' is being changed by another process"):
+            with file_lock(lock, "the index 'idx'", wait_s=0.1):
+                pass
+    worker.join(5)
+    assert order == ["first", "second"] and not is_locked(lock)
+
+
+def test_a_killed_holder_never_leaves_the_lock_stuck(tmp_path: Path) -> None:
+    lock = tmp_path / ".lock"
+    code = (f"import time; from pathlib import Path; from airbot.storage import file_lock\n"
+            f"with file_lock(Path({str(lock)!r}), 'x'):\n    print('held', flush=True); time.sleep(60)")
+    holder = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+    assert is_locked(lock)
+    holder.kill()
+    holder.wait(10)
+    with file_lock(lock, "x", wait_s=5):  # the kernel dropped it with the process
+        pass
+
+
+def test_stale_tmp_files_of_dead_writers_are_removed(tmp_path: Path) -> None:
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    stale = tmp_path / f".manifest.json.{dead.stdout.strip()}.tmp"
+    live = tmp_path / f".status.json.{os.getpid()}.tmp"
+    for path in (stale, live, tmp_path / "manifest.json"):
+        path.write_text("{}")
+    assert remove_stale_tmp(tmp_path) == [stale.name]
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([live.name, "manifest.json"])

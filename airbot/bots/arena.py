@@ -2,7 +2,7 @@
 
 Several bots answer one question at the same time, each in its own thread, and their text
 arrives interleaved as it is generated, so the slower bot is visibly slower. Votes go to
-``AIRBOT_HOME/preferences.jsonl`` with both answers and the settings that produced them, so
+``preferences.jsonl`` of the asker's workspace with both answers and the settings that produced them, so
 a preference log can be replayed or analysed later.
 
     python -m airbot ask --bot rag --index ~/.airbot/indexes/default "Can I bring my dog?"
@@ -17,10 +17,14 @@ import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from airbot.config import airbot_home
 from airbot.errors import AirbotError
+from airbot.storage import store_dir, store_root
+from airbot.workspace import carry
+
+if TYPE_CHECKING:
+    from airbot.bots.kinds import Answer, Bot
 
 Vote = Literal["left", "right", "tie", "both_bad"]
 VOTES: tuple[Vote, ...] = ("left", "right", "tie", "both_bad")
@@ -32,7 +36,7 @@ class Event:
 
     bot: str
     delta: str = ""
-    answer: Any = None  # the bot's final Answer once it is done
+    answer: Answer | None = None  # the bot's final Answer once it is done
     error: str | None = None
 
 
@@ -41,7 +45,7 @@ class Race:
     """The growing state of every pane; the UI renders it after each event."""
 
     texts: dict[str, str] = field(default_factory=dict)
-    answers: dict[str, Any] = field(default_factory=dict)
+    answers: dict[str, Answer] = field(default_factory=dict)
     errors: dict[str, str] = field(default_factory=dict)
 
     def apply(self, event: Event) -> None:
@@ -53,7 +57,7 @@ class Race:
             self.errors[event.bot] = event.error
 
 
-def _pump(name: str, bot: Any, question: str, history: list[dict[str, str]] | None, out: queue.Queue) -> None:
+def _pump(name: str, bot: Bot, question: str, history: list[dict[str, str]] | None, out: queue.Queue) -> None:
     """Run one bot to completion, forwarding its deltas; an error ends this pane, not the others."""
     try:
         reply = bot.reply(question, history)
@@ -68,11 +72,12 @@ def _pump(name: str, bot: Any, question: str, history: list[dict[str, str]] | No
         out.put(None)
 
 
-def race(bots: Mapping[str, Any], question: str, history: Mapping[str, list[dict[str, str]]] | None = None,
+def race(bots: Mapping[str, Bot], question: str, history: Mapping[str, list[dict[str, str]]] | None = None,
          ) -> Iterator[Race]:
     """Stream every bot's answer at once; yields the shared state after each event."""
     events: queue.Queue = queue.Queue()
-    threads = [threading.Thread(target=_pump, args=(name, bot, question, (history or {}).get(name), events),
+    # carry: each pane's thread works in the asker's workspace (a thread starts with an empty context)
+    threads = [threading.Thread(target=carry(_pump), args=(name, bot, question, (history or {}).get(name), events),
                                 daemon=True) for name, bot in bots.items()]
     for thread in threads:
         thread.start()
@@ -88,12 +93,11 @@ def race(bots: Mapping[str, Any], question: str, history: Mapping[str, list[dict
 
 def list_indexes() -> list[str]:
     """Knowledge bases on disk that have been built (a manifest exists), by name."""
-    root = airbot_home() / "indexes"
-    return sorted(p.parent.name for p in root.glob("*/manifest.json")) if root.is_dir() else []
+    return sorted(p.parent.name for p in store_dir("indexes").glob("*/manifest.json"))
 
 
 def preferences_path() -> Path:
-    return airbot_home() / "preferences.jsonl"
+    return store_root() / "preferences.jsonl"  # per workspace: votes are each person's own
 
 
 def record_vote(vote: str, question: str, left: Mapping[str, Any], right: Mapping[str, Any],

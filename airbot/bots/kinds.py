@@ -21,10 +21,10 @@ import weakref
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, NamedTuple, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple, Protocol, runtime_checkable
 
-from airbot.bots.grounding import CachedEmbed, grounded, quote_evidence, select_evidence
-from airbot.bots.loop_guard import stop_repeats
+from airbot.bots.grounding import CachedEmbed, check_answer, extract_text, select_evidence
+from airbot.bots.loop_guard import stop_degenerate, stop_repeats
 from airbot.config import ADAPTER_BOTS, BOT_KINDS, RETRIEVAL_BOTS, AirbotConfig, ChatConfig, RagConfig, load_config
 from airbot.errors import AirbotError, ModelError
 from airbot.generate.hf_generate import GenerationStats
@@ -32,10 +32,22 @@ from airbot.generate.stream import stream_chat
 from airbot.knowledge import refusal
 from airbot.prompts import Message, chat_messages, passage_text, rag_messages
 
+if TYPE_CHECKING:
+    from airbot.knowledge.index import KnowledgeBase
+
 SNIPPET_CHARS = 300
-# Sentences quoted when an answer misses its evidence: measured on the held-out set, the best one
-# holds the fact 62-70% of the time, the best two 80-86%, three 86-90% (but read as a wall of text).
-QUOTED_SENTENCES = 2
+# The fine-tuned bot was trained on single question -> answer turns: given the conversation so far it
+# read a follow-up as a cue to repeat its previous answer. It answers each question on its own (measured
+# in bench/finetune_quality.py --follow-ups; bench/README.md "Fine-tuning quality").
+FINETUNED_HISTORY_TURNS = 0
+# Sentences in the extract shown when the model's answer fails its check: measured on the corpus tune
+# half with the airline and telecom sets (177 questions), the best one held every fact 0.78 of the
+# time, the best two 0.90, the best three 0.94 (bench/corpus; airbot.bots.grounding.select_evidence).
+QUOTED_SENTENCES = 3
+Mode = Literal["generated", "extract", "refused"]
+"""What the user reads: the model's own words, the document extract that replaced them, or the refusal."""
+MAX_QUESTION_CHARS = 2000
+"""Longest question a bot accepts (about 400 words): the checks run before any embedding or decoding."""
 
 
 @dataclass
@@ -73,6 +85,18 @@ class Answer:
     refused: bool = False
     best_score: float | None = None  # RAG bots: the best chunk's relevance, which decided answer vs refusal
     threshold: float | None = None  # ...compared with this index's refusal threshold
+    mode: Mode = "generated"
+    model_text: str = ""  # what the model wrote, shown or not ("" for a refusal)
+    flags: list[str] = field(default_factory=list)  # why the model's text was replaced by the extract
+
+    def reading(self) -> str:
+        """One short line saying what the user is reading (the Chat tab shows it under the answer)."""
+        if self.mode == "refused":
+            return "Refused: the documents do not cover this question."
+        if self.mode == "extract":
+            why = f" ({'; '.join(self.flags[:2])})" if self.flags else ""
+            return f"Document extract: the model's answer failed the grounding check{why}."
+        return "The model's answer" + (", checked against the cited clause." if self.sources else ".")
 
     def decision(self) -> str | None:
         """Why a RAG bot answered or refused, in one line (None for bots that retrieve nothing):
@@ -86,6 +110,7 @@ class Answer:
         """The ``ask --json`` line: one object per question."""
         timings = {k: round(v, 4) if isinstance(v, float) else v for k, v in asdict(self.timings).items()}
         return {"bot": self.bot, "question": self.question, "answer": self.text, "refused": self.refused,
+                "mode": self.mode, "model_text": self.model_text, "flags": list(self.flags),
                 "sources": [asdict(s) for s in self.sources], "timings": timings,
                 "best_score": self.best_score, "threshold": self.threshold}
 
@@ -100,14 +125,29 @@ class Retrieval(NamedTuple):
     threshold: float | None = None
 
 
+class Final(NamedTuple):
+    """What the user reads once decoding is done: the text, whether it is the model's own words or
+    the document extract, the model's words either way, and why they were replaced."""
+
+    text: str
+    mode: Mode
+    model_text: str
+    flags: tuple[str, ...] = ()
+
+
 @runtime_checkable
 class Bot(Protocol):
     """What the chat tab, the arena, the evaluation and the CLI rely on."""
 
     name: str
 
+    def reply(self, question: str, history: list[Message] | None = None) -> Reply:
+        """The answer in progress: iterate it for text deltas; its ``answer`` is complete afterwards."""
+        ...
+
     def stream(self, question: str, history: list[Message] | None = None) -> Iterator[str]:
-        """Text deltas that join to the final answer."""
+        """Text deltas as they are decoded (``Answer.text`` is what the user reads in the end: a RAG
+        bot replaces a model answer that fails its grounding check by the document extract)."""
         ...
 
     def answer(self, question: str, history: list[Message] | None = None) -> Answer:
@@ -123,6 +163,7 @@ class Reply:
         self.answer: Answer | None = None
         self.found = Retrieval([], None, 0.0)
         self.retrieval_s = 0.0  # the lookup, then the grounding check's evidence search
+        self.final: Final | None = None  # what the user reads, once decoding and the check are done
 
     def __iter__(self) -> Iterator[str]:
         started = time.perf_counter()
@@ -138,11 +179,14 @@ class Reply:
         timings = Timings(round(self.retrieval_s, 4), round(ttft, 4), round(total, 4),
                           round(stats.tokens_per_s, 2), stats.new_tokens)
         found = self.found
-        self.answer = Answer(self.bot.name, self.question, "".join(parts), found.sources, timings,
-                             found.refusal is not None, found.best, found.threshold)
+        final = self.final or Final("".join(parts), "refused" if found.refusal is not None else "generated",
+                                    "" if found.refusal is not None else "".join(parts))
+        self.answer = Answer(self.bot.name, self.question, final.text, found.sources, timings, final.mode == "refused",
+                             found.best, found.threshold, final.mode, final.model_text, list(final.flags))
 
     def _deltas(self, stats: GenerationStats) -> Iterator[str]:
-        """Retrieve, then either the refusal or the model's stream plus its citation markers."""
+        """Retrieve, then either the refusal or the model's stream, then its citation markers when
+        the model's text passed the check (else ``final`` holds the extract that replaces it)."""
         self.found = found = self.bot.lookup(self.question)
         self.retrieval_s = found.seconds
         if found.refusal is not None:
@@ -150,41 +194,43 @@ class Reply:
             return
         messages = self.bot.messages(self.question, self.history, found.sources)
         parts: list[str] = []
-        for delta in stop_repeats(stream_chat(self.bot.model, self.bot.tokenizer, messages, self.bot.chat, stats)):
+        decoding = stream_chat(self.bot.model, self.bot.tokenizer, messages, self.bot.chat, stats)
+        for delta in stop_repeats(stop_degenerate(decoding)):
             parts.append(delta)
             yield delta
-        if cite := self.bot.citation(found.sources):
-            yield cite
+        said = "".join(parts)
         started = time.perf_counter()
-        if quote := self.bot.grounding(self.question, "".join(parts), found.sources):
-            yield quote
+        self.final = final = self.bot.finish(self.question, said, found.sources)
         self.retrieval_s += time.perf_counter() - started  # evidence search: retrieval work, not decoding
+        if final.mode == "generated" and final.text.startswith(said) and len(final.text) > len(said):
+            yield final.text[len(said):]  # the citation markers
 
 
 class ChatBot:
     """A model that answers from its weights alone (the base and fine-tuned bots)."""
 
-    def __init__(self, name: str, model: Any, tokenizer: Any, chat: ChatConfig) -> None:
+    def __init__(self, name: str, model: Any, tokenizer: Any, chat: ChatConfig, history_turns: int | None = None) -> None:
         self.name, self.model, self.tokenizer, self.chat = name, model, tokenizer, chat
+        self.history_turns = history_turns
+        """Earlier exchanges sent with a question: None all of them, 0 none (see FINETUNED_HISTORY_TURNS)."""
 
     def lookup(self, question: str) -> Retrieval:
         """Sources, a refusal (None: go ahead and generate), the seconds retrieval took and the
         scores the refusal was decided on (none here: nothing retrieved)."""
         return Retrieval([], None, 0.0)
 
-    def citation(self, sources: list[Source]) -> str:
-        """Citation markers appended to the answer (none: this bot reads no passages)."""
-        return ""
-
-    def grounding(self, question: str, text: str, sources: list[Source]) -> str:
-        """What follows the answer when it does not match its evidence (nothing: no evidence)."""
-        return ""
+    def finish(self, question: str, text: str, sources: list[Source]) -> Final:
+        """The answer the user reads: the model's own words (this bot has no evidence to check them against)."""
+        return Final(text, "generated", text)
 
     def messages(self, question: str, history: list[Message] | None, sources: list[Source]) -> list[Message]:
-        return chat_messages(question, self.chat.system_prompt, _clean_history(history))
+        turns = _clean_history(history)
+        if self.history_turns is not None:
+            turns = turns[len(turns) - 2 * self.history_turns:] if self.history_turns > 0 else []
+        return chat_messages(question, self.chat.system_prompt, turns)
 
     def reply(self, question: str, history: list[Message] | None = None) -> Reply:
-        _check_question(question)
+        check_question(question)
         return Reply(self, question, history)
 
     def stream(self, question: str, history: list[Message] | None = None) -> Iterator[str]:
@@ -201,7 +247,8 @@ class ChatBot:
 class RagBot(ChatBot):
     """A model that answers from retrieved clauses and cites them (the RAG and hybrid bots)."""
 
-    def __init__(self, name: str, model: Any, tokenizer: Any, chat: ChatConfig, kb: Any, rag: RagConfig) -> None:
+    def __init__(self, name: str, model: Any, tokenizer: Any, chat: ChatConfig, kb: KnowledgeBase,
+                 rag: RagConfig) -> None:
         super().__init__(name, model, tokenizer, chat)
         self.kb, self.rag = kb, rag
 
@@ -224,28 +271,35 @@ class RagBot(ChatBot):
         shown = min(len(sources), max(1, self.rag.context_chunks))
         return " " + "".join(f"[{n}]" for n in range(1, shown + 1)) if shown else ""
 
-    def grounding(self, question: str, text: str, sources: list[Source]) -> str:
-        """The best evidence sentences, quoted with their citation numbers, when the model's answer
-        does not state what they say (``airbot.bots.grounding.grounded``): a 135M reader often names the
-        wrong figure of a clause, or reads the wrong clause when the right one ranked second."""
+    def finish(self, question: str, text: str, sources: list[Source]) -> Final:
+        """The model's words with their citation when they pass the grounding check
+        (``airbot.bots.grounding.check_answer``); else the extract of the best evidence sentences
+        *instead*: a 135M reader often names the wrong figure of a clause, reads the wrong clause
+        when the right one ranked second, or degenerates, and the user must never read that."""
+        model_text = text.strip()
         if not sources:
-            return ""
+            return Final(model_text, "generated", model_text)
         shown = sources[: max(1, self.rag.context_chunks)]
         evidence = select_evidence(question, sources, _sentence_vectors(self.kb), chunks=len(sources),
                                    sentences=QUOTED_SENTENCES)
         context = " ".join(passage_text(s) for s in shown)
-        return "" if grounded(text, question, evidence[:1], context) else quote_evidence(evidence)
+        flags = check_answer(model_text, question, evidence, context)
+        if not flags:
+            return Final(text + self.citation(sources), "generated", model_text)
+        if not evidence:  # nothing quotable (every sentence spoke to the model): say so rather than show it
+            return Final(self.rag.refusal, "refused", model_text, flags)
+        return Final(extract_text(evidence), "extract", model_text, flags)
 
     def messages(self, question: str, history: list[Message] | None, sources: list[Source]) -> list[Message]:
         shown = sources[: max(1, self.rag.context_chunks)]
         return rag_messages(question, shown, self.chat.system_prompt, _clean_history(history))
 
 
-_sentence_caches: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_sentence_caches: weakref.WeakKeyDictionary[KnowledgeBase, CachedEmbed] = weakref.WeakKeyDictionary()
 _sentence_caches_lock = threading.Lock()
 
 
-def _sentence_vectors(kb: Any) -> CachedEmbed:
+def _sentence_vectors(kb: KnowledgeBase) -> CachedEmbed:
     """One sentence-vector cache per knowledge base, shared by every bot built on it (the app
     builds a bot per question)."""
     with _sentence_caches_lock:
@@ -254,9 +308,14 @@ def _sentence_vectors(kb: Any) -> CachedEmbed:
         return _sentence_caches[kb]
 
 
-def _check_question(question: str) -> None:
+def check_question(question: str) -> None:
+    """An empty question, or one past ``MAX_QUESTION_CHARS`` (a 100k-character question took two
+    minutes and 4 GB to embed and read), is refused before any model works on it."""
     if not isinstance(question, str) or not question.strip():
         raise AirbotError("The question is empty. Type a question for the bot to answer.")
+    if len(question) > MAX_QUESTION_CHARS:
+        raise AirbotError(f"The question is {len(question):,} characters long; a question may have at most "
+                          f"{MAX_QUESTION_CHARS:,}. Ask it in a sentence or two.")
 
 
 def _clean_history(history: list[Message] | None) -> list[Message]:
@@ -300,7 +359,7 @@ def finetuned_model(run_dir: str | Path, config: AirbotConfig) -> Any:
     """The run's model, loaded once per adapter version (a re-trained run reloads)."""
     from airbot.train.runs import adapter_dir, run_path
 
-    adapter = adapter_dir(run_path(str(run_dir)))
+    adapter = adapter_dir(run_path(run_dir))  # a Path is a resolved folder; text is a name in the run store
     stamp = max((p.stat().st_mtime for p in adapter.iterdir()), default=0.0)
     key = ("finetuned", str(adapter.resolve()), stamp, config.model.device, inference_dtype(config))
     return _cached(key, lambda: _load_adapter(adapter, config))
@@ -324,7 +383,7 @@ def _load_adapter(adapter: Path, config: AirbotConfig) -> Any:
         try:
             model = PeftModel.from_pretrained(base, adapter)
         except (OSError, ValueError, RuntimeError, KeyError) as err:
-            raise ModelError(f"The adapter in {adapter} does not fit base model '{_run_base(adapter, config)}' "
+            raise ModelError(f"The adapter of run '{adapter.parent.name}' does not fit base model '{_run_base(adapter, config)}' "
                              f"({type(err).__name__}: {err}). Use the base model the run was trained on.") from None
         if str(meta.get("peft_type", "")).upper() in ("LORA", "ADALORA", "LOHA", "LOKR", "IA3"):
             model = model.merge_and_unload()  # plain weights: no adapter switching, full speed
@@ -349,24 +408,26 @@ def _run_base(adapter: Path, config: AirbotConfig) -> str:
 
 
 def make_bot(kind: str, config: AirbotConfig | None = None, run_dir: str | Path | None = None,
-             index: Any = None) -> ChatBot:
+             index: KnowledgeBase | str | Path | None = None) -> ChatBot:
     """A ready bot of ``kind``; what it needs (a run for finetuned/hybrid, an index for rag/hybrid)
     is checked first, so a mistake is one clear error before any model loads."""
     config = config or load_config()
     _check_needs(kind, run_dir, index)
     from airbot.knowledge.index import open_index
 
-    kb = open_index(index, config) if kind in RETRIEVAL_BOTS else None
-    if kind in ADAPTER_BOTS:
-        model, tokenizer = finetuned_model(run_dir, config), base_model(config)[1]  # type: ignore[arg-type]
+    # _check_needs made sure an adapter bot has its run and a retrieval bot its index
+    kb = open_index(index, config) if kind in RETRIEVAL_BOTS and index is not None else None
+    if kind in ADAPTER_BOTS and run_dir:
+        model, tokenizer = finetuned_model(run_dir, config), base_model(config)[1]
     else:
         model, tokenizer = base_model(config)
     if kb is None:
-        return ChatBot(kind, model, tokenizer, config.chat)
+        return ChatBot(kind, model, tokenizer, config.chat,
+                       history_turns=FINETUNED_HISTORY_TURNS if kind == "finetuned" else None)
     return RagBot(kind, model, tokenizer, config.chat, kb, config.rag)
 
 
-def _check_needs(kind: str, run_dir: str | Path | None, index: Any) -> None:
+def _check_needs(kind: str, run_dir: str | Path | None, index: KnowledgeBase | str | Path | None) -> None:
     problems = []
     if kind not in BOT_KINDS:
         problems.append(f"unknown bot '{kind}'; choose one of {', '.join(BOT_KINDS)}")

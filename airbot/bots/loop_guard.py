@@ -1,4 +1,5 @@
-"""Stop an answer when it starts saying the same sentence again.
+"""Stop an answer when it starts saying the same sentence again, or degenerates into a loop or a
+run of clause labels (``stop_degenerate``).
 
 A 135M model decoding greedily falls into loops ("A dog can weigh more than 8 kg. A dog can
 weigh more than 8 kg. ...") until ``max_new_tokens``: the reader waits for text that adds
@@ -6,7 +7,7 @@ nothing. A repetition penalty would break the loop but also punishes the figures
 must copy from its passages (it cut the model's own fact accuracy from 0.70 to 0.26 on the
 airline sample), so the guard works on the answer's own sentences instead::
 
-    for delta in stop_repeats(stream_chat(...)):   # what airbot.bots.kinds does for every bot
+    for delta in stop_repeats(stop_degenerate(stream_chat(...))):   # what airbot.bots.kinds does
 
 Text streams through untouched until the sentence being written could be a repeat (it is,
 so far, the start of a sentence already said); only then is it held back. If it completes as
@@ -19,7 +20,10 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
+from airbot.text import degenerate
+
 MIN_WORDS = 4
+_WORD_END = re.compile(r"[\s.,;:!?)\]]")
 _BOUNDARY = re.compile(r"(?<=[.!?])\s+|\n+")
 
 
@@ -80,3 +84,25 @@ def _close_sentences(text: str, start: int, sentences: _Sentences) -> tuple[int,
         sentences.add(sentence)
         start = boundary.end()
     return start, False
+
+
+def stop_degenerate(deltas: Iterator[str]) -> Iterator[str]:
+    """``deltas`` until the text so far degenerates (``airbot.text.degenerate``: a 3-word sequence
+    said three times, three clause labels in a row, a list of labels); then stop decoding.
+
+    ``stop_repeats`` catches a repeated sentence; a small reader fed a list of clauses also
+    echoes label runs ("A3. A4. A5. ...") and loops inside one sentence ("SHOCKER DINING LASER
+    SHOCKER ..."), which never complete a sentence to repeat. The delta that made the text
+    degenerate is not passed on; what came before it is judged as the answer."""
+    text = ""
+    try:
+        for delta in deltas:
+            text += delta
+            # a loop or a label run is complete only at a word's end: check there (~0.1 ms a call)
+            if _WORD_END.search(delta) and degenerate(text, partial=True):
+                return
+            yield delta
+    finally:
+        close = getattr(deltas, "close", None)
+        if close is not None:
+            close()

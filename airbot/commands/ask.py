@@ -9,7 +9,7 @@ import argparse
 import json
 
 from airbot.commands.output import print_json
-from airbot.config import BOT_KINDS
+from airbot.config import BOT_KINDS, RETRIEVAL_BOTS
 from airbot.errors import AirbotError
 
 
@@ -28,11 +28,17 @@ def add_ask(sub: argparse._SubParsersAction) -> None:
 
 
 def _run_ask(args: argparse.Namespace) -> int:
-    from airbot.bots.kinds import make_bot
+    from airbot.bots.kinds import check_question, make_bot
     from airbot.config import load_config
+    from airbot.knowledge.manifest import index_dir
+    from airbot.train.runs import run_path
 
     questions = _ask_questions(args)
-    bot = make_bot(args.bot, load_config(args.config, args.set), run_dir=args.run_dir, index=args.index)
+    for question in questions:
+        check_question(question)  # before any model loads
+    run_dir = run_path(args.run_dir, allow_paths=True) if args.run_dir else None  # the CLI may name folders
+    index = index_dir(args.index, allow_paths=True) if args.index else None
+    bot = make_bot(args.bot, load_config(args.config, args.set), run_dir=run_dir, index=index)
     for question in questions:
         if args.json:
             print_json(bot.answer(question).to_dict())
@@ -40,9 +46,13 @@ def _run_ask(args: argparse.Namespace) -> int:
         if len(questions) > 1:
             print(f"Q: {question}")
         reply = bot.reply(question)
+        checked = args.bot in RETRIEVAL_BOTS  # shown once checked: the document extract may replace the model's words
         for delta in reply:
-            print(delta, end="", flush=True)
-        print()
+            if not checked:
+                print(delta, end="", flush=True)
+        print(reply.answer.text if checked and reply.answer else "")
+        if checked and reply.answer:
+            print(f"  {reply.answer.reading()}")
         for n, source in enumerate(reply.answer.sources if reply.answer else [], 1):
             where = ", ".join(x for x in (f"clause {source.clause}" if source.clause else "",
                                          f"page {source.page}" if source.page else "") if x)
@@ -64,17 +74,22 @@ def _ask_questions(args: argparse.Namespace) -> list[str]:
     if not path.is_file():
         raise AirbotError(f"Questions file {path} does not exist.")
     questions, problems = [], []
-    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as err:
+        raise AirbotError(f"{path.name} is not UTF-8 text (byte {err.start}): it is not a questions file. "
+                          'Write one {"question": "..."} per line, saved as UTF-8.') from None
+    for n, line in enumerate(text.splitlines(), 1):
         if not line.strip():
             continue
         try:
             row = json.loads(line)
-        except ValueError:
+        except (ValueError, RecursionError):
             problems.append(f"line {n}: not JSON")
             continue
-        text = row.get("question") if isinstance(row, dict) else row
-        if isinstance(text, str) and text.strip():
-            questions.append(text)
+        question = row.get("question") if isinstance(row, dict) else row
+        if isinstance(question, str) and question.strip():
+            questions.append(question)
         else:
             problems.append(f"line {n}: no \"question\" text")
     if problems or not questions:

@@ -33,7 +33,10 @@ def _run_data(args: argparse.Namespace) -> int:
         return _data_list(args)
     from airbot.config import TrainConfig
     from airbot.data.quality import check_file, describe_fields, summary
+    from airbot.data.store import check_new_name
 
+    if args.save:
+        check_new_name(args.save)  # a name that cannot be used is said before the file is checked
     ds, report = check_file(args.file, args.model, max_tokens=args.max_tokens, max_length=TrainConfig.max_length)
     result = summary(ds, report)
     if args.save is not None:

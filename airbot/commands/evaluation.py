@@ -82,9 +82,10 @@ def _run_eval(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from airbot.evaluate.report import format_table
-    from airbot.evaluate.runner import default_questions, evaluate
+    from airbot.evaluate.runner import check_bots, default_questions, evaluate
 
     run_dir, config, index, bots = _eval_setup(args)
+    check_bots(bots, run_dir, index)  # a wrong bot list is the first thing to hear about, before any file
     show = progress_bar(sys.stderr.isatty() or not args.json)
     policy = _policy(args, bots, config, run_dir, index, show) if args.policy_change else None
     oos = args.out_of_scope if args.out_of_scope in ("general", "sample", "none") else Path(args.out_of_scope)

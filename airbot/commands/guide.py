@@ -84,5 +84,5 @@ def _read_json_file(path: Any) -> Any:
         raise AirbotError(f"{path} does not exist; pass the eval.json an evaluation wrote.")
     try:
         return json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as err:
         raise AirbotError(f"{path} is not valid JSON ({err}); re-run the evaluation to rewrite it.") from None

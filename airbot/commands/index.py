@@ -29,7 +29,7 @@ def _run_index(args: argparse.Namespace) -> int:
     if not args.docs and not args.remove:
         raise AirbotError("Nothing to do: name documents to add (DOC...) or --remove DOC.")
     config = load_config(args.config)
-    kb = build_index(args.docs, index_dir(args.out), progress=progress_bar(not args.json), rag=config.rag,
+    kb = build_index(args.docs, index_dir(args.out, allow_paths=True), progress=progress_bar(not args.json), rag=config.rag,
                      remove=args.remove, embedder=config.model.embedder)
     status = kb.status()
     if args.json:

@@ -6,6 +6,7 @@ import argparse
 from typing import Any
 
 from airbot.commands.output import print_json
+from airbot.train.learned import read_learned
 
 
 def add_runs(sub: argparse._SubParsersAction) -> None:
@@ -31,17 +32,47 @@ def _run_runs(args: argparse.Namespace) -> int:
         else:
             _print_table(rows, ["name", "phase", "method", "wall_s", "final_loss", "eval_loss", "tokens_per_s"])
     elif command == "show":
-        run_dir = runs.run_path(args.name)
-        print_json({"status": runs.read_status(run_dir), "metrics_tail": train_status.read_metrics(run_dir)[-5:]})
+        run_dir = runs.run_path(args.name, allow_paths=True)
+        learned = read_learned(run_dir)
+        _say_learned(learned)
+        print_json({"status": runs.read_status(run_dir), "metrics_tail": train_status.read_metrics(run_dir)[-5:],
+                    "learned": _learned_json(learned)})
     elif command == "compare":
-        rows = runs.compare_runs(args.names)
+        rows = runs.compare_runs(args.names, allow_paths=True)
         _print_table(rows, list(rows[0]) if rows else [])
     elif command == "cancel":
-        print_json(jobs.cancel(runs.run_path(args.name)))
+        print_json(jobs.cancel(runs.run_path(args.name, allow_paths=True)))
     elif command == "delete":
-        runs.delete_run(args.name)
+        runs.delete_run(args.name, allow_paths=True)
         print(f"deleted {args.name}")
     return 0
+
+
+def _learned_json(report: dict[str, Any] | None) -> dict[str, Any] | None:
+    """What ``runs show`` says about "did it learn?": the line, whether it is enough, advice and every miss."""
+    from airbot.train.learned import advice, learned_enough, learned_line
+
+    if report is None:
+        return None
+    return {"line": learned_line(report), "enough": learned_enough(report), "advice": advice(report),
+            "trained": report.get("trained"), "heldout": report.get("heldout")}
+
+
+def _say_learned(report: dict[str, Any] | None) -> None:
+    """The same on stderr for a person (stdout stays one JSON object)."""
+    import sys
+
+    from airbot.train.learned import advice, learned_line
+
+    line = learned_line(report)
+    if report is None or line is None:
+        return
+    print(line, file=sys.stderr)
+    for miss in report["trained"]["misses"]:
+        print(f"  missed {miss['where']}: {miss['question']} -> {miss['answer']!r} ({'; '.join(miss['flags'])})",
+              file=sys.stderr)
+    if tip := advice(report):
+        print(f"WARNING: {tip}", file=sys.stderr)
 
 
 def _print_table(rows: list[dict[str, Any]], columns: list[str]) -> None:

@@ -7,10 +7,14 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from airbot.config import METHODS
 from airbot.errors import AirbotError
+
+if TYPE_CHECKING:
+    from airbot.train.finetune import RunResult
 
 
 def add_train(sub: argparse._SubParsersAction) -> None:
@@ -24,7 +28,9 @@ def add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--name", default=None, help="Name of the new run when --out is not given.")
     p.add_argument("--method", choices=METHODS, default=None,
                    help="Fine-tuning technique (default qlora).")
-    p.add_argument("--epochs", type=float, default=None, help="Passes over the training set.")
+    p.add_argument("--epochs", type=_epochs, default=None,
+                   help="Passes over the training set; default 'auto': chosen from the number of pairs so the set "
+                        "is learned (the run's config.yaml and log say how many).")
     p.add_argument("--max-steps", type=int, default=None, help="Stop after this many optimizer steps.")
     p.add_argument("--config", default=None, help="YAML recipe, e.g. configs/airline-qlora.yaml or RUN/config.yaml.")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
@@ -37,27 +43,35 @@ def add_train(sub: argparse._SubParsersAction) -> None:
 def _run_train(args: argparse.Namespace) -> int:
     import contextlib
     import signal
-    from pathlib import Path
 
     from airbot.config import load_config
-    from airbot.train.finetune import run_finetune
-    from airbot.train.jobs import training_lock
-    from airbot.train.progress import dist_info
-    from airbot.train.runs import create_run
+    from airbot.train.jobs import check_fits, training_lock
+    from airbot.train.runs import check_training_target, create_run, train_into
     from airbot.train.status import request_cancel
 
     flags = {"train.method": args.method, "train.epochs": args.epochs, "train.max_steps": args.max_steps}
     config = load_config(args.config, [*args.set, *(f"{k}={v}" for k, v in flags.items() if v is not None)])
+    out = Path(args.out).expanduser() if args.out else None
+    if out is not None:
+        check_training_target(out)  # a file, a finished run, someone's folder: said before any heavy import
+    from airbot.train.progress import dist_info  # imports transformers: after the settings are checked
+
     rank, world, _ = dist_info()
     if args.out is None and world > 1:
         raise AirbotError("Under torchrun/accelerate every process must write the same run: pass --out RUN_DIR.")
-    run_dir = Path(args.out) if args.out else create_run(args.name, config.train.method)
-    run_dir.mkdir(parents=True, exist_ok=True)
+    check_fits(config)  # a run that cannot fit in memory is refused before anything is written
+    run_dir = out or create_run(args.name, config.train.method)
+    if rank != 0:
+        run_dir.mkdir(parents=True, exist_ok=True)
+    from airbot.train.finetune import run_finetune  # heavy (torch, trl): only once the settings are known to be usable
+
     _quiet_libraries()
     # `kill PID` (SIGTERM) stops like Cancel does: at the next step, with a partial adapter saved.
     signal.signal(signal.SIGTERM, lambda *_: request_cancel(run_dir))
     bar = _TrainBar() if rank == 0 and not args.no_progress and sys.stderr.isatty() else None
-    with training_lock(run_dir) if rank == 0 else contextlib.nullcontext():
+    # train_into first: it refuses a finished run or one another process trains, before the global lock is touched
+    with train_into(run_dir) if rank == 0 else contextlib.nullcontext(), \
+            training_lock(run_dir) if rank == 0 else contextlib.nullcontext():
         try:
             result = run_finetune(config, args.data, run_dir, progress=bar)
         finally:
@@ -66,6 +80,11 @@ def _run_train(args: argparse.Namespace) -> int:
     if rank == 0:
         _print_result(result)
     return 0
+
+
+def _epochs(text: str) -> float | str:
+    """``--epochs 5`` or ``--epochs auto``; the range (0.1..100) is the config's to check."""
+    return "auto" if text.strip().lower() == "auto" else float(text)
 
 
 def _quiet_libraries() -> None:
@@ -104,10 +123,22 @@ class _TrainBar:
             self.bar.close()
 
 
-def _print_result(result: Any) -> None:
+def _print_result(result: RunResult) -> None:
     s = result.summary()
     word = "cancelled (partial adapter)" if result.partial else result.phase
     print(f"{word}: {s['steps']} steps in {s['train_s']:.1f} s (wall {s['wall_s']:.1f} s), "
           f"{s['tokens_per_s']:.0f} train tokens/s, peak RSS {s['peak_rss_mb']:.0f} MB")
     print(f"loss {s['first_loss']} -> {s['train_loss']}; held-out loss {s['eval_loss_before']} -> {s['eval_loss']}")
     print(f"trainable parameters {s['trainable_params']:,} of {s['total_params']:,}; adapter: {result.adapter}")
+    _print_learned(result.run_dir)
+
+
+def _print_learned(run_dir: Path) -> None:
+    """Did it learn? The run's learned.json in one line (and a warning with advice below 80%)."""
+    from airbot.train.learned import advice, learned_line, read_learned
+
+    report = read_learned(run_dir)
+    if line := learned_line(report):
+        print(line)
+    if tip := advice(report):
+        print(f"WARNING: {tip}  (misses: python -m airbot runs show {run_dir})")

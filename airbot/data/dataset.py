@@ -190,6 +190,9 @@ def _conversation_list(record: Record, column: str, problems: Problems) -> list 
         except json.JSONDecodeError as err:
             problems.append(f"{where}: is text that is not a JSON list ({err.msg}); write a list of messages")
             return None
+        except RecursionError:
+            problems.append(f"{where}: is JSON nested too deeply to be a list of messages; write a list of messages")
+            return None
     if not isinstance(value, list):
         problems.append(f"{where}: is {type_name(value)}, expected a list of messages like "
                         f"[{{\"role\": \"user\", \"content\": \"...\"}}, ...]")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +23,17 @@ from airbot.errors import DataError
 SUPPORTED = {".csv": "csv", ".tsv": "tsv", ".json": "json", ".jsonl": "jsonl", ".ndjson": "jsonl",
              ".parquet": "parquet"}
 MAX_LISTED = 50
+# Limits checked before the expensive work (parsing, tokenizing, the quality report), so one file
+# cannot occupy the host for minutes: a 100k-row CSV took 20+ minutes and a single 60 MB row 159 s
+# and 8 GB before these. Environment variables raise them on a machine that can afford it.
+MAX_FILE_MB = float(os.environ.get("AIRBOT_MAX_DATA_MB", "50"))
+MAX_ROWS = int(os.environ.get("AIRBOT_MAX_ROWS", "10000"))
+MAX_LINE_BYTES = 1 << 20
+"""Longest physical line of a CSV, TSV or JSONL file (a whole row is usually one line; minified JSON
+is one line, so a .json file is only held to the size limit)."""
+LINES_PER_ROW = 4
+MAX_ROW_CHARS = 100_000
+"""Most characters of text in one row (all its fields): far past any row ``data.max_tokens`` allows."""
 FIX_HINT = "Fix the problems above and load the file again; nothing was saved."
 # Content that is plainly some other kind of file, found by its first bytes.
 MAGIC = {b"%PDF": "a PDF document", b"PAR1": "a Parquet file", b"PK\x03\x04": "a ZIP archive (an Excel .xlsx or "
@@ -67,9 +79,92 @@ def read_records(path: str | Path) -> tuple[str, list[Record], Problems]:
     """(file type, records, row-level problems so far); file-level problems raise at once."""
     path = Path(path)
     file_type = _file_type(path)
+    check_size(path, file_type)
     problems = Problems()
     records = _parse(path, file_type, _load_content(path, file_type, problems), problems)
+    if len(records) > MAX_ROWS:  # exact, now that quoted line breaks and blank lines are accounted for
+        raise _too_many_rows(path, f"{len(records):,}")
+    _flag_huge_rows(records, problems)
     return file_type, records, problems
+
+
+# --- limits, checked before parsing --------------------------------------------------------------
+def check_size(path: Path, file_type: str) -> None:
+    """Refuse, in about a second and without reading the file into memory, a file past the limits:
+    bigger than ``MAX_FILE_MB``, more rows than ``MAX_ROWS`` (Parquet: from its footer; text: more
+    than ``LINES_PER_ROW`` lines per allowed row, counted in 1 MB blocks, since a quoted CSV value
+    may span lines; the exact count follows the parse) or a line longer than ``MAX_LINE_BYTES``."""
+    size = path.stat().st_size
+    if size > MAX_FILE_MB * 2**20:
+        raise DataError(f"{path.name} is {size / 2**20:.0f} MB; airbot reads training and evaluation files of up to "
+                        f"{MAX_FILE_MB:.0f} MB ({MAX_ROWS:,} rows). Keep the rows that matter most, or split the file.")
+    if file_type == "parquet":
+        _check_parquet_rows(path)
+    elif file_type != "json":  # pretty-printed JSON has many lines per row: its size cap and exact count suffice
+        _check_lines(path)
+
+
+def _check_parquet_rows(path: Path) -> None:
+    import pyarrow.parquet as pq
+
+    try:
+        rows = pq.ParquetFile(path).metadata.num_rows
+    except (OSError, ValueError):
+        return  # not readable as Parquet: the full read says so with its own message
+    if rows > MAX_ROWS:
+        raise _too_many_rows(path, f"{rows:,}")
+
+
+def _check_lines(path: Path) -> None:
+    """Count lines block by block; stop at the first one too long or past the line limit."""
+    lines, line_start, offset = 0, 0, 0
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            start = 0
+            while (end := block.find(b"\n", start)) >= 0:
+                lines += 1
+                _check_line(path, lines, offset + end - line_start)
+                line_start, start = offset + end + 1, end + 1
+            offset += len(block)
+            _check_line(path, lines + 1, offset - line_start)
+            if lines > MAX_ROWS * LINES_PER_ROW:
+                raise _too_many_rows(path, f"more than {MAX_ROWS:,}")
+
+
+def _check_line(path: Path, number: int, length: int) -> None:
+    if length > MAX_LINE_BYTES:
+        raise DataError(f"{path.name}, line {number}: the line is at least {length / 2**20:.1f} MB long; a row may "
+                        f"be at most {MAX_LINE_BYTES // 2**20} MB. Check that the file has one example per line and "
+                        f"no stray quote that joins lines.")
+
+
+def _too_many_rows(path: Path, rows: str) -> DataError:
+    return DataError(f"{path.name} has {rows} rows; airbot reads at most {MAX_ROWS:,} rows per file (set "
+                     f"AIRBOT_MAX_ROWS to raise the limit on a machine that can train on more). Keep the rows that "
+                     f"matter most, or split the file.")
+
+
+def _flag_huge_rows(records: list[Record], problems: Problems) -> None:
+    """Rows with more than ``MAX_ROW_CHARS`` characters are problems, so the file is refused before
+    anything tokenizes them (``Problems.fail`` runs before the length check)."""
+    for record in records:
+        chars = _text_chars(record.values)
+        if chars > MAX_ROW_CHARS:
+            problems.append(f"{record.where}: has {chars:,} characters of text; a row may have at most "
+                            f"{MAX_ROW_CHARS:,}. Shorten it or split it into several examples")
+
+
+def _text_chars(value: Any, depth: int = 0) -> int:
+    """Characters of text in a row's values (nested lists and objects included, a few levels deep)."""
+    if isinstance(value, str):
+        return len(value)
+    if depth > 8:
+        return 0
+    if isinstance(value, dict):
+        return sum(_text_chars(v, depth + 1) for v in value.values())
+    if isinstance(value, list):
+        return sum(_text_chars(v, depth + 1) for v in value)
+    return 0
 
 
 # --- the file itself ---------------------------------------------------------------------------
@@ -142,7 +237,7 @@ def _decode(raw: bytes, problems: Problems) -> str:
         except UnicodeDecodeError as err:
             bad = line[err.start:err.start + 1].hex()
             problems.append(f"line {number}: byte 0x{bad} at byte offset {offset + err.start} is not valid UTF-8; "
-                            f"the file is probably saved as Latin-1/Windows-1252: re-save it as UTF-8 (in Excel: "
+                            f"the file is probably saved as Latin-1/Windows-1252. Re-save it as UTF-8 (in Excel: "
                             f"Save As > 'CSV UTF-8')")
         offset += len(line) + 1
     return raw.decode("utf-8-sig", errors="replace")
@@ -226,6 +321,9 @@ def _json_records(path: Path, text: str, prefer_lines: bool, problems: Problems)
     if looks_array:
         try:
             return _json_document(path, json.loads(text), problems)
+        except RecursionError:
+            raise DataError(f"{path.name}: the JSON is nested too deeply to be a list of examples. Write it as "
+                            f"[{{\"question\": ..., \"answer\": ...}}, ...].") from None
         except json.JSONDecodeError as err:
             if not (err.msg == "Extra data" and stripped.startswith("{")):
                 _json_syntax_error(path, text, err)
@@ -270,6 +368,10 @@ def _jsonl_records(text: str, problems: Problems) -> list[Record]:
         except json.JSONDecodeError as err:
             problems.append(f"line {number}: invalid JSON at column {err.colno} ({err.msg}); each line must be "
                             f"one complete JSON object")
+            continue
+        except RecursionError:
+            problems.append(f"line {number}: the JSON is nested too deeply; each line must be one object such as "
+                            f"{{\"question\": \"...\", \"answer\": \"...\"}}")
             continue
         if isinstance(item, dict):
             records.append(Record(number, f"line {number}", item))

@@ -4,7 +4,8 @@ Each dataset is a folder ``AIRBOT_HOME/datasets/<name>/`` holding the file exact
 user gave it (``original.<ext>``), the normalized ``data.jsonl`` (one ``{"messages": [...]}``
 per row plus the row's extra columns) and ``meta.json``. A dataset is written into a hidden
 temporary folder and renamed into place, so a crash never leaves half a dataset and an
-existing one is never overwritten::
+existing one is never overwritten; the shipped sample (``meta.origin == "sample"``) is the only
+dataset airbot ever replaces itself. Names come from requests, so ``get_dataset`` takes names only::
 
     python -m airbot data list
     python -c "from airbot.data.store import save_dataset; print(save_dataset('my.csv').name)"
@@ -22,9 +23,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from airbot.config import airbot_home
 from airbot.data.dataset import LoadedDataset, read_dataset
 from airbot.errors import DataError
+from airbot.storage import file_lock, resolve_name, store_dir
 
 SAMPLE_NAME = "airline-sample"
 
@@ -58,15 +59,23 @@ class StoredDataset:
 
 def datasets_dir() -> Path:
     """Where datasets live; read on each call so a changed AIRBOT_HOME is honoured."""
-    path = airbot_home() / "datasets"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+    return store_dir("datasets")
 
 
 def sanitize_name(text: str) -> str:
     """A safe folder name from a file stem: lowercase letters, digits, '-' and '_'."""
     name = re.sub(r"[^a-z0-9_-]+", "-", text.lower()).strip("-_")
     return name[:60].strip("-_") or "dataset"
+
+
+def check_new_name(name: str) -> str:
+    """The folder name a dataset asked to be stored as ``name`` gets; the sample's name is refused
+    (checked before any work, so ``data check --save airline-sample`` says so at once)."""
+    wanted = sanitize_name(name)
+    if wanted == SAMPLE_NAME:
+        raise DataError(f"'{SAMPLE_NAME}' is the name of the shipped sample, so your data cannot be stored under it "
+                        f"(the sample would be confused with it). Pick another name, e.g. 'my-airline'.")
+    return wanted
 
 
 def file_sha256(path: Path) -> str:
@@ -85,9 +94,9 @@ def save_dataset(path: str | Path, name: str | None = None, *, loaded: LoadedDat
     a name derived from the file stem gets a ``-2``, ``-3`` ... suffix instead.
     """
     path = Path(path)
+    wanted = check_new_name(name) if name is not None else None
     ds = loaded or read_dataset(path, max_tokens=max_tokens)
     sha = file_sha256(path)
-    wanted = sanitize_name(name) if name is not None else None
     same = [d for d in list_datasets() if d.meta.get("sha256") == sha and wanted in (None, d.name)]
     if same:
         return same[0]
@@ -98,12 +107,13 @@ def save_dataset(path: str | Path, name: str | None = None, *, loaded: LoadedDat
     return _write(path, ds, base, sha, allow_suffix=name is None)
 
 
-def _write(path: Path, ds: LoadedDataset, base: str, sha: str, allow_suffix: bool) -> StoredDataset:
+def _write(path: Path, ds: LoadedDataset, base: str, sha: str, allow_suffix: bool,
+           origin: str = "user") -> StoredDataset:
     root = datasets_dir()
     tmp = root / f".tmp-{base}-{uuid.uuid4().hex[:8]}"
     try:
         tmp.mkdir()
-        meta = _fill(tmp, path, ds, sha)
+        meta = _fill(tmp, path, ds, sha) | {"origin": origin}
         for attempt in range(1, 1000):
             name = base if attempt == 1 else f"{base}-{attempt}"
             if _claim(tmp, root / name, meta | {"name": name}):
@@ -156,7 +166,8 @@ def list_datasets() -> list[StoredDataset]:
 
 
 def get_dataset(name: str) -> StoredDataset:
-    """The stored dataset ``name``, or a DataError listing the ones there are."""
+    """The stored dataset ``name``, or a DataError listing the ones there are (a name only, never a path)."""
+    resolve_name("datasets", name)  # a path or '../x' is refused with a message that says so
     for stored in list_datasets():
         if stored.name == name:
             return stored
@@ -174,15 +185,22 @@ def delete_dataset(name: str) -> None:
 
 
 def ensure_sample_dataset() -> StoredDataset:
-    """The shipped airline training set, stored as 'airline-sample' (refreshed if the sample changed)."""
+    """The shipped airline training set, stored once (normally as 'airline-sample').
+
+    Only a dataset airbot stored *as the sample* (``meta.origin == "sample"``) is ever replaced, when
+    the shipped sample changed; a user's dataset is never touched, even one that holds the name
+    (the sample then gets a suffix). One process at a time, so two page loads store it once.
+    """
     from airbot.samples import sample_path
 
     source = sample_path("train")
-    try:
-        stored = get_dataset(SAMPLE_NAME)
-    except DataError:
-        return save_dataset(source, SAMPLE_NAME)
-    if stored.meta.get("sha256") == file_sha256(source):
-        return stored
-    delete_dataset(SAMPLE_NAME)  # ours, not the user's: an updated sample replaces the old copy
-    return save_dataset(source, SAMPLE_NAME)
+    sha = file_sha256(source)
+    with file_lock(datasets_dir() / ".sample.lock", "the sample dataset", wait_s=60):
+        stored = list_datasets()
+        current = [d for d in stored if d.meta.get("sha256") == sha
+                   and (d.meta.get("origin") == "sample" or (d.name == SAMPLE_NAME and "origin" not in d.meta))]
+        if current:
+            return current[0]
+        for old in (d for d in stored if d.meta.get("origin") == "sample"):
+            delete_dataset(old.name)  # ours, not the user's: an updated sample replaces its old copy
+        return _write(source, read_dataset(source), SAMPLE_NAME, sha, allow_suffix=True, origin="sample")

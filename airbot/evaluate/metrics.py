@@ -81,13 +81,35 @@ def source_clause(source: Any) -> str | None:
     return clause_id(str(_get(source, "text") or "").lstrip(), allow_single=False)
 
 
+def source_matches(source: Any, expected: str | None) -> bool:
+    """Is ``source`` the expected clause? Clause ids compare in any spelling, a sub-clause counting
+    for its parent ("Article 1.3" answers a question labelled "Article 1"); a document without
+    numbers names its clauses by their headings, so a source under that heading counts too."""
+    if not expected:
+        return False
+    if within(source_clause(source), str(expected).strip()):
+        return True
+    want = " ".join(str(expected).lower().split())
+    section = str(_get(source, "section") or "")
+    return any(" ".join(part.lower().split()) == want for part in section.split(" > "))
+
+
 def clause_correct(expected: str | None, sources: Sequence[Any]) -> bool | None:
-    """Is the expected clause among the sources? None when there is nothing to check (no expected
-    clause, or a bot that cites no sources at all, such as the plain fine-tuned one). A cited
-    sub-clause counts for its parent: "Article 1.3" answers a question labelled "Article 1"."""
+    """Is the expected clause among the sources (``source_matches``)? None when there is nothing
+    to check (no expected clause, or a bot that cites no sources at all, such as the plain
+    fine-tuned one)."""
     if not expected or not sources:
         return None
-    return any(within(source_clause(s), str(expected).strip()) for s in sources)
+    return any(source_matches(s, expected) for s in sources)
+
+
+def cited_texts(answer: str, sources: Sequence[Any]) -> list[str]:
+    """The texts of the sources an answer cites by its ``[n]`` markers (all of them when it cites
+    none): the clauses a reader can check its figures against."""
+    marks = {int(n) for n in re.findall(r"\[(\d+)\]", answer)}
+    texts = [str(_get(s, "text") or "") for s in sources]
+    cited = [t for i, t in enumerate(texts, 1) if i in marks]
+    return cited or texts
 
 
 def _get(obj: Any, key: str) -> Any:

@@ -59,12 +59,17 @@ def read_changes(path: Path, limit: int | None = None) -> list[Change]:
     if not path.is_file():
         raise DataError(f"Changes file {path} does not exist; pass a JSONL file of {{question, old, new}} rows.")
     changes, problems = [], []
-    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as err:
+        raise DataError(f"Changes file {path.name} is not UTF-8 text (byte {err.start}); write one JSON object "
+                        f"{{question, old, new}} per line, saved as UTF-8.") from None
+    for n, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
         try:
             row = json.loads(line)
-        except ValueError as err:
+        except (ValueError, RecursionError) as err:
             problems.append(f"line {n}: not JSON ({err})")
             continue
         missing = [k for k in ("question", "old", "new") if not isinstance(row, dict) or not str(row.get(k, "")).strip()]

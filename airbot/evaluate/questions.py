@@ -146,7 +146,7 @@ def parse_facts(raw: Any) -> list[str]:
     if text.startswith("["):
         try:
             return parse_facts(json.loads(text))
-        except ValueError:
+        except (ValueError, RecursionError):  # not a JSON list (or absurdly nested): read it as text
             pass
     return [f.strip() for f in re.split(r"[;|]", text) if f.strip()]
 

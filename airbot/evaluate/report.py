@@ -14,9 +14,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from airbot.config import airbot_home
 from airbot.errors import AirbotError
 from airbot.evaluate.scoring import QuestionResult
+from airbot.storage import store_dir
 
 SMALL_SET_NOTE = ("Small sets: each figure comes from {n} held-out question(s) per bot, so read the 95% intervals "
                   "(Wilson for shares, Student-t for means), not the point values; overlapping intervals mean the "
@@ -54,9 +54,7 @@ class EvalReport:
 # --- saving --------------------------------------------------------------------------------------
 def evals_root() -> Path:
     """Where evaluations live; the guide tab lists ``evals/*/eval.json`` from here."""
-    root = airbot_home() / "evals"
-    root.mkdir(parents=True, exist_ok=True)
-    return root
+    return store_dir("evals")  # the current workspace's (airbot.workspace)
 
 
 def save_report(report: EvalReport, out_dir: Path | None = None, run_dir: Path | None = None) -> Path:
@@ -97,6 +95,17 @@ def list_evaluations() -> list[Path]:
     return sorted(evals_root().glob("*/eval.json"), key=lambda p: p.stat().st_mtime, reverse=True)
 
 
+def saved_eval(name: str | None) -> Path | None:
+    """The eval.json of the saved evaluation ``name`` (its folder's name, as the pickers list it), or
+    None when there is none; a name that is not one (a path, '../x') is an AirbotError."""
+    from airbot.storage import resolve_name
+
+    if not name:
+        return None
+    path = resolve_name("evals", name) / "eval.json"
+    return path if path.is_file() else None
+
+
 # --- the table and the policy-change merge -------------------------------------------------------
 def format_table(report: dict[str, Any]) -> str:
     """A plain-text table of the per-bot figures, with the small-sample note under it."""
@@ -105,14 +114,16 @@ def format_table(report: dict[str, Any]) -> str:
             return "-"
         return f"{value * 100:.0f}%" + (f" [{ci[0] * 100:.0f}-{ci[1] * 100:.0f}]" if ci else "")
 
-    head = f"{'bot':<10} {'n':>3} {'facts (95% CI)':>16} {'similar':>8} {'ROUGE-L':>8} {'refusals':>9} " \
-           f"{'clause':>7} {'latency':>8}"
+    head = f"{'bot':<10} {'n':>3} {'strict (95% CI)':>16} {'model':>6} {'facts (95% CI)':>16} {'similar':>8} " \
+           f"{'ROUGE-L':>8} {'refusals':>9} {'clause':>7} {'latency':>8}"
     lines = [head, "-" * len(head)]
     for name, b in report["bots"].items():
         sim = "-" if b.get("similarity") is None else f"{b['similarity']:.2f}"
         rouge = "-" if b.get("rouge_l") is None else f"{b['rouge_l']:.2f}"
         lat = "-" if b.get("mean_latency_s") is None else f"{b['mean_latency_s']:.2f}s"
-        lines.append(f"{name:<10} {b['n']:>3} {pct(b['fact_accuracy'], b.get('fact_accuracy_ci')):>16} {sim:>8} "
+        strict = pct(b.get("strict_accuracy"), b.get("strict_accuracy_ci"))
+        lines.append(f"{name:<10} {b['n']:>3} {strict:>16} {pct(b.get('model_strict_accuracy')):>6} "
+                     f"{pct(b['fact_accuracy'], b.get('fact_accuracy_ci')):>16} {sim:>8} "
                      f"{rouge:>8} {pct(b.get('refusal_accuracy')):>9} {pct(b.get('clause_accuracy')):>7} {lat:>8}")
     if report.get("forgetting"):
         lines.append(report["forgetting"]["summary"])
@@ -127,6 +138,6 @@ def merge_policy(target: Path, policy: dict[str, Any]) -> Path:
     path = target / "eval.json" if target.is_dir() else target
     obj = read_json(path)
     if obj is None:
-        raise AirbotError(f"{path} is not an evaluation's eval.json; run `python -m airbot eval` first.")
+        raise AirbotError(f"'{path.parent.name}' holds no evaluation's eval.json; run `python -m airbot eval` first.")
     write_json(path, {**obj, **policy})
     return path

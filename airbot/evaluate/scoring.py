@@ -5,20 +5,30 @@ intervals (``summarize``) and compare base with fine-tuned on the general-knowle
 
     results = [ask(bot, "rag", item) for item in items]
     score(results, embed)
-    summarize("rag", results)["fact_accuracy"]
+    summarize("rag", results)["strict_accuracy"]
+
+Two accuracies are kept apart. ``fact_accuracy`` counts an answer that states every key fact;
+``strict_accuracy`` is the careful reader's (``airbot.text.judge``): every fact stated with numbers
+matched whole and never inside a clause label, no figure that the reference, the facts, the
+cited clauses and the question all lack, no loop or run of labels. ``model_strict_accuracy``
+judges only the model's own words, whether or not the user was shown them (a RAG bot shows the
+document extract instead of a model answer that fails its grounding check).
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from airbot.config import RETRIEVAL_BOTS
 from airbot.evaluate import metrics
 from airbot.evaluate.questions import EvalItem, Kind
-from airbot.text import fact_share
+from airbot.text import fact_share, judge
+
+if TYPE_CHECKING:
+    from airbot.bots.kinds import Bot
 
 
 @dataclass
@@ -44,10 +54,22 @@ class QuestionResult:
     retrieval_s: float | None
     tokens_per_s: float | None
     where: str = ""
+    correct: bool | None = None
+    """Right by the strict yardstick (``airbot.text.judge``); None for questions without facts."""
+    flags: list[str] = field(default_factory=list)
+    """Why the answer is wrong, one line each ("missing fact: 15 days", "invented figure: 18", "loop: ...")."""
+    model_correct: bool | None = None
+    """The model's own words judged the same way, whatever the user was shown."""
+    mode: str = "generated"
+    """What the answer is: "generated" (the model's words), "extract" (the document's, replacing a
+    model answer that failed its grounding check) or "refused"."""
+    model_text: str = ""
+    cited: list[str] = field(default_factory=list)
+    """The texts of the sources the answer cites: evidence for the invented-figure rule."""
 
 
 # --- answers and their scores --------------------------------------------------------------------
-def ask(bot: Any, name: str, item: EvalItem) -> QuestionResult:
+def ask(bot: Bot, name: str, item: EvalItem) -> QuestionResult:
     """Ask one question and record the answer with its timings; scores are filled in later."""
     started = time.perf_counter()
     answer = bot.answer(item.question)
@@ -58,13 +80,17 @@ def ask(bot: Any, name: str, item: EvalItem) -> QuestionResult:
     clause_ok = metrics.clause_correct(item.clause, sources)
     if clause_ok is None and item.clause and name in RETRIEVAL_BOTS:
         clause_ok = False  # a retrieval bot that came back with nothing missed the clause
+    text = str(_get(answer, "text") or "")
+    mode = "refused" if refused else str(_get(answer, "mode") or "generated")
     return QuestionResult(
-        bot=name, kind=item.kind, question=item.question, answer=str(_get(answer, "text") or ""),
+        bot=name, kind=item.kind, question=item.question, answer=text,
         reference=item.reference, facts=item.facts, facts_ok=None, fact_share=None, similarity=None, rouge_l=None,
         refused=refused, clause=item.clause, clause_ok=clause_ok,
         sources=[c for c in (metrics.source_clause(s) for s in sources) if c], where=item.where,
         latency=round(_num(_get(timings, "total_s")) or wall, 3), ttft_s=_num(_get(timings, "ttft_s")),
-        retrieval_s=_num(_get(timings, "retrieval_s")), tokens_per_s=_num(_get(timings, "tokens_per_s")))
+        retrieval_s=_num(_get(timings, "retrieval_s")), tokens_per_s=_num(_get(timings, "tokens_per_s")),
+        mode=mode, model_text=str(_get(answer, "model_text") or ("" if refused else text)),
+        cited=metrics.cited_texts(text, sources))
 
 
 def score(results: list[QuestionResult], embed: Callable[[list[str]], Any] | None) -> None:
@@ -75,11 +101,25 @@ def score(results: list[QuestionResult], embed: Callable[[list[str]], Any] | Non
         r.fact_share = None if share is None else round(share, 4)
         r.facts_ok = None if share is None else share == 1.0
         r.rouge_l = round(metrics.rouge_l(r.answer, r.reference), 4) if r.reference else None
+        judge_strictly(r)
     with_ref = [r for r in scored if r.reference]
     if embed is not None and with_ref:
         sims = metrics.cosine_similarities([r.answer for r in with_ref], [r.reference for r in with_ref], embed)
         for r, s in zip(with_ref, sims, strict=True):
             r.similarity = s
+
+
+def judge_strictly(r: QuestionResult) -> None:
+    """Fill in ``correct``, ``flags`` and ``model_correct``: the evidence a figure may come from is
+    the reference answer, the facts, the cited clauses and the question. A refusal is never right
+    on a question that has an answer."""
+    if not r.facts:
+        return
+    evidence = [r.reference, *r.cited]
+    verdict = judge(r.answer, r.facts, evidence=evidence, question=r.question)
+    r.flags = ["refused"] if r.refused else verdict.flags
+    r.correct = verdict.correct and not r.refused
+    r.model_correct = not r.refused and judge(r.model_text, r.facts, evidence=evidence, question=r.question).correct
 
 
 def _get(obj: Any, key: str) -> Any:
@@ -99,6 +139,8 @@ def summarize(bot: str, results: list[QuestionResult]) -> dict[str, Any]:
     oos = [r for r in results if r.kind == "out_of_scope"]
     probe = [r for r in results if r.kind == "probe"]
     facts = metrics.proportion([r.facts_ok for r in held])
+    strict = metrics.proportion([r.correct for r in held])
+    model_strict = metrics.proportion([r.model_correct for r in held])
     refusal = metrics.proportion([r.refused for r in oos])
     false_refusal = metrics.proportion([r.refused for r in held])
     clause = metrics.proportion([r.clause_ok for r in held])
@@ -106,6 +148,10 @@ def summarize(bot: str, results: list[QuestionResult]) -> dict[str, Any]:
     return {
         "n": len(held), "fact_accuracy": facts.value, "fact_accuracy_ci": facts.ci, "fact_n": facts.n,
         "facts_correct": facts.k,
+        "strict_accuracy": strict.value, "strict_accuracy_ci": strict.ci, "strict_n": strict.n,
+        "strict_correct": strict.k, "model_strict_accuracy": model_strict.value,
+        "model_strict_accuracy_ci": model_strict.ci,
+        "extract_rate": metrics.proportion([r.mode == "extract" for r in held if not r.refused]).value,
         "similarity": metrics.mean_or_none([r.similarity for r in held]),
         "similarity_ci": metrics.mean_interval([r.similarity for r in held if r.similarity is not None]),
         "rouge_l": metrics.mean_or_none([r.rouge_l for r in held]),

@@ -4,13 +4,18 @@ Every format is first turned into ``Block``s (paragraphs and headings, with page
 where the format has pages: airbot/knowledge/readers.py); one structural chunker then works on
 those, so PDF, DOCX, HTML, Markdown and plain text are chunked by the same rules:
 
-* headings (Markdown ``#``, HTML ``<h1>``, DOCX "Heading N", or, in formats without
-  explicit headings, short numbered / ALL-CAPS lines) open a section;
-* a line that starts with a clause number (``1.2``, ``1.2.3``, ``Article 5``, ``Art. 5.1``,
-  ``Section 3``, ``§ 2.1``, ``Clause 7(b)``: airbot.knowledge.clauses) opens a chunk that keeps that
-  clause id in one canonical spelling; ``(a)`` sub-items stay with their clause;
-* plain paragraphs are packed together within a section and a page;
-* anything longer than ``max_tokens`` embedder tokens is split at sentence ends.
+* headings (Markdown ``#``, HTML ``<h1>``, DOCX "Heading N", PDF bold or larger lines, or, in
+  formats without explicit headings, short numbered / ALL-CAPS lines) open a section and stay
+  with every chunk under them as its context;
+* a line that opens with one of the document's clause labels (``1.2``, ``4.2.1``, ``A1.``,
+  ``B.2``, ``C3)``, ``Art. 4``, ``Section C3``, ``§ 2``: airbot.knowledge.clauses) opens a chunk
+  that cites the label as the document writes it;
+* a labelled sub-item (``(a)``, ``(iv)``, ``(1)``) is a clause of its own, cited ``3(b)``,
+  ``3(b)(ii)`` or ``Art. 4(1)``, and repeats the sentence that introduces its list so it reads alone;
+* bullets and unlabelled numbered items stay with their clause; without any numbering, each
+  paragraph (a PDF block) is a chunk, cited by its heading and page;
+* a chunk is never more than one clause or paragraph: anything longer than ``max_tokens``
+  embedder tokens is split at sentence ends, each piece repeating the last sentence before it.
 
     python -c "from airbot.knowledge.chunking import read_chunks; print(*read_chunks('policy.pdf')[:3], sep='\\n')"
 """
@@ -19,12 +24,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from airbot.knowledge.clauses import CLAUSE_DOTTED, CLAUSE_WORD, clause_id, depth, heading_clause, strip_clause_number
+from airbot.knowledge.clauses import Label, Scheme, depth, find_label, heading_clause, strip_clause_number, sub_styles
+from airbot.knowledge.clauses import sub_value as _sub_value
 from airbot.knowledge.readers import Block, read_blocks
+from airbot.text import split_sentences
 
 TokenCounter = Callable[[str], int]
 
@@ -51,10 +58,13 @@ class Chunk:
         return f"{self.section}\n{self.text}" if self.section else self.text
 
     def label(self) -> str:
-        """Short human citation: clause id, else page, else section."""
+        """Short human citation: the clause as written ("clause A1", "Art. 4", "§ 2.1"), else
+        the heading, else the page."""
         if self.clause:
-            return f"clause {self.clause}"
-        return f"page {self.page}" if self.page else (self.section or self.doc)
+            return self.clause if not self.clause[:1].isalnum() or " " in self.clause else f"clause {self.clause}"
+        heading = self.section.rsplit(" > ", 1)[-1]
+        page = f"page {self.page}" if self.page else ""
+        return ", ".join(x for x in (heading, page) if x) or self.doc
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -66,8 +76,9 @@ class Chunk:
 
 
 # --- chunking --------------------------------------------------------------------------------
-_SUBITEM = re.compile(r"^\(?([a-z]|[ivx]{1,4}|\d{1,2})\)\s+")
-_LIST_MARK = re.compile(r"^[-*•]\s+")
+# A list item that stays inside its clause: a bullet, an unlabelled "1." / "a." item, or a "(a)"
+# that is not a sub-clause (no clause above it, or out of order).
+_LIST_ITEM = re.compile(r"^(?:[-*•▪◦]\s+|\d{1,2}[.)]\s+|[a-z][.)]\s+|\([a-z0-9]{1,5}\)\s+)")
 
 
 def _heading_level(line: str, alone: bool) -> int:
@@ -82,14 +93,15 @@ def _heading_level(line: str, alone: bool) -> int:
     number = re.match(r"^(\d+(?:\.\d+)*)\.?\s+[A-Z]", line)
     if number:
         return number.group(1).count(".") + 1
-    if (word := CLAUSE_WORD.match(line)) and len(words) <= 8:
-        return depth(word.group("num"))
+    label = find_label(line)
+    if label is not None and label.family in ("word", "sign") and len(words) <= 8:
+        return depth(label.text)
     letters = [c for c in line if c.isalpha()]
     if len(letters) >= 3 and all(c.isupper() for c in letters):
         return 1
     capitalised = all(w[0].isupper() or w.lower() in {"and", "of", "the", "for", "to", "in", "on", "a", "&"}
                       for w in words if w[0].isalpha())
-    return 1 if alone and capitalised and len(words) <= 6 else 0
+    return 1 if alone and capitalised and len(words) <= 6 and not _LIST_ITEM.match(line) else 0
 
 
 @dataclass
@@ -101,6 +113,27 @@ class _Unit:
     section: str
     clause: str | None
     numbered: bool
+    lead: str = ""  # a sub-item's list introduction, repeated so the item reads alone
+
+
+@dataclass
+class _Sub:
+    """One open level of sub-items under a clause: its style (letter, roman, digit), the last
+    item's ordinal and label, and that item's unit (the lead-in of a deeper level)."""
+
+    style: str
+    value: int
+    token: str
+    unit: _Unit
+
+
+@dataclass
+class _Parent:
+    """The clause sub-items attach to: its label and, for a clause with its own text, its unit."""
+
+    clause: str | None = None
+    unit: _Unit | None = None
+    subs: list[_Sub] = field(default_factory=list)
 
 
 class _Chunker:
@@ -109,8 +142,8 @@ class _Chunker:
     def __init__(self, blocks: list[Block]) -> None:
         self.blocks = blocks
         self.infer_headings = not any(b.level for b in blocks)
-        lines = [ln.strip() for b in blocks if not b.level for ln in b.text.split("\n")]
-        self.allow_single = not any(CLAUSE_DOTTED.match(ln) for ln in lines)
+        order = [(ln.strip(), not b.level) for b in blocks for ln in b.text.split("\n") if ln.strip()]
+        self.scheme = Scheme(Scheme.of(order).families)
         top = [b for b in blocks if b.level == 1]
         deeper = any(b.level > 1 for b in blocks)
         # A lone level-1 heading above deeper ones is the document's title, not a section's topic.
@@ -118,6 +151,7 @@ class _Chunker:
         self.stack: list[tuple[int, str, str | None]] = []
         self.units: list[_Unit] = []
         self.current: _Unit | None = None
+        self.parent = _Parent()
 
     def run(self) -> list[_Unit]:
         for block in self.blocks:
@@ -142,24 +176,50 @@ class _Chunker:
         self._flush()
         while self.stack and self.stack[-1][0] >= level:
             self.stack.pop()
+        self.scheme.accept(text)  # a numbered heading ("1.1 Cover") sets the order its clauses follow
         self.stack.append((level, text, heading_clause(text)))
+        self.parent = _Parent(self._default_clause())
 
     def _line(self, line: str, page: int | None, first: bool, alone: bool) -> None:
         if self.infer_headings and (level := _heading_level(line, alone)):
             self._heading(line, level)
             return
-        clause = clause_id(line, self.allow_single)
+        label = self.scheme.accept(line)
+        if label is not None and label.family != "sub":
+            self._start(line, page, label.text, numbered=True)
+            self.parent = _Parent(label.text, self.current)
+            return
+        if label is not None and self._sub_item(label, line, page):
+            return
         cur = self.current
-        if clause:
-            self._start(line, page, clause, numbered=True)
-        elif cur is None:
+        if cur is None:
             self._start(line, page, self._default_clause(), numbered=False)
-        elif cur.numbered and (first or _SUBITEM.match(line) or _LIST_MARK.match(line)):
-            cur.lines.append("\n" + line)  # sub-items and follow-on paragraphs stay with their clause
+        elif cur.numbered and (first or _LIST_ITEM.match(line)):
+            cur.lines.append("\n" + line)  # list items and follow-on paragraphs stay with their clause
         elif first or (page != cur.page and not cur.numbered):
             self._start(line, page, self._default_clause(), numbered=False)
         else:
-            cur.lines.append(("\n" if _SUBITEM.match(line) or _LIST_MARK.match(line) else "") + line)
+            cur.lines.append(("\n" if _LIST_ITEM.match(line) else "") + line)
+
+    def _sub_item(self, label: Label, line: str, page: int | None) -> bool:
+        """Open a chunk for a sub-item ``(b)`` of the clause above, if it continues a level of
+        items in order or opens a deeper one at its first item; False when it is just a line."""
+        parent = self.parent
+        if parent.clause is None:
+            return False
+        token = label.text[1:-1]
+        level = _sub_level(parent.subs, token)
+        if level is None:
+            return False
+        style, at = level
+        above = parent.subs[at - 1].unit if at else parent.unit
+        lead = _lead_in(above)
+        parent.subs[at:] = []
+        clause = parent.clause + "".join(f"({s.token})" for s in parent.subs) + f"({token})"
+        self._flush()
+        self.current = _Unit([line], page, self._section(), clause, True, lead)
+        parent.subs.append(_Sub(style, _sub_value(token, style), token, self.current))
+        return True
 
     def _start(self, line: str, page: int | None, clause: str | None, numbered: bool) -> None:
         self._flush()
@@ -169,6 +229,30 @@ class _Chunker:
         if self.current:
             self.units.append(self.current)
             self.current = None
+
+
+def _sub_level(subs: list[_Sub], token: str) -> tuple[str, int] | None:
+    """Where a sub-item token goes: (its style, the level it takes). An item continues an open
+    level of its style (the next ordinal, one skip allowed), or opens a deeper level at 1."""
+    styles = sub_styles(token)
+    for style in styles:
+        for at, sub in enumerate(subs):
+            if sub.style == style and sub.value < _sub_value(token, style) <= sub.value + 2:
+                return style, at
+    for style in styles:
+        if _sub_value(token, style) == 1:
+            return style, len(subs)
+    return None
+
+
+def _lead_in(unit: _Unit | None) -> str:
+    """The sentence that introduces a list of sub-items ("Refunds are not available for:"),
+    without its own label: the last sentence of the text above the item."""
+    if unit is None:
+        return ""
+    text = strip_clause_number(_join_lines(unit.lines))
+    sentences = split_sentences(text)
+    return strip_clause_number(sentences[-1]) if sentences else ""
 
 
 def _join_lines(lines: list[str]) -> str:
@@ -189,38 +273,57 @@ def approx_tokens(text: str) -> int:
     return int(len(text.split()) * 1.3) + 1
 
 
+def _segments(text: str) -> list[str]:
+    """The text's sentences in order; one that starts a new line is marked with a leading newline
+    (list items and table rows stay on lines of their own when pieces are joined again)."""
+    out: list[str] = []
+    for n, line in enumerate(text.split("\n")):
+        for i, sentence in enumerate(split_sentences(line)):
+            out.append(("\n" if n and not i else "") + sentence)
+    return out
+
+
+def _glue(segments: list[str]) -> str:
+    return "".join(s if s.startswith("\n") else " " + s for s in segments).strip()
+
+
 def _split_long(text: str, budget: int, count: TokenCounter) -> list[str]:
-    """Pack sentences (or, for a giant sentence, words) into pieces within ``budget`` tokens."""
+    """Pieces within ``budget`` tokens, cut at sentence ends (a giant sentence at words); each
+    piece after the first repeats the previous piece's last sentence when it is short enough,
+    so a sentence that leans on the one before it ("This fee is waived...") keeps its subject."""
     if count(text) <= budget:
         return [text]
-    parts = re.split(r"(?<=[.!?;:])\s+|\n+", text)
-    if len(parts) == 1:
-        parts = text.split()
-    pieces: list[str] = []
-    for part in parts:
-        if pieces and count(pieces[-1] + " " + part) <= budget:
-            pieces[-1] += " " + part
-        elif count(part) > budget and len(part.split()) > 1:
-            pieces.extend(_split_long(part, budget, count))
+    segments: list[str] = []
+    for segment in _segments(text):
+        if count(segment) > budget and len(segment.split()) > 1:
+            words = segment.split()
+            step = max(1, len(words) * budget // (count(segment) + 1))
+            segments.extend(" ".join(words[i:i + step]) for i in range(0, len(words), step))
         else:
-            pieces.append(part)
-    return pieces
+            segments.append(segment)
+    pieces: list[list[str]] = []
+    current: list[str] = []
+    for segment in segments:
+        if current and count(_glue([*current, segment])) > budget:
+            pieces.append(current)
+            tail = current[-1].lstrip("\n")
+            overlap = len(current) > 1 and count(tail) <= budget // 3 and count(_glue([tail, segment])) <= budget
+            current = [tail] if overlap else []
+        current.append(segment)
+    if current:
+        pieces.append(current)
+    return [_glue(p) for p in pieces]
 
 
 def chunk_blocks(blocks: list[Block], doc: str, max_tokens: int = 160,
                  count_tokens: TokenCounter = approx_tokens) -> list[Chunk]:
-    """Clause-sized chunks within ``max_tokens`` (counted on the embedded text, heading included)."""
+    """Clause-sized chunks within ``max_tokens`` (counted on the embedded text, heading included):
+    one per clause, sub-item or paragraph, a long one in overlapping pieces."""
     pieces: list[tuple[str, _Unit]] = []
     for unit in _Chunker(blocks).run():
-        budget = max(16, max_tokens - count_tokens(unit.section))
-        for text in _split_long(_join_lines(unit.lines), budget, count_tokens):
-            prev = pieces[-1] if pieces else None
-            if (prev and not unit.numbered and not prev[1].numbered and prev[1].section == unit.section
-                    and prev[1].page == unit.page and prev[1].clause == unit.clause
-                    and count_tokens(prev[0] + "\n" + text) <= budget):
-                pieces[-1] = (prev[0] + "\n" + text, prev[1])  # small plain paragraphs share a chunk
-            else:
-                pieces.append((text, unit))
+        lead = f"{unit.lead}\n" if unit.lead else ""
+        budget = max(16, max_tokens - count_tokens(unit.section) - (count_tokens(lead) if lead else 0))
+        pieces.extend((lead + text, unit) for text in _split_long(_join_lines(unit.lines), budget, count_tokens))
     return [Chunk(f"{doc}#{i}", doc, text, unit.page, unit.section, unit.clause)
             for i, (text, unit) in enumerate(pieces)]
 

@@ -25,12 +25,13 @@ cost does not grow with a Python pass or a full sort over every chunk (bench/ret
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import re
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -43,15 +44,16 @@ from airbot.knowledge import refusal
 from airbot.knowledge.chunking import Chunk, chunk_blocks, proper_names
 from airbot.knowledge.dense import ANN_MIN_CHUNKS, VectorIndex
 from airbot.knowledge.lexical import Bm25, DocTerms, Vocabulary, candidates, dense_pool, fuse, pool_ranks
-from airbot.knowledge.manifest import DocumentInfo, Hit, IndexStatus, doc_spans, index_dir
+from airbot.knowledge.manifest import DocumentInfo, Hit, IndexStatus, check_manifest, doc_spans, index_dir
 from airbot.knowledge.readers import read_blocks
-from airbot.models import DEFAULT_EMBEDDER, shared_embedder
-from airbot.storage import save_npy, sha256_file, write_atomic, write_json, write_jsonl
+from airbot.models import DEFAULT_EMBEDDER, EMBEDDED_EMBEDDERS, shared_embedder
+from airbot.storage import file_lock, remove_stale_tmp, save_npy, sha256_file, write_atomic, write_json, write_jsonl
 from airbot.text import tokenize
 
 INDEX_FORMAT = 2
 READABLE_FORMATS = (1, 2)
 Progress = Callable[[float, str], None]
+LOCK_FILE = ".lock"
 
 
 class KnowledgeBase:
@@ -63,6 +65,10 @@ class KnowledgeBase:
         self.rag = rag or RagConfig()
         self.ann_min_chunks = ann_min_chunks
         self._lock = threading.RLock()
+        self._adopt(manifest)
+
+    def _adopt(self, manifest: dict[str, Any]) -> None:
+        """Make ``manifest`` (and the files it names) this copy's state."""
         self._manifest = manifest
         self._docs = [DocumentInfo(**d) for d in manifest.get("documents", [])]
         self._chunks: list[Chunk] = []
@@ -84,18 +90,13 @@ class KnowledgeBase:
         root = index_dir(name_or_dir)
         manifest_path = root / "manifest.json"
         if manifest_path.is_file():
-            try:
-                manifest = json.loads(manifest_path.read_text())
-            except (OSError, json.JSONDecodeError) as err:
-                raise DocumentError(f"The index at {root} has an unreadable manifest ({err}). Rebuild it with "
-                                    f"`python -m airbot index DOC... --out {root}`.") from None
-            if manifest.get("format", 1) not in READABLE_FORMATS:
-                raise DocumentError(f"The index at {root} has format {manifest.get('format')}, newer than this airbot "
-                                    f"reads ({', '.join(map(str, READABLE_FORMATS))}); upgrade airbot or rebuild it.")
+            manifest = _read_manifest(root, embedder)
             return cls(root, manifest, rag, ann_min_chunks)
         if not create:
-            raise DocumentError(f"No index at {root}. Build one first: `python -m airbot index POLICY.pdf --out {root}` "
-                                "(or add documents in the Data tab).")
+            raise DocumentError(f"No index at '{root.name}'. Build one first: `python -m airbot index POLICY.pdf --out "
+                                f"{root.name}` (or add documents in the Data tab).")
+        if root.exists() and not root.is_dir():
+            raise DocumentError(f"'{root.name}' is a file, not an index folder. Give the index a new name or folder.")
         chunk_tokens = rag.chunk_tokens if rag else RagConfig().chunk_tokens
         return cls(root, {"format": INDEX_FORMAT, "version": 0, "embedder": embedder,
                           "chunk_tokens": chunk_tokens, "documents": []}, rag, ann_min_chunks)
@@ -111,13 +112,13 @@ class KnowledgeBase:
             vectors = [np.load(self.root / "vectors" / f"{d.key}.npy").astype(np.float32) for d in self._docs]
             index = vector_index.read(str(self.root / files["faiss"]))
         except (OSError, RuntimeError, ValueError, KeyError) as err:
-            raise DocumentError(f"The index at {self.root} is damaged ({type(err).__name__}: {err}). Rebuild it with "
-                                f"`python -m airbot index DOC... --out {self.root}`.") from None
+            raise DocumentError(f"The index '{self.root.name}' is damaged ({type(err).__name__}). Rebuild it with "
+                                f"`python -m airbot index DOC... --out {self.root.name}`.") from None
         self._vectors = np.concatenate(vectors)
         if not len(self._chunks) == len(self._vectors) == index.ntotal:
-            raise DocumentError(f"The index at {self.root} is damaged ({len(self._chunks)} chunks, {len(self._vectors)} "
+            raise DocumentError(f"The index '{self.root.name}' is damaged ({len(self._chunks)} chunks, {len(self._vectors)} "
                                 f"vectors, {index.ntotal} indexed). Rebuild it with `python -m airbot index DOC... "
-                                f"--out {self.root}`.")
+                                f"--out {self.root.name}`.")
         if (index.kind == "ivf") != (len(self._vectors) >= self.ann_min_chunks):  # e.g. a format-1 flat index past it
             index = vector_index.build(self._vectors, self._vectors.shape[1], self.ann_min_chunks)
         self._index = index
@@ -154,7 +155,7 @@ class KnowledgeBase:
         """All chunks, or one document's, in document order."""
         with self._lock:
             if doc is not None and doc not in {d.name for d in self._docs}:
-                raise DocumentError(f"No document named '{doc}' in the index at {self.root}. "
+                raise DocumentError(f"No document named '{doc}' in the index '{self.root.name}'. "
                                     f"Indexed: {', '.join(d.name for d in self._docs) or 'none'}.")
             return [c for c in self._chunks if doc is None or c.doc == doc]
 
@@ -238,7 +239,7 @@ class KnowledgeBase:
         an unchanged one (same sha256) is left as it is."""
         path = Path(path)
         name = name or path.name
-        with self._lock:
+        with self._writing():
             old = self._doc(name)
             sha = sha256_file(path) if path.is_file() else ""
             if old and old.sha256 == sha:
@@ -249,23 +250,35 @@ class KnowledgeBase:
         """A new version of an indexed document (``name`` defaults to the file name)."""
         path = Path(path)
         name = name or path.name
-        with self._lock:
+        with self._writing():
             old = self._doc(name)
             if old is None:
-                raise DocumentError(f"There is no document named '{name}' to replace in {self.root}. "
+                raise DocumentError(f"There is no document named '{name}' to replace in the index '{self.root.name}'. "
                                     f"Indexed: {', '.join(d.name for d in self._docs) or 'none'}; add it instead.")
             return self._put(path, name, old, progress)
 
     def remove(self, name: str) -> None:
         """Drop a document; the others keep their stored vectors."""
-        with self._lock:
+        with self._writing():
             if self._doc(name) is None:
-                raise DocumentError(f"There is no document named '{name}' in {self.root}. "
+                raise DocumentError(f"There is no document named '{name}' in the index '{self.root.name}'. "
                                     f"Indexed: {', '.join(d.name for d in self._docs) or 'none'}.")
             self._commit([d for d in self._docs if d.name != name], {})
 
     def _doc(self, name: str) -> DocumentInfo | None:
         return next((d for d in self._docs if d.name == name), None)
+
+    @contextlib.contextmanager
+    def _writing(self) -> Iterator[None]:
+        """One writer per index across threads and processes (``INDEX/.lock``, ``flock``): a second
+        writer waits its turn, then starts from the version the first one committed, so two
+        writers at once keep both documents instead of the last one's manifest winning."""
+        with self._lock, file_lock(self.root / LOCK_FILE, f"the index '{self.root.name}'"):
+            if self.on_disk_version() != self.version:
+                self._adopt(_read_manifest(self.root, self.embedder_name))
+            for folder in (self.root, self.root / "vectors"):  # what a writer killed mid-write left behind
+                remove_stale_tmp(folder)
+            yield
 
     def _put(self, path: Path, name: str, old: DocumentInfo | None, progress: Progress | None) -> DocumentInfo:
         say = progress or (lambda _f, _s: None)
@@ -347,6 +360,22 @@ class KnowledgeBase:
                 path.unlink(missing_ok=True)
 
 
+def _read_manifest(root: Path, embedder: str) -> dict[str, Any]:
+    """The manifest on disk, checked: readable, a format this airbot reads, files inside its folder
+    and an embedder the server allows (the configured one or a packaged one)."""
+    try:
+        manifest = json.loads((root / "manifest.json").read_text())
+    except (OSError, ValueError, RecursionError) as err:
+        raise DocumentError(f"The index '{root.name}' has an unreadable manifest ({type(err).__name__}). Rebuild it "
+                            f"with `python -m airbot index DOC... --out {root.name}`.") from None
+    if not isinstance(manifest, dict) or manifest.get("format", 1) not in READABLE_FORMATS:
+        found = manifest.get("format") if isinstance(manifest, dict) else type(manifest).__name__
+        raise DocumentError(f"The index '{root.name}' has format {found}, which this airbot does not read "
+                            f"({', '.join(map(str, READABLE_FORMATS))}); upgrade airbot or rebuild it.")
+    check_manifest(root, manifest, {embedder, DEFAULT_EMBEDDER, *EMBEDDED_EMBEDDERS})
+    return manifest
+
+
 def _best_cosines(vectors: np.ndarray, queries: np.ndarray) -> np.ndarray:
     """Each query's best cosine over all chunk vectors (exact; 40 queries x 100k chunks is one
     ~50 ms matrix product, done once per commit, never per question)."""
@@ -403,7 +432,7 @@ def build_index(paths: Iterable[str | Path], out_dir: str | Path, progress: Prog
     """Create or update the index at ``out_dir``: add (or re-version) each path, drop ``remove``."""
     files = [Path(p) for p in paths]
     check_documents(files)
-    kb = KnowledgeBase.open(Path(out_dir), create=True, rag=rag, embedder=embedder)
+    kb = KnowledgeBase.open(out_dir, create=True, rag=rag, embedder=embedder)  # text: a name in the store
     for name in remove:
         kb.remove(name)
     for i, path in enumerate(files):

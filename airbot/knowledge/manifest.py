@@ -4,7 +4,6 @@ airbot/knowledge/index.py so that module holds the index logic alone."""
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -12,9 +11,9 @@ from typing import Any
 
 import numpy as np
 
-from airbot.config import airbot_home
 from airbot.errors import DocumentError
 from airbot.knowledge.chunking import Chunk
+from airbot.storage import resolve_name
 
 
 @dataclass
@@ -81,14 +80,33 @@ class IndexStatus:
         return {**asdict(self), "chunks": self.chunks}
 
 
-def index_dir(name_or_dir: str | Path) -> Path:
-    """A bare name lives under ``AIRBOT_HOME/indexes``; anything path-like is used as given."""
-    text = str(name_or_dir)
-    if isinstance(name_or_dir, Path) or "/" in text or os.sep in text or text.startswith(".") or Path(text).is_dir():
-        return Path(text).expanduser()
-    if not re.fullmatch(r"[A-Za-z0-9_.-]+", text):
-        raise DocumentError(f"Index name '{text}' may only use letters, digits, '-', '_' and '.'.")
-    return airbot_home() / "indexes" / text
+def index_dir(name_or_dir: str | Path, *, allow_paths: bool = False) -> Path:
+    """The folder of an index: a bare name lives under ``AIRBOT_HOME/indexes``; a path is used as
+    given only with ``allow_paths`` (the CLI) or as a ``Path`` airbot made (``airbot.storage.resolve_name``)."""
+    return resolve_name("indexes", name_or_dir, allow_paths=allow_paths)
+
+
+FILE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,199}")
+
+
+def check_manifest(root: Path, manifest: dict[str, Any], allowed_embedders: set[str]) -> None:
+    """Refuse a manifest that points outside its own folder or names an embedder the server does not
+    allow (a loaded embedder is code and weights from wherever it names): every file it lists, and
+    every document's vectors key, must be a plain file name inside ``root``."""
+    files = manifest.get("files") or {}
+    names = [*(files.values() if isinstance(files, dict) else [files]),
+             *(d.get("key", "") for d in manifest.get("documents", []) if isinstance(d, dict))]
+    bad = [str(n)[:80] for n in names if not (isinstance(n, str) and FILE_NAME.fullmatch(n))]
+    where = root.name
+    if bad or not isinstance(files, dict) or not isinstance(manifest.get("documents", []), list):
+        raise DocumentError(f"The index '{where}' has a manifest that names files outside its own folder "
+                            f"({', '.join(bad) or 'malformed entries'}), so it is not opened. Rebuild the index "
+                            f"from its documents.")
+    embedder = str(manifest.get("embedder", ""))
+    if embedder and embedder not in allowed_embedders:
+        raise DocumentError(f"The index '{where}' was built with the embedder '{embedder[:80]}', which this server "
+                            f"does not use (allowed: {', '.join(sorted(allowed_embedders))}). Rebuild the index "
+                            f"with the configured embedder (model.embedder).")
 
 
 def doc_spans(docs: list[DocumentInfo]) -> dict[str, tuple[int, int]]:

@@ -11,8 +11,11 @@ that says how to fix the file.
 
 from __future__ import annotations
 
+import itertools
+import os
 import re
-from dataclasses import dataclass
+import zipfile
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +24,18 @@ from airbot.errors import DocumentError
 SUPPORTED = {".pdf": "PDF", ".md": "Markdown", ".markdown": "Markdown", ".txt": "text", ".text": "text",
              ".html": "HTML", ".htm": "HTML", ".docx": "DOCX"}
 SUPPORTED_HINT = "airbot reads PDF, DOCX, Markdown (.md), HTML and plain text (.txt)"
+# Limits checked before the expensive work (parsing, chunking, embedding): a 278 KB DOCX that
+# inflated to 100 MB of XML kept the indexer busy for 15+ minutes before these (see _check_size).
+MAX_DOCUMENT_MB = float(os.environ.get("AIRBOT_MAX_DOC_MB", "50"))
+MAX_TEXT_FILE_MB = 10
+"""Markdown, HTML and text files: 10 MB of text is ~5,000 pages, far past any policy."""
+DOCX_MAX_MEMBERS = 2000
+DOCX_MAX_XML_MB = 25
+"""Uncompressed XML a DOCX may hold (its text, styles, relations); images are not parsed."""
+DOCX_MAX_UNZIPPED_MB = 200
+PDF_MAX_PAGES = 2000
+MAX_TEXT_CHARS = 2_000_000
+"""Characters of text one document may yield (~1,000 pages): more is a dump, not a policy."""
 
 
 @dataclass(frozen=True)
@@ -37,17 +52,19 @@ def read_blocks(path: str | Path) -> list[Block]:
     """The document's paragraphs and headings; a clear ``DocumentError`` for anything unusable."""
     path = Path(path)
     if not path.is_file():
-        raise DocumentError(f"Document {path} does not exist. Check the path.")
+        raise DocumentError(f"Document {path.name} does not exist. Check the path.")
     suffix = path.suffix.lower()
     if suffix not in SUPPORTED:
         raise DocumentError(f"{path.name}: '{suffix or 'no extension'}' files are not supported; {SUPPORTED_HINT}. "
                             "Save or export it as one of those.")
-    if path.stat().st_size == 0:
-        raise DocumentError(f"{path.name} is empty (0 bytes). Upload the document's real file.")
+    _check_size(path, suffix)
     reader = {".pdf": _read_pdf, ".docx": _read_docx, ".html": _read_html, ".htm": _read_html}.get(suffix, _read_markdown)
     blocks = [b for b in reader(path) if b.text.strip()]
     if not any(b.level == 0 for b in blocks):
         raise DocumentError(f"{path.name} contains no text to index. Check it is the right file and not blank.")
+    chars = sum(len(b.text) for b in blocks)
+    if chars > MAX_TEXT_CHARS:
+        raise DocumentError(_too_much_text(path, chars))
     return blocks
 
 
@@ -71,7 +88,11 @@ def _read_pdf(path: Path) -> list[Block]:
         reader = PdfReader(path)
         if reader.is_encrypted and not reader.decrypt(""):
             raise DocumentError(f"{path.name} is password-protected. Save an unprotected copy (print to PDF) and upload that.")
-        pages = [page.extract_text() or "" for page in reader.pages]
+        if len(reader.pages) > PDF_MAX_PAGES:
+            raise DocumentError(f"{path.name} has {len(reader.pages):,} pages; airbot indexes PDFs of up to "
+                                f"{PDF_MAX_PAGES:,} pages. Split it into parts and upload them separately.")
+        layouts = [_page_lines(page) for page in reader.pages]
+        pages = ["\n".join(line.text for line in lines) for lines in layouts]
     except DocumentError:
         raise
     except Exception as err:  # pypdf raises many types for damaged files; all mean "re-export it"
@@ -81,28 +102,116 @@ def _read_pdf(path: Path) -> list[Block]:
     if not any(p.strip() for p in pages):
         raise DocumentError(f"{path.name} has {len(pages)} page(s) but no extractable text: it looks like a scan or "
                             "images. Run OCR on it first (e.g. `ocrmypdf in.pdf out.pdf`) and upload the result.")
-    pages = _drop_page_furniture(pages)
-    return [Block(para, page=n) for n, text in enumerate(pages, 1) for para in _paragraphs(text)]
+    running = _running_lines(pages)
+    if not all(line.y for lines in layouts for line in lines):  # no usable positions: paragraphs by blank lines
+        pages = _drop_page_furniture(pages, running)
+        return [Block(para, page=n) for n, text in enumerate(pages, 1) for para in _paragraphs(text)]
+    kept = [[ln for ln in lines if not _furniture(ln.text, running)] for lines in layouts]
+    return _pdf_blocks(kept)
+
+
+@dataclass(frozen=True)
+class _PdfLine:
+    """One line of a PDF page's text layer: where it sits (``y`` from the page bottom), how big
+    and whether all of it is bold; enough to tell headings and paragraph breaks apart."""
+
+    text: str
+    y: float
+    size: float
+    bold: bool
+    page: int = 0
+
+
+def _page_lines(page: Any) -> list[_PdfLine]:
+    """The page's text lines with their position and font, from pypdf's text visitor (the
+    visitor's pieces join to exactly the text ``extract_text`` returns)."""
+    pieces: list[tuple[str, float, float, bool]] = []
+
+    def visit(text: str, cm: list[float], tm: list[float], font: Any, size: float) -> None:
+        name = str((font or {}).get("/BaseFont", ""))
+        y = tm[4] * cm[1] + tm[5] * cm[3] + cm[5]
+        scale = abs(tm[3] * cm[3]) or 1.0
+        pieces.append((text, round(y, 1), round(size * scale, 1), bool(re.search(r"bold|black|heavy", name, re.I))))
+
+    page.extract_text(visitor_text=visit)
+    lines: list[_PdfLine] = []
+    text = ""
+    marks: list[tuple[float, float, bool]] = []
+    for piece, y, size, bold in [*pieces, ("\n", 0.0, 0.0, False)]:
+        for i, part in enumerate(piece.split("\n")):
+            if i:
+                if text.strip():
+                    lines.append(_PdfLine(text.strip(), marks[0][0], max(m[1] for m in marks), all(m[2] for m in marks)))
+                text, marks = "", []
+            text += part
+            if part.strip():
+                marks.append((y, size, bold))
+    return lines
+
+
+def _pdf_blocks(pages: list[list[_PdfLine]]) -> list[Block]:
+    """Paragraphs and headings from positioned lines: a paragraph ends where the gap to the next
+    line is wider than the body's line spacing or the font changes; lines larger than the body
+    text, or bold all through, are headings (larger first: level 1)."""
+    lines = [replace(ln, page=n) for n, page in enumerate(pages, 1) for ln in page]
+    sizes: dict[float, int] = {}
+    for ln in lines:
+        sizes[ln.size] = sizes.get(ln.size, 0) + len(ln.text)
+    body = max(sizes, key=lambda k: sizes[k])
+    styles = sorted({(ln.size, ln.bold) for ln in lines if _pdf_heading(ln, body)}, key=lambda s: (-s[0], not s[1]))
+    levels = {style: min(i + 1, 6) for i, style in enumerate(styles)}
+    gaps = sorted(a.y - b.y for a, b in itertools.pairwise(lines) if a.page == b.page and a.size == b.size == body
+                  and not a.bold and not b.bold and a.y > b.y)
+    pitch = gaps[len(gaps) // 4] if gaps else body * 1.2  # the tighter spacing: lines inside one paragraph
+    blocks: list[Block] = []
+    current: list[_PdfLine] = []
+    for ln in lines:
+        prev = current[-1] if current else None
+        same = (prev is not None and prev.page == ln.page and 0 < prev.y - ln.y <= pitch * 1.25
+                and _pdf_heading(prev, body) == _pdf_heading(ln, body) and (prev.size, prev.bold) == (ln.size, ln.bold))
+        if not same and current:
+            blocks.append(_pdf_block(current, body, levels))
+            current = []
+        current.append(ln)
+    if current:
+        blocks.append(_pdf_block(current, body, levels))
+    return blocks
+
+
+def _pdf_heading(line: _PdfLine, body: float) -> bool:
+    return (line.size > body + 0.4 or line.bold) and len(line.text) <= 120
+
+
+def _pdf_block(lines: list[_PdfLine], body: float, levels: dict[tuple[float, bool], int]) -> Block:
+    first = lines[0]
+    if _pdf_heading(first, body) and len(lines) <= 3:
+        return Block(" ".join(ln.text for ln in lines), page=first.page, level=levels[(first.size, first.bold)])
+    return Block("\n".join(ln.text for ln in lines), page=first.page)
 
 
 _PAGE_NUMBER = re.compile(r"^(page\s*)?[#\divxlc]+(\s*(of|/)\s*[#\d]+)?$", re.IGNORECASE)
 
 
-def _drop_page_furniture(pages: list[str]) -> list[str]:
-    """Remove page numbers and running headers/footers, which would glue onto the last clause.
+def _line_key(line: str) -> str:
+    return re.sub(r"\d+", "#", line.strip().lower())
 
-    A running line is one that (digits aside) recurs on more than half of 3+ pages.
-    """
-    def key(line: str) -> str:
-        return re.sub(r"\d+", "#", line.strip().lower())
 
+def _running_lines(pages: list[str]) -> set[str]:
+    """Running headers/footers: lines that (digits aside) recur on more than half of 3+ pages."""
     counts: dict[str, int] = {}
     for text in pages:
-        for k in {key(ln) for ln in text.splitlines() if ln.strip()}:
+        for k in {_line_key(ln) for ln in text.splitlines() if ln.strip()}:
             counts[k] = counts.get(k, 0) + 1
-    running = {k for k, n in counts.items() if len(pages) >= 3 and n > len(pages) / 2 and len(k) < 80}
-    return ["\n".join(ln for ln in text.splitlines()
-                      if not _PAGE_NUMBER.match(ln.strip()) and key(ln) not in running) for text in pages]
+    return {k for k, n in counts.items() if len(pages) >= 3 and n > len(pages) / 2 and len(k) < 80}
+
+
+def _furniture(line: str, running: set[str]) -> bool:
+    return bool(_PAGE_NUMBER.match(line.strip())) or _line_key(line) in running
+
+
+def _drop_page_furniture(pages: list[str], running: set[str]) -> list[str]:
+    """Remove page numbers and running headers/footers, which would glue onto the last clause."""
+    return ["\n".join(ln for ln in text.splitlines() if not _furniture(ln, running)) for text in pages]
 
 
 def _paragraphs(text: str) -> list[str]:
@@ -116,29 +225,70 @@ _MD_SETEXT = re.compile(r"^(=+|-+)\s*$")
 
 
 def _read_markdown(path: Path) -> list[Block]:
-    """Markdown and plain text: ``#`` and underlined headings, blank-line paragraphs."""
+    """Markdown and plain text: ``#`` and underlined headings, blank-line paragraphs, pipe tables
+    read row by row."""
     blocks: list[Block] = []
     for para in _paragraphs(_read_text_file(path)):
-        lines = para.split("\n")
-        current: list[str] = []
-        for i, line in enumerate(lines):
-            heading = _MD_HEADING.match(line)
-            setext = i == 1 and len(lines) == 2 and _MD_SETEXT.match(line)
-            if setext:
-                current = []
-                heading_text, level = lines[0], 1 if line.startswith("=") else 2
-            elif heading:
-                heading_text, level = heading.group(2), len(heading.group(1))
+        for is_table, lines in _table_runs(para.split("\n")):
+            if is_table:
+                blocks.extend(Block(row) for row in lines)  # a row is its own line, never re-flowed into the next
             else:
-                current.append(_clean_inline(line))
-                continue
-            if current:
-                blocks.append(Block("\n".join(current)))
-                current = []
-            blocks.append(Block(_clean_inline(heading_text), level=level))
+                blocks.extend(_markdown_blocks(lines))
+    return blocks
+
+
+def _markdown_blocks(lines: list[str]) -> list[Block]:
+    """One paragraph's lines: ``#`` or underlined headings, the rest joined as a paragraph."""
+    blocks: list[Block] = []
+    current: list[str] = []
+    for i, line in enumerate(lines):
+        heading = _MD_HEADING.match(line)
+        setext = i == 1 and len(lines) == 2 and _MD_SETEXT.match(line)
+        if setext:
+            current = []
+            heading_text, level = lines[0], 1 if line.startswith("=") else 2
+        elif heading:
+            heading_text, level = heading.group(2), len(heading.group(1))
+        else:
+            current.append(_clean_inline(line))
+            continue
         if current:
             blocks.append(Block("\n".join(current)))
+            current = []
+        blocks.append(Block(_clean_inline(heading_text), level=level))
+    if current:
+        blocks.append(Block("\n".join(current)))
     return blocks
+
+
+_PIPE_ROW = re.compile(r"^\s*\|.*\|\s*$")
+_PIPE_RULE = re.compile(r"^\s*\|?(?:\s*:?-{2,}:?\s*\|)+\s*:?-*:?\s*\|?\s*$")
+
+
+def _table_runs(lines: list[str]) -> list[tuple[bool, list[str]]]:
+    """A paragraph's lines cut into runs of text lines and of pipe-table rows, the rows already
+    turned into ``table_rows`` lines (the header row names every cell)."""
+    runs: list[tuple[bool, list[str]]] = []
+    for line in lines:
+        is_row = bool(_PIPE_ROW.match(line))
+        if not runs or runs[-1][0] != is_row:
+            runs.append((is_row, []))
+        if not (is_row and _PIPE_RULE.match(line)):
+            runs[-1][1].append(line)
+    return [(True, table_rows([[c.strip() for c in r.strip().strip("|").split("|")] for r in rows])) if is_row
+            else (False, rows) for is_row, rows in runs]
+
+
+def table_rows(rows: list[list[str]]) -> list[str]:
+    """A table as one line per row, each cell named by its column header ("Package: Classic,
+    Monthly fee: EUR 4.90"): a row read alone (a retrieved sentence, a quoted extract) still says
+    what each figure is (cells joined by commas: a sentence splitter cuts at semicolons). A table of
+    one row or one column is kept as it is."""
+    rows = [[" ".join(c.split()) for c in row] for row in rows if any(c.strip() for c in row)]
+    if len(rows) < 2 or max(len(r) for r in rows) < 2:
+        return [" | ".join(c for c in row if c) for row in rows]
+    header, body = rows[0], rows[1:]
+    return [", ".join(f"{h}: {c}" if h and h != c else c for h, c in zip(header, row) if c) for row in body]
 
 
 def _clean_inline(line: str) -> str:
@@ -169,7 +319,13 @@ def _walk_html(node: Any, blocks: list[Block]) -> None:
             if type(child) is NavigableString and child.strip():
                 blocks.append(Block(" ".join(child.split())))
         elif isinstance(child, Tag) and child.name not in _HTML_SKIP:
-            if re.fullmatch(r"h[1-6]", child.name):
+            if child.name == "table":
+                rows = [[c.get_text(" ", strip=True) for c in tr.find_all(["td", "th"])] for tr in child.find_all("tr")]
+                blocks.extend(Block(row) for row in table_rows(rows))
+            elif child.name == "li" and not child.find(list(_HTML_BLOCKS | {"div", "table", "ul", "ol"})):
+                text = " ".join(child.get_text(" ", strip=True).split())
+                blocks.append(Block(text if _opens_with_label(text) else _list_marker(child) + text))
+            elif re.fullmatch(r"h[1-6]", child.name):
                 blocks.append(Block(child.get_text(" ", strip=True), level=int(child.name[1])))
             elif child.name in _HTML_BLOCKS and not child.find(list(_HTML_BLOCKS | {"div", "table", "ul", "ol"})):
                 blocks.append(Block(" ".join(child.get_text(" ", strip=True).split())))
@@ -188,11 +344,105 @@ def _read_docx(path: Path) -> list[Block]:
         raise DocumentError(f"{path.name} could not be read as a DOCX ({type(err).__name__}). It may be damaged or an "
                             "old .doc renamed; open it in Word/LibreOffice, save as .docx and upload again.") from None
     blocks: list[Block] = []
+    numbers = _ListNumbers()
     for item in items:
         if isinstance(item, Table):
-            blocks.extend(Block(" | ".join(c.text.strip() for c in row.cells)) for row in item.rows)
+            blocks.extend(Block(row) for row in table_rows([[c.text.strip() for c in r.cells] for r in item.rows]))
+            numbers.reset()
             continue
         style = (item.style.name if item.style is not None else "") or ""
         level = 1 if style == "Title" else int(m.group(1)) if (m := re.match(r"Heading (\d)", style)) else 0
-        blocks.append(Block(item.text.strip(), level=level))
+        blocks.append(Block(numbers.marker(item, style) + item.text.strip(), level=level))
     return blocks
+
+
+def _opens_with_label(text: str) -> bool:
+    """A list item that is a numbered clause ("<li>4.2 Dogs ...</li>") needs no marker drawn before it."""
+    from airbot.knowledge.clauses import find_label
+
+    label = find_label(text)
+    return label is not None and label.family != "sub"
+
+
+def _list_marker(li: Any) -> str:
+    """What a browser draws before a list item: "3. " in a numbered list, "- " in a bulleted one."""
+    parent = li.find_parent(["ol", "ul"])
+    if parent is None or parent.name == "ul":
+        return "- "
+    start = int(parent.get("start", 1)) if str(parent.get("start", "1")).isdigit() else 1
+    return f"{start + len(li.find_previous_siblings('li'))}. "
+
+
+class _ListNumbers:
+    """The numbers Word draws before list paragraphs, which are not part of their text: "1. " for
+    a "List Number" paragraph (or one with numbering properties), "(a) " / "(i) " one and two
+    levels down, "- " for bullets. Numbering restarts after any other paragraph."""
+
+    def __init__(self) -> None:
+        self.counts: list[int] = []
+
+    def reset(self) -> None:
+        self.counts = []
+
+    def marker(self, paragraph: Any, style: str) -> str:
+        ppr = paragraph._p.pPr
+        numpr = ppr.numPr if ppr is not None else None
+        if style.startswith("List Bullet"):
+            self.reset()
+            return "- "
+        if not style.startswith("List Number") and numpr is None:
+            self.reset()
+            return ""
+        level = int(numpr.ilvl.val) if numpr is not None and numpr.ilvl is not None else 0
+        level = max(level, int(m.group(1)) - 1 if (m := re.search(r"(\d)$", style)) else 0)
+        self.counts = (self.counts + [0] * (level + 1))[: level + 1]
+        self.counts[level] += 1
+        n = self.counts[level]
+        return (f"{n}. ", f"({chr(96 + min(n, 26))}) ", f"({_roman(n)}) ")[min(level, 2)]
+
+
+def _roman(n: int) -> str:
+    out = ""
+    for value, letters in ((10, "x"), (9, "ix"), (5, "v"), (4, "iv"), (1, "i")):
+        while n >= value:
+            out, n = out + letters, n - value
+    return out
+
+
+# --- limits, checked before any parser runs ----------------------------------------------------
+def _check_size(path: Path, suffix: str) -> None:
+    """Refuse an empty or oversized file before any parser reads it."""
+    size = path.stat().st_size
+    if size == 0:
+        raise DocumentError(f"{path.name} is empty (0 bytes). Upload the document's real file.")
+    limit = MAX_DOCUMENT_MB if suffix in (".pdf", ".docx") else min(MAX_DOCUMENT_MB, MAX_TEXT_FILE_MB)
+    if size > limit * 2**20:
+        raise DocumentError(f"{path.name} is {size / 2**20:.0f} MB; airbot indexes {SUPPORTED[suffix]} documents of "
+                            f"up to {limit:.0f} MB. Split it into parts, or remove images and attachments.")
+    if suffix == ".docx":
+        _check_docx_archive(path)
+
+
+def _check_docx_archive(path: Path) -> None:
+    """A DOCX is a zip: refuse one with thousands of parts or that inflates past the caps (a "zip
+    bomb"), from its directory alone. zipfile never inflates a part past its declared size, so the
+    declared sizes bound what python-docx reads."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            members = archive.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError):
+        raise DocumentError(f"{path.name} could not be read as a DOCX: it is not a valid zip archive (damaged, cut "
+                            "short, or an old .doc renamed). Open it in Word/LibreOffice, save as .docx and upload it "
+                            "again.") from None
+    xml = sum(m.file_size for m in members if m.filename.endswith((".xml", ".rels")))
+    total = sum(m.file_size for m in members)
+    if len(members) > DOCX_MAX_MEMBERS or xml > DOCX_MAX_XML_MB * 2**20 or total > DOCX_MAX_UNZIPPED_MB * 2**20:
+        raise DocumentError(f"{path.name} unpacks to {len(members):,} parts and {total / 2**20:,.0f} MB "
+                            f"({xml / 2**20:,.0f} MB of XML); airbot reads DOCX files of up to {DOCX_MAX_MEMBERS:,} "
+                            f"parts, {DOCX_MAX_XML_MB} MB of XML and {DOCX_MAX_UNZIPPED_MB} MB in all. Save the text "
+                            f"as a new DOCX or a PDF and upload that.")
+
+
+def _too_much_text(path: Path, chars: int) -> str:
+    return (f"{path.name} holds {chars:,} characters of text; airbot indexes documents of up to "
+            f"{MAX_TEXT_CHARS:,} (~1,000 pages). Split it into parts and upload them separately.")

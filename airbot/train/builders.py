@@ -66,9 +66,11 @@ def build_peft_config(config: AirbotConfig, base_path: str | None = None) -> Pef
                           lora_dropout=t.lora_dropout, target_modules=_target_modules(t.target_modules))
     if t.method == "prompt":
         # Starting from real words converges far faster than random vectors (Lester et al., 2021).
-        init = {"prompt_tuning_init": PromptTuningInit.TEXT, "prompt_tuning_init_text": PROMPT_INIT_TEXT,
-                "tokenizer_name_or_path": base_path} if base_path else {}
-        return PromptTuningConfig(task_type=TaskType.CAUSAL_LM, num_virtual_tokens=t.num_virtual_tokens, **init)
+        if base_path:
+            return PromptTuningConfig(task_type=TaskType.CAUSAL_LM, num_virtual_tokens=t.num_virtual_tokens,
+                                      prompt_tuning_init=PromptTuningInit.TEXT, prompt_tuning_init_text=PROMPT_INIT_TEXT,
+                                      tokenizer_name_or_path=base_path)
+        return PromptTuningConfig(task_type=TaskType.CAUSAL_LM, num_virtual_tokens=t.num_virtual_tokens)
     if t.method == "prefix":
         # Zero prefixes start as a near no-op; PEFT's default random ones wreck the model's first answers
         # (initial loss ~8 instead of ~3 on the airline sample) and take many steps to recover.
@@ -86,6 +88,8 @@ def build_sft_config(config: AirbotConfig, out_dir: Path, *, device: str = "cpu"
     from airbot.train.progress import dist_info
 
     t = config.train
+    if t.epochs == "auto":  # the budget needs the data: build_trainer (or airbot.train.budget.apply_budget) decides
+        raise ConfigError("train.epochs is 'auto': resolve it with airbot.train.budget.apply_budget first.")
     dtype = compute_dtype(config, device)
     world = dist_info()[1]
     eval_strategy = "no" if not has_eval else ("steps" if t.eval_steps > 0 else "epoch")
@@ -93,7 +97,8 @@ def build_sft_config(config: AirbotConfig, out_dir: Path, *, device: str = "cpu"
         output_dir=str(out_dir), num_train_epochs=t.epochs, max_steps=t.max_steps,
         per_device_train_batch_size=t.batch_size, per_device_eval_batch_size=max(t.batch_size, 8),
         gradient_accumulation_steps=t.grad_accum, learning_rate=t.learning_rate, warmup_steps=t.warmup_ratio,
-        lr_scheduler_type="cosine", weight_decay=0.0, seed=t.seed, data_seed=t.seed,
+        lr_scheduler_type="cosine", weight_decay=t.weight_decay, seed=t.seed, data_seed=t.seed,
+        neftune_noise_alpha=t.neftune_alpha or None,
         activation_checkpointing=t.gradient_checkpointing, bf16=dtype == torch.bfloat16, fp16=dtype == torch.float16,
         use_cpu=device == "cpu", max_length=t.max_length,
         train_sampling_strategy="group_by_length" if t.group_by_length else "random",
@@ -116,8 +121,11 @@ def build_trainer(config: AirbotConfig, model: PreTrainedModel, tokenizer: PreTr
     from trl import SFTTrainer
 
     from airbot.models import resolve_base_model
+    from airbot.train.budget import apply_budget
+    from airbot.train.progress import dist_info
     from airbot.train.step import install_compact_lm_head
 
+    config = apply_budget(config, prepared.train_rows, prepared.train_tokens, dist_info()[1])[0]  # if still 'auto'
     peft_config = build_peft_config(config, str(resolve_base_model(config.model.base)))
     args = build_sft_config(config, out_dir, device=device, has_eval=prepared.heldout is not None)
     trainer = SFTTrainer(model=model, args=args, train_dataset=prepared.train, eval_dataset=prepared.heldout,
@@ -127,6 +135,7 @@ def build_trainer(config: AirbotConfig, model: PreTrainedModel, tokenizer: PreTr
         # TRL keeps QLoRA adapters in bf16 (the QLoRA paper's recipe) only when bitsandbytes loaded the base;
         # do the same for the NF4-rounded base, so both QLoRA paths train identical parameters (and it saves
         # the per-matmul fp32 -> bf16 casts of the adapters). The optimizer is built later, in train().
+        assert trainer.model is not None  # SFTTrainer always holds the (PEFT-wrapped) model it was given
         for param in trainer.model.parameters():
             if param.requires_grad:
                 param.data = param.data.to(torch.bfloat16)

@@ -69,7 +69,8 @@ def _write_metadata(writer: Any, config: Any, quant: Quant, name: str) -> None:
     import gguf
 
     head_dim = getattr(config, "head_dim", None) or config.hidden_size // config.num_attention_heads
-    rope = (getattr(config, "rope_parameters", None) or {}).get("rope_theta") or getattr(config, "rope_theta", 10000.0)
+    legacy_rope = getattr(config, "rope_theta", 10000.0)  # its own statement: inline, mypy infers it as Any | None
+    rope = (getattr(config, "rope_parameters", None) or {}).get("rope_theta") or legacy_rope
     writer.add_name(name)
     writer.add_context_length(config.max_position_embeddings)
     writer.add_embedding_length(config.hidden_size)

@@ -21,8 +21,10 @@ if TYPE_CHECKING:
     from transformers import PreTrainedModel, PreTrainedTokenizerBase
     from trl import SFTTrainer
 
+    from airbot.models import Device
 
-def load_model(config: AirbotConfig, device: str, dtype: torch.dtype) -> PreTrainedModel:
+
+def load_model(config: AirbotConfig, device: Device, dtype: torch.dtype) -> PreTrainedModel:
     """The base model as each method wants it.
 
     QLoRA: NF4-quantized weights, compute in ``dtype``; on CUDA (or with
@@ -56,7 +58,7 @@ def load_model(config: AirbotConfig, device: str, dtype: torch.dtype) -> PreTrai
     return model
 
 
-def load_nf4_rounded(config: AirbotConfig, device: str, dtype: torch.dtype) -> PreTrainedModel:
+def load_nf4_rounded(config: AirbotConfig, device: Device, dtype: torch.dtype) -> PreTrainedModel:
     """QLoRA's frozen base without 4-bit storage: NF4-quantize once, keep the dequantized weights.
 
     bitsandbytes stores each linear weight as NF4 and dequantizes it to the compute dtype at
@@ -90,10 +92,11 @@ def keep_4bit_trainable(model: PreTrainedModel) -> None:
     """
     for module in model.modules():
         if hasattr(module, "support_avx512bf16_for_cpu"):
-            module.support_avx512bf16_for_cpu = False
+            # torch types Module.__setattr__'s value as Tensor | Module, yet modules keep plain attributes too
+            module.support_avx512bf16_for_cpu = False  # type: ignore[assignment]
 
 
-def count_parameters(model: PreTrainedModel) -> tuple[int, int]:
+def count_parameters(model: torch.nn.Module) -> tuple[int, int]:
     """(trainable, total) parameters; 4-bit weights count as their unpacked size."""
     trainable = total = 0
     for p in model.parameters():

@@ -18,12 +18,18 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from airbot.config import AirbotConfig
+from airbot.config import AirbotConfig, Method
+from airbot.train.budget import Budget, apply_budget
 
 # Train tokens/s (non-padding) measured for SmolLM2-135M on a 2-core AVX512-BF16 CPU, batch 4.
 CPU_TOKENS_PER_S = {"qlora": 500.0, "lora": 550.0, "full": 300.0, "prompt": 500.0, "prefix": 500.0}
 GPU_SPEEDUP = 20.0
-FIXED_OVERHEAD_S = {"cpu": 12.0, "cuda": 20.0}  # model load, probe, evaluations
+FP32_CPU_SHARE = 0.15  # a 2-core Xeon without AVX512-BF16 trains in fp32: 60-85 tok/s beside other work
+FIXED_OVERHEAD_S = {"cpu": 12.0, "cuda": 20.0}  # start-up before the first step: model load, probe, evaluations
+AFTER_S = 6.0  # after the last step: saving the adapter, the probe again
+REPLAY_ROW_TOKENS = 50  # a replay row (system prompt, general question, the base model's answer) in tokens
+CHECK_SPEEDUP = 1.8  # the did-it-learn forward pass (merged weights, no backward, but every position's logits)
+                    # ran 1.9x training's tokens/s on the airline sample (2-core Xeon, fp32)
 RUNTIME_BASE_MB = 900.0  # torch + transformers + tokenizer resident before any weights
 
 
@@ -38,14 +44,24 @@ class Preflight:
     tokens_per_s: float
     tokens_per_s_source: str
     seconds: float
+    budget: Budget | None = None
+    """The passes 'auto' epochs chose for this data (None: the epochs were given)."""
+
+    def budget_line(self) -> str:
+        """'139 pairs → 8 epochs (280 steps), ~2.1 min': what Start will do, and why."""
+        if self.budget is None:
+            return ""
+        return (f"**{self.budget.reason}, ~{_duration(self.seconds)}** — epochs on auto: chosen from the number "
+                f"of pairs so the bot learns its training questions (set Epochs to override)")
 
     def line(self) -> str:
         """One line for the UI."""
         share = 100 * self.trainable_params / max(self.total_params, 1)
-        return (f"**{self.trainable_params:,}** trainable parameters ({share:.2f}% of {self.total_params:,}) · "
+        cost = (f"**{self.trainable_params:,}** trainable parameters ({share:.2f}% of {self.total_params:,}) · "
                 f"memory ≈ **{self.memory_mb / 1024:.1f} GB** · time ≈ **{_duration(self.seconds)}** "
                 f"({self.train_tokens:,} train tokens at {self.tokens_per_s:.0f} tokens/s, "
-                f"{self.tokens_per_s_source})")
+                f"{self.tokens_per_s_source}; start-up and the did-it-learn check included)")
+        return f"{self.budget_line()}\n\n{cost}" if self.budget else cost
 
 
 def _duration(seconds: float) -> str:
@@ -66,14 +82,36 @@ def preflight(config: AirbotConfig, data: Path | str | None) -> Preflight:
     path = resolve_data_path(config, data)
     lengths = _train_lengths(str(path), path.stat().st_mtime, config.model.base, config.data.heldout_fraction,
                              config.data.seed, config.train.max_length, config.chat.system_prompt)
-    tokens = _tokens_to_train(config, lengths)
+    config, budget, rows = _planned(config, lengths)
+    tokens = _tokens_to_train(config, rows)
     speed, source = _tokens_per_s(config, device)
-    seconds = tokens / speed + FIXED_OVERHEAD_S.get(device, 12.0)
-    return Preflight(trainable, total, memory_mb(config, counts, trainable), tokens, speed, source, seconds)
+    seconds = tokens / speed + _overhead_s(config, device, sum(lengths), speed)
+    return Preflight(trainable, total, memory_mb(config, counts, trainable), tokens, speed, source, seconds, budget)
+
+
+def _planned(config: AirbotConfig, lengths: tuple[int, ...]) -> tuple[AirbotConfig, Budget | None, tuple[int, ...]]:
+    """The epochs 'auto' picks and every row a pass trains: the user's, their rewordings (train.augment: about
+    as long as the originals) and the replay rows (train.replay), as finetune will build them."""
+    from airbot.train.replay import replay_count
+
+    pairs = len(lengths)
+    replay = replay_count(pairs, config.train.replay)
+    rows = lengths * (1 + config.train.augment)
+    config, budget = apply_budget(config, len(rows), sum(rows), pairs=pairs, replay=replay)
+    return config, budget, rows + (REPLAY_ROW_TOKENS,) * replay
+
+
+def _overhead_s(config: AirbotConfig, device: str, epoch_tokens: int, speed: float) -> float:
+    """Seconds outside the training loop: start-up (load, probe, first eval; measured on earlier runs here when
+    there are some) and the did-it-learn check, one forward pass over the training rows (~1/3 of a training pass)."""
+    measured = _measured(config.train.method, config.model.base, device, "startup_s")
+    startup = statistics.median(measured) if measured else FIXED_OVERHEAD_S.get(device, 12.0)
+    check = epoch_tokens / (speed * CHECK_SPEEDUP) if config.train.learned_check else 0.0
+    return startup + AFTER_S + check
 
 
 @lru_cache(maxsize=32)
-def parameter_counts(base: str, method: str, lora_r: int, target_modules: str,
+def parameter_counts(base: str, method: Method, lora_r: int, target_modules: str,
                      num_virtual_tokens: int) -> tuple[int, int, dict[str, int]]:
     """(trainable, total, {'linear': n, 'other': n}) from a weightless copy of the model."""
     import dataclasses
@@ -151,23 +189,30 @@ def _tokens_to_train(config: AirbotConfig, lengths: tuple[int, ...]) -> int:
 
 def _tokens_per_s(config: AirbotConfig, device: str) -> tuple[float, str]:
     """Median speed of earlier finished runs of this method, base and device; else the calibrated constant."""
-    measured = _measured_speeds(config.train.method, config.model.base, device)
+    measured = _measured(config.train.method, config.model.base, device, "tokens_per_s")
     if measured:
         return statistics.median(measured), f"measured on {len(measured)} earlier run(s) here"
+    from airbot.models import bf16_supported
+
     base = CPU_TOKENS_PER_S[config.train.method]
     if device == "cuda":
         return base * GPU_SPEEDUP, "rough GPU estimate"
+    if not bf16_supported("cpu"):
+        return base * FP32_CPU_SHARE, "calibrated on a shared 2-core CPU without bf16 units"
     return base, "calibrated on a 2-core laptop CPU"
 
 
-def _measured_speeds(method: str, base: str, device: str) -> list[float]:
+def _measured(method: str, base: str, device: str, key: str) -> list[float]:
+    """``key`` of the run summary (tokens_per_s, startup_s) of the 5 newest finished runs of this method, base and
+    device here."""
     from airbot.train.runs import list_runs, read_status
 
-    speeds = []
+    found = []
     for info in list_runs():
-        if info.phase != "done" or not info.tokens_per_s:
+        if info.phase != "done":
             continue
         status: dict[str, Any] = read_status(info.path)
-        if status.get("method") == method and status.get("base") == base and status.get("device") == device:
-            speeds.append(float(info.tokens_per_s))
-    return speeds[:5]
+        value = (status.get("summary") or {}).get(key)
+        if value and status.get("method") == method and status.get("base") == base and status.get("device") == device:
+            found.append(float(value))
+    return found[:5]

@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, cast
 
-from airbot.prompts import chat_messages
+from airbot.prompts import Message, chat_messages
 from airbot.samples import sample_path
 from airbot.text import fact_share
 
@@ -48,12 +48,32 @@ def load_probe(path: Path = PROBE_FILE, limit: int = 8) -> list[dict[str, Any]]:
 def greedy_answers(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, questions: list[str],
                    system_prompt: str, max_new_tokens: int = PROBE_MAX_NEW_TOKENS) -> list[str]:
     """Answer every question in one batched greedy ``generate`` (reproducible, no sampling)."""
+    return greedy_replies(model, tokenizer, [chat_messages(q, system_prompt) for q in questions], max_new_tokens)
+
+
+def greedy_replies(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, conversations: list[list[Message]],
+                   max_new_tokens: int = PROBE_MAX_NEW_TOKENS, batch_size: int = 32) -> list[str]:
+    """The next assistant turn of every conversation, greedily, ``batch_size`` at a time.
+
+    Conversations are sorted by length first, so a batch pads little; answers come back in the
+    order given. Batches of 32 answer the 139 airline questions in ~15 s on 1 CPU core.
+    """
+    order = sorted(range(len(conversations)), key=lambda i: len(str(conversations[i])))
+    answers: dict[int, str] = {}
+    for start in range(0, len(order), batch_size):
+        chunk = order[start:start + batch_size]
+        replies = _generate_batch(model, tokenizer, [conversations[i] for i in chunk], max_new_tokens)
+        answers.update(zip(chunk, replies, strict=True))
+    return [answers[i] for i in range(len(conversations))]
+
+
+def _generate_batch(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, conversations: list[list[Message]],
+                    max_new_tokens: int) -> list[str]:
     import torch
 
-    if not questions:
+    if not conversations:
         return []
-    prompts = [tokenizer.apply_chat_template(chat_messages(q, system_prompt), tokenize=False, add_generation_prompt=True)
-               for q in questions]
+    prompts = [tokenizer.apply_chat_template(c, tokenize=False, add_generation_prompt=True) for c in conversations]
     side = tokenizer.padding_side
     tokenizer.padding_side = "left"  # generation continues from the right edge of every row
     try:

@@ -17,16 +17,22 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airbot.errors import ConfigError
 from airbot.prompts import rag_messages
 from airbot.text import canonical_tokens
 
+if TYPE_CHECKING:
+    from airbot.config import AirbotConfig
+    from airbot.knowledge.chunking import Chunk
+    from airbot.knowledge.index import KnowledgeBase
+    from airbot.knowledge.manifest import Hit
+
 Message = dict[str, str]
 
 
-def oracle_chunk(answer: str, chunks: Sequence[Any], hits: Sequence[Any] = (), clause: str | None = None) -> Any | None:
+def oracle_chunk(answer: str, chunks: Sequence[Chunk], hits: Sequence[Hit] = (), clause: str | None = None) -> Chunk | None:
     """The chunk that supports ``answer``: the row's own ``clause`` id when it has one, else the
     chunk sharing most of the answer's numbers, then (among equals) one the question retrieved,
     then the most shared words. Lexical on purpose: the figures are what must be in the clause,
@@ -41,15 +47,15 @@ def oracle_chunk(answer: str, chunks: Sequence[Any], hits: Sequence[Any] = (), c
     numbers = {t for t in wanted if t[0].isdigit()}
     retrieved = {h.chunk.id for h in hits}
 
-    def key(chunk: Any) -> tuple[int, int, float]:
+    def key(chunk: Chunk) -> tuple[int, int, float]:
         have = set(canonical_tokens(chunk.text))
         return len(numbers & have), chunk.id in retrieved, len(wanted & have) / (len(wanted | have) or 1)
 
     return max(chunks, key=key)
 
 
-def distractor_chunks(oracle: Any, chunks: Sequence[Any], hits: Sequence[Any], *, count: int,
-                      rng: random.Random) -> list[Any]:
+def distractor_chunks(oracle: Chunk | None, chunks: Sequence[Chunk], hits: Sequence[Hit], *, count: int,
+                      rng: random.Random) -> list[Chunk]:
     """``count`` chunks that are not the oracle: the question's other retrieved hits first (hard
     negatives, the near misses retrieval really returns), then random chunks."""
     oracle_id = getattr(oracle, "id", None)
@@ -61,7 +67,7 @@ def distractor_chunks(oracle: Any, chunks: Sequence[Any], hits: Sequence[Any], *
     return picked
 
 
-def raft_row(messages: Sequence[Message], kb: Any, *, k: int, distractors: int, oracle_prob: float,
+def raft_row(messages: Sequence[Message], kb: KnowledgeBase, *, k: int, distractors: int, oracle_prob: float,
              rng: random.Random, system_prompt: str = "", clause: str | None = None) -> list[Message]:
     """One conversation rewritten as clauses + its last question -> its last answer."""
     question = next(m["content"] for m in reversed(messages) if m["role"] == "user")
@@ -72,13 +78,13 @@ def raft_row(messages: Sequence[Message], kb: Any, *, k: int, distractors: int, 
     oracle = oracle_chunk(answer, chunks, hits, clause)
     with_oracle = oracle is not None and rng.random() < oracle_prob
     passages = distractor_chunks(oracle, chunks, hits, count=distractors + (0 if with_oracle else 1), rng=rng)
-    if with_oracle:
+    if oracle is not None and with_oracle:
         passages.append(oracle)
     rng.shuffle(passages)  # the oracle's position must carry no signal
     return [*rag_messages(question, passages, system), {"role": "assistant", "content": answer}]
 
 
-def raft_rows(rows: Sequence[Sequence[Message]], kb: Any, *, k: int, distractors: int, oracle_prob: float = 0.8,
+def raft_rows(rows: Sequence[Sequence[Message]], kb: KnowledgeBase, *, k: int, distractors: int, oracle_prob: float = 0.8,
               seed: int = 42, system_prompt: str = "", clauses: Sequence[str | None] | None = None) -> list[list[Message]]:
     """Every row as a RAFT example; deterministic for a given seed and index."""
     if not 0.0 <= oracle_prob <= 1.0:
@@ -91,16 +97,18 @@ def raft_rows(rows: Sequence[Sequence[Message]], kb: Any, *, k: int, distractors
                      system_prompt=system_prompt, clause=c) for r, c in zip(rows, clauses, strict=True)]
 
 
-def raft_rows_for_config(rows: Sequence[Sequence[Message]], config: Any,
+def raft_rows_for_config(rows: Sequence[Sequence[Message]], config: AirbotConfig,
                          extras: Sequence[dict[str, Any]] | None = None) -> list[list[Message]]:
     """``raft_rows`` with everything taken from the config (the hook ``sft_data.prepare_data`` calls)."""
     from airbot.knowledge.index import KnowledgeBase
+    from airbot.knowledge.manifest import index_dir
 
     t = config.train
     if not t.raft_index:
         raise ConfigError("train.mode is 'raft' but train.raft_index is empty; set it to the index the hybrid bot "
                           "will use, e.g. --set train.raft_index=default (build one with `python -m airbot index`).")
-    kb = KnowledgeBase.open(t.raft_index, rag=config.rag, embedder=config.model.embedder)
+    # a recipe's setting (YAML or --set), never a request's: a folder is allowed as well as a name
+    kb = KnowledgeBase.open(index_dir(t.raft_index, allow_paths=True), rag=config.rag, embedder=config.model.embedder)
     clauses = [(e or {}).get("clause") for e in extras] if extras else None
     return raft_rows(rows, kb, k=config.rag.top_k, distractors=t.raft_distractors, oracle_prob=t.raft_oracle_prob,
                      seed=t.seed, system_prompt=config.chat.system_prompt, clauses=clauses)

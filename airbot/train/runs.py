@@ -10,9 +10,12 @@ the same thing and a crashed app loses nothing::
     probe.json     forgetting probe: general questions answered before and after training
     train.log      human-readable log (and the training process's stdout/stderr)
     cancel         present while a cancel is requested
+    .run.lock      held (flock) by the training process, so a second trainer of the folder is refused
 
 Every file is written atomically (tmp + rename) and the adapter is saved into ``adapter.tmp/``
-then renamed, so a cancel or crash never leaves a half-written adapter at ``adapter/``.
+then renamed, so a cancel or crash never leaves a half-written adapter at ``adapter/``. A trainer
+that dies without a final status is found out (``read_status``): its leftovers are removed, a
+saved adapter is kept (and said to be), and a kill is reported as a kill.
 
     python -m airbot runs list
     python -m airbot runs show NAME
@@ -22,38 +25,39 @@ from __future__ import annotations
 
 import re
 import shutil
+import signal
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from airbot.config import airbot_home
 from airbot.errors import JobError
-from airbot.storage import read_json
+from airbot.storage import file_lock, inside_store, is_locked, read_json, remove_stale_tmp, resolve_name, store_dir
 from airbot.train.status import write_status
 
 Phase = Literal["queued", "loading model", "tokenizing", "training", "saving", "done", "failed", "cancelled"]
 FINAL_PHASES = ("done", "failed", "cancelled")
 ACTIVE_PHASES = ("queued", "loading model", "tokenizing", "training", "saving")
 _NAME_OK = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$")
+RUN_LOCK = ".run.lock"
+"""Held (``flock``) by the process training a run for its whole life: a second trainer of the same
+folder is refused, and a held lock means the trainer is alive whatever its pid says."""
+REAPED_HERE: set[str] = set()
+"""Run folders whose training process is this process's child: its reaper (``airbot.train.jobs``)
+records how it ended, exit code included, so a reader here does not guess first."""
 
 
 def runs_root() -> Path:
     """Where runs live; created on first use."""
-    root = airbot_home() / "runs"
-    root.mkdir(parents=True, exist_ok=True)
-    return root
+    return store_dir("runs")
 
 
-def run_path(name: str) -> Path:
-    """The folder of run ``name`` (or ``name`` itself when it is a path to a run folder)."""
-    candidate = Path(name).expanduser()
-    if (candidate / "status.json").is_file() or (candidate / "config.yaml").is_file():
-        return candidate
-    if not _NAME_OK.match(name):
-        raise JobError(f"'{name}' is not a run name; names use letters, digits, '.', '_' and '-' "
-                       f"(see `python -m airbot runs list`).")
-    return runs_root() / name
+def run_path(name: str | Path, *, allow_paths: bool = False) -> Path:
+    """The folder of run ``name``: a bare name inside the run store (``airbot.storage.resolve_name``);
+    a path only with ``allow_paths`` (the CLI). A JobError for anything else, naming the run."""
+    return resolve_name("runs", name, allow_paths=allow_paths)
 
 
 def create_run(name: str | None = None, method: str = "run") -> Path:
@@ -79,23 +83,94 @@ def read_status(run_dir: Path | str) -> dict[str, Any]:
     status = read_json(run_dir / "status.json")
     if status is None:
         if not run_dir.is_dir():
-            raise JobError(f"There is no run '{run_dir.name}' (looked in {run_dir.parent}); "
-                           f"see `python -m airbot runs list`.")
+            raise JobError(f"There is no run '{run_dir.name}'; see `python -m airbot runs list` (or the Train tab's "
+                           f"run history).")
         return {"name": run_dir.name, "phase": "queued", "message": "waiting to start", "progress": 0.0,
                 "partial": False}
-    if status.get("phase") in ACTIVE_PHASES and not pid_alive(status.get("pid")):
+    if status.get("phase") in ACTIVE_PHASES and not _trainer_alive(run_dir, status) \
+            and str(run_dir) not in REAPED_HERE:
         status = mark_dead(run_dir, status)
     return status
 
 
+def _trainer_alive(run_dir: Path, status: dict[str, Any]) -> bool:
+    """Its process runs, or holds the run folder's lock, or was started a moment ago and has not
+    recorded its pid yet (the launcher writes it just after the start)."""
+    if pid_alive(status.get("pid")) or is_locked(run_dir / RUN_LOCK):
+        return True
+    return status.get("pid") is None and time.time() - float(status.get("updated") or 0) < 60
+
+
 def mark_dead(run_dir: Path, status: dict[str, Any], exit_code: int | None = None) -> dict[str, Any]:
-    """A training process that vanished without a final status (killed, out of memory) failed."""
-    how = f"exit code {exit_code}" if exit_code is not None else "no exit status"
-    hint = " The system may have run out of memory: lower train.batch_size or train.max_length." \
-        if exit_code in (None, -9, 137) else ""
+    """Final status of a training process that vanished without writing one (killed, crashed).
+
+    Its leftovers (``adapter.tmp/``, half-written files) are removed. If it had already saved its
+    adapter (killed during the forgetting probe, say) the run keeps it and says so; otherwise it
+    failed. How it ended is reported as it was: a signal is a kill, and memory is blamed only when
+    the system counted an out-of-memory kill while the run was going (``oom_kills``).
+    """
+    remove_leftovers(run_dir)
+    phase = status.get("phase")
+    how = _how_it_ended(exit_code)
+    memory = _memory_note(status, exit_code)
+    if has_adapter(run_dir):
+        partial = bool(status.get("partial")) or (run_dir / "cancel").exists()
+        return write_status(run_dir, phase="cancelled" if partial else "done", partial=partial, interrupted=True,
+                            finished=time.time(), progress=1.0 if not partial else status.get("progress"),
+                            message=f"The training process {how} during '{phase}', after its adapter was saved: the "
+                                    f"adapter is complete and usable; the forgetting probe and the run summary are "
+                                    f"missing.{memory}")
     return write_status(run_dir, phase="failed", finished=time.time(),
-                        message=f"The training process stopped during '{status.get('phase')}' without "
-                                f"saving a result ({how}).{hint} See train.log for details.")
+                        message=f"The training process {how} during '{phase}', before it saved an adapter; "
+                                f"nothing was kept.{memory} See train.log for details.")
+
+
+def _how_it_ended(exit_code: int | None) -> str:
+    """'was killed (SIGKILL)', 'was stopped by SIGTERM', 'exited with code 1', or 'is gone'."""
+    if exit_code is None:
+        return "is gone (no exit status: it was killed, or the machine or the app restarted)"
+    number = -exit_code if exit_code < 0 else exit_code - 128 if exit_code > 128 else 0
+    if number > 0:
+        try:
+            name = signal.Signals(number).name
+        except ValueError:
+            name = f"signal {number}"
+        return f"was killed ({name})" if number == signal.SIGKILL else f"was stopped by {name}"
+    return f"exited with code {exit_code}"
+
+
+def _memory_note(status: dict[str, Any], exit_code: int | None) -> str:
+    """Memory is named only when the kernel's out-of-memory killer fired during the run."""
+    before, now = status.get("oom_kills"), oom_kills()
+    if exit_code is not None and 0 <= exit_code <= 128:  # an exit, not a signal
+        return ""
+    if isinstance(before, int) and now is not None and now > before:
+        return (" The system's out-of-memory killer fired while it ran: lower train.batch_size or "
+                "train.max_length, or use method qlora.")
+    return ""
+
+
+def oom_kills() -> int | None:
+    """How many processes the kernel's out-of-memory killer has ended (this cgroup, else the
+    machine), or None where Linux does not say."""
+    for path, key in ((Path("/sys/fs/cgroup/memory.events"), "oom_kill"), (Path("/proc/vmstat"), "oom_kill")):
+        try:
+            for line in path.read_text().splitlines():
+                name, _, value = line.partition(" ")
+                if name == key and value.strip().isdigit():
+                    return int(value)
+        except OSError:
+            continue
+    return None
+
+
+def remove_leftovers(run_dir: Path) -> None:
+    """What a killed trainer leaves: the half-saved ``adapter.tmp/`` and dead writers' temporary files."""
+    shutil.rmtree(run_dir / "adapter.tmp", ignore_errors=True)
+    for folder in (run_dir, run_dir / "exports"):
+        remove_stale_tmp(folder)
+    for partial in run_dir.glob("exports/*.partial*"):
+        partial.unlink(missing_ok=True)
 
 
 def pid_alive(pid: Any) -> bool:
@@ -186,11 +261,11 @@ def run_label(info: RunInfo) -> str:
     return f"{info.name} ({info.method}, {state})"
 
 
-def compare_runs(names: list[str]) -> list[dict[str, Any]]:
+def compare_runs(names: list[str], *, allow_paths: bool = False) -> list[dict[str, Any]]:
     """Side-by-side figures of several runs: settings, losses, speed and forgetting."""
     rows = []
     for name in names:
-        run_dir = run_path(name)
+        run_dir = run_path(name, allow_paths=allow_paths)
         info = run_info(run_dir)
         train = _read_config_section(run_dir, "train")
         probe = read_json(run_dir / "probe.json") or {}
@@ -211,16 +286,76 @@ def _read_config_section(run_dir: Path, section: str) -> dict[str, Any]:
         return {}
 
 
-def delete_run(name: str) -> None:
-    """Remove a finished run; a running one must be cancelled first."""
-    run_dir = run_path(name)
+def delete_run(name: str | Path, *, allow_paths: bool = False) -> None:
+    """Remove a finished run of the store; a running one must be cancelled first. Even given a
+    path (the CLI), only a folder of the run store is deleted: nothing outside it, ever."""
+    run_dir = run_path(name, allow_paths=allow_paths)
     if not run_dir.is_dir():
-        raise JobError(f"There is no run '{name}'; see `python -m airbot runs list`.")
+        raise JobError(f"There is no run '{run_dir.name}'; see `python -m airbot runs list`.")
+    if not inside_store(run_dir, "runs"):
+        raise JobError(f"'{name}' is not a run of airbot's run store, so airbot does not delete it. Delete runs by "
+                       f"the names `python -m airbot runs list` shows; remove other folders yourself.")
     phase = read_status(run_dir).get("phase")
     if phase in ACTIVE_PHASES:
         raise JobError(f"Run '{run_dir.name}' is still {phase}; cancel it first (Cancel in the Train tab), "
                        f"then delete it.")
-    shutil.rmtree(run_dir)
+    trash = run_dir.with_name(f".trash-{run_dir.name}-{time.time_ns()}")
+    run_dir.rename(trash)  # gone from every list at once; a crash mid-delete leaves only hidden trash
+    shutil.rmtree(trash, ignore_errors=True)
+
+
+# --- the folder a training process writes ------------------------------------------------------
+@contextmanager
+def train_into(run_dir: Path) -> Iterator[Path]:
+    """Hold ``run_dir`` for one training process, refusing what must not be trained into.
+
+    Refused before anything is written: a file, a folder that is not an airbot run, a finished run
+    (its adapter would be replaced: train a new run instead) and a run another process is training
+    (a cross-process lock on ``RUN/.run.lock``, so two ``train --out X`` never interleave).
+    """
+    check_training_target(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    # a short wait only absorbs a reader probing the lock (``is_locked``); a real trainer holds it for its life
+    with file_lock(run_dir / RUN_LOCK, f"run '{run_dir.name}'", wait_s=2, message=_busy(run_dir)):
+        _refuse_finished(run_dir)
+        remove_leftovers(run_dir)
+        if "oom_kills" not in (read_json(run_dir / "status.json") or {}):  # the app's launcher records it itself
+            write_status(run_dir, oom_kills=oom_kills())
+        yield run_dir
+
+
+def check_training_target(run_dir: Path) -> None:
+    """What ``train_into`` refuses, checked without the lock: cheap, so the CLI says it before any
+    heavy import (``train_into`` checks again once it holds the folder)."""
+    if run_dir.exists() and not run_dir.is_dir():
+        raise JobError(f"'{run_dir.name}' is a file, not a run folder. Give --out a new folder name, or leave it "
+                       f"out to create a new run under the run store.")
+    if run_dir.is_dir() and not _is_run(run_dir) and any(run_dir.iterdir()):
+        raise JobError(f"'{run_dir.name}' is a folder with other files in it, not an airbot run; training would "
+                       f"write into it. Give --out a new or empty folder.")
+    if run_dir.is_dir():
+        _refuse_finished(run_dir)
+    if is_locked(run_dir / RUN_LOCK):
+        raise JobError(_busy(run_dir))
+
+
+def _busy(run_dir: Path) -> str:
+    return (f"Run '{run_dir.name}' is being trained by another process right now; two trainings cannot share one "
+            f"run folder. Train into a new run, or wait for that one (or cancel it: `python -m airbot runs cancel "
+            f"{run_dir.name}`).")
+
+
+def _is_run(run_dir: Path) -> bool:
+    return (run_dir / "status.json").is_file() or (run_dir / "config.yaml").is_file()
+
+
+def _refuse_finished(run_dir: Path) -> None:
+    status = read_json(run_dir / "status.json") or {}
+    phase = status.get("phase")
+    if has_adapter(run_dir) or phase == "done":
+        raise JobError(f"Run '{run_dir.name}' is finished ({phase}, with a saved adapter); training into it would "
+                       f"replace that adapter. Train into a new run (leave out --out, or give a new name), or delete "
+                       f"it first (`python -m airbot runs delete {run_dir.name}`).")
 
 
 def adapter_dir(run_dir: Path | str) -> Path:

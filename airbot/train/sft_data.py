@@ -10,13 +10,13 @@ on exactly what chat will show it::
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from airbot.config import AirbotConfig
 from airbot.errors import DataError
-from airbot.prompts import with_system
+from airbot.prompts import Message, with_system
 from airbot.samples import sample_path
 
 if TYPE_CHECKING:
@@ -77,6 +77,17 @@ class PreparedData:
     train_rows: int
     heldout_rows: int
     truncated: int
+    train_conversations: list[list[Message]] = field(default_factory=list)
+    """The trained rows as the model saw them (system prompt included): what "did it learn?" asks again."""
+    heldout_conversations: list[list[Message]] = field(default_factory=list)
+    train_where: list[str] = field(default_factory=list)
+    """Where each trained row is in the user's file ("line 7"), for naming misses."""
+    heldout_where: list[str] = field(default_factory=list)
+
+    @property
+    def train_tokens(self) -> int:
+        """Tokens in one pass over the training rows (padding excluded)."""
+        return sum(len(ids) for ids in self.train["input_ids"])
 
 
 def prepare_data(config: AirbotConfig, data: Path | str | None,
@@ -98,10 +109,17 @@ def prepare_data(config: AirbotConfig, data: Path | str | None,
 
         rows = raft_rows_for_config(rows, config, loaded.extras)
         tokenize = last_answer_only(tokenize_rows)  # the prompt's worked example is not learned
-    train, cut = tokenize([rows[i] for i in train_idx], tokenizer, config.train.max_length)
+    trained_rows = [rows[i] for i in train_idx]
+    if config.train.augment:  # extra wordings of the training questions only; held-out rows stay unseen
+        from airbot.train.augment import augmented
+
+        trained_rows = augmented(trained_rows, config.train.augment)
+    train, cut = tokenize(trained_rows, tokenizer, config.train.max_length)
     held, cut_held = tokenize([rows[i] for i in held_idx], tokenizer, config.train.max_length)
     if not train:
         raise DataError(f"{path}: no training row has an answer inside train.max_length="
                         f"{config.train.max_length} tokens; raise train.max_length.")
     return PreparedData(path, Dataset.from_list(train), Dataset.from_list(held) if held else None,
-                        len(train), len(held), cut + cut_held)
+                        len(train), len(held), cut + cut_held,
+                        train_conversations=[rows[i] for i in train_idx], heldout_conversations=[rows[i] for i in held_idx],
+                        train_where=[loaded.where(i) for i in train_idx], heldout_where=[loaded.where(i) for i in held_idx])

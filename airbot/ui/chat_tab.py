@@ -17,11 +17,12 @@ import gradio as gr
 import pandas as pd
 
 from airbot.bots import arena
-from airbot.bots.kinds import make_bot
+from airbot.bots.kinds import Answer, ChatBot, check_question, make_bot
 from airbot.errors import AirbotError
+from airbot.storage import store_root
 from airbot.train.runs import run_label, run_path, usable_runs
 from airbot.ui.errors import user_errors
-from airbot.ui.state import AppState
+from airbot.ui.state import AppState, root_block
 
 PANES: dict[str, str] = {"finetuned": "Fine-tuned bot", "rag": "RAG bot", "base": "Base model", "hybrid": "Hybrid bot"}
 LEFT, RIGHT = "finetuned", "rag"
@@ -43,12 +44,16 @@ def example_questions(limit: int = 8) -> list[str]:
     return [row["question"] for row in rows[:limit]]
 
 
-def build_bots(kinds: list[str], run: str | None, index: str | None, state: AppState) -> tuple[dict, dict]:
-    """Bots that can be built, and a one-line reason for each that cannot (shown in its pane)."""
-    bots, problems = {}, {}
+def build_bots(kinds: list[str], run: str | None, index: str | None,
+               state: AppState | None) -> tuple[dict[str, ChatBot], dict[str, str]]:
+    """Bots that can be built, and a one-line reason for each that cannot (shown in its pane);
+    without a ``state`` they use the saved settings."""
+    bots: dict[str, ChatBot] = {}
+    problems: dict[str, str] = {}
     for kind in kinds:
         try:
-            bots[kind] = make_bot(kind, state.config, run_dir=run_path(run) if run else None, index=index or None)
+            bots[kind] = make_bot(kind, state.config if state else None, run_dir=run_path(run) if run else None,
+                                  index=index or None)
         except AirbotError as err:
             problems[kind] = str(err).replace("\n", " ")
     return bots, problems
@@ -63,28 +68,29 @@ def _text(content: Any) -> str:
     return ""
 
 
-def _stats_md(answer: Any) -> str:
+def _stats_md(answer: Answer) -> str:
     t = answer.timings
     parts = [f"first token **{t.ttft_s:.2f} s**", f"**{t.tokens_per_s:.1f}** tok/s", f"total **{t.total_s:.2f} s**"]
     if t.retrieval_s:
         parts.insert(0, f"retrieval {t.retrieval_s * 1000:.0f} ms")
-    return "⏱ " + " · ".join(parts) + (" · _refused: not in the documents_" if answer.refused else "")
+    reading = f"{'📄' if answer.mode == 'extract' else '💬'} {answer.reading()}\n\n" if answer.sources else ""
+    return reading + "⏱ " + " · ".join(parts) + (" · _refused: not in the documents_" if answer.refused else "")
 
 
-def _decision_md(answer: Any) -> str:
+def _decision_md(answer: Answer) -> str:
     """Why the bot answered or refused: its best match against the index's refusal threshold."""
     line = answer.decision()
     return f"**{line}**\n\n" if line else ""
 
 
-def _sources_md(answer: Any) -> str:
+def _sources_md(answer: Answer) -> str:
     decision = _decision_md(answer)
     if not answer.sources:
         return decision + ("_No sources: the documents do not cover this question._" if answer.refused
                            else "_No sources._")
     lines = [decision.strip()] if decision else []
     for i, s in enumerate(answer.sources, 1):
-        where = " · ".join(x for x in (f"p. {s.page}" if s.page else "", f"§ {s.clause}" if s.clause else "",
+        where = " · ".join(x for x in (f"p. {s.page}" if s.page else "", s.clause or "",
                                       s.section) if x)
         lines.append(f"**[{i}] {s.doc}** — {where} (score {s.score:.2f})\n> {s.text[:300]}")
     return "\n\n".join(lines)
@@ -96,9 +102,10 @@ def ask_side_by_side(question: str, run: str | None, index: str | None, extras: 
     question = (question or "").strip()
     if not question:
         raise AirbotError("Type a question first, or pick one of the examples below.")
+    check_question(question)  # before any model loads
     kinds = [LEFT, RIGHT, *[EXTRA[e] for e in extras or []]]
     hist = {k: list(h or []) for k, h in zip(PANES, histories)}
-    previous = {k: [{"role": m.get("role"), "content": _text(m.get("content"))} for m in hist[k]] for k in PANES}
+    previous = {k: [{"role": m["role"], "content": _text(m.get("content"))} for m in hist[k]] for k in PANES}
     for kind in kinds:
         hist[kind] += [{"role": "user", "content": question}, {"role": "assistant", "content": ""}]
     bots, problems = build_bots(kinds, run, index, state)
@@ -107,7 +114,7 @@ def ask_side_by_side(question: str, run: str | None, index: str | None, extras: 
     for kind, problem in problems.items():
         hist[kind][-1]["content"] = f"⚠️ {problem}"
     yield _outputs(hist, stats, sources, turns, "")
-    final: Any = arena.Race()
+    final = arena.Race()
     for final in arena.race(bots, question, previous):
         for kind, text in final.texts.items():
             hist[kind][-1]["content"] = text or "…"
@@ -130,11 +137,14 @@ def _outputs(hist: dict, stats: dict, sources: dict, turns: list[dict], prompt: 
 def ask_api(question: str, bots: str = "finetuned,rag", run: str = "", index: str = "default",
             state: AppState | None = None) -> dict[str, Any]:
     """Answer one question with several bots at once (``/ask``): {bot: answer dict} plus any problems."""
-    kinds = [b.strip() for b in bots.split(",") if b.strip()]
-    built, problems = build_bots(kinds, run or None, index or None, state)  # type: ignore[arg-type]
+    check_question(question)  # before any model loads
+    kinds = [b.strip() for b in (bots or "").split(",") if b.strip()]
+    if not kinds:
+        raise AirbotError("Name the bots that should answer, comma-separated: base, finetuned, rag, hybrid.")
+    built, problems = build_bots(kinds, run or None, index or None, state)
     if not built:
         raise AirbotError.collected("No bot could answer:", list(problems.values()))
-    final: Any = arena.Race()
+    final = arena.Race()
     for final in arena.race(built, question):  # noqa: B007 - only the last state matters
         pass
     return {"answers": {k: a.to_dict() for k, a in final.answers.items()}, "problems": problems,
@@ -163,7 +173,9 @@ def export(turns: list[dict]) -> str:
     """The conversation with every bot's answers, sources and timings, as a JSON download."""
     if not turns:
         raise AirbotError("Nothing to export yet: ask a question first.")
-    path = Path(tempfile.mkdtemp(prefix="airbot-chat-")) / "conversation.json"
+    exports = store_root() / "exports"  # the asker's workspace; the app hands the file over (ui/identity.py)
+    exports.mkdir(exist_ok=True)
+    path = Path(tempfile.mkdtemp(prefix="airbot-chat-", dir=exports)) / "conversation.json"
     return str(arena.export_conversation(turns, path))
 
 
@@ -226,7 +238,8 @@ def _wire(state: AppState, c: dict[str, Any]) -> None:
 
     ask = user_errors(ask)
     c["send"].click(ask, inputs, outputs, api_name="chat_ask")
-    c["prompt"].submit(ask, inputs, outputs, api_name=False)
+    # named: a private endpoint takes its function's name, which would push the public /ask to /ask_1
+    c["prompt"].submit(ask, inputs, outputs, api_name="chat_ask_submit", api_visibility="private")
 
     def regenerate(prompt: str, run: Any, index: Any, extras: Any, turns: list[dict], *hists: Any) -> Any:
         if not turns:
@@ -238,9 +251,10 @@ def _wire(state: AppState, c: dict[str, Any]) -> None:
     c["clear"].click(lambda: [[]] * 4 + [""] * 6 + [[], ""], None, outputs, api_name="chat_clear")
     c["export_btn"].click(user_errors(export), c["turns"], c["export_file"], api_name="chat_export")
     c["extras"].change(lambda e: [gr.Column(visible=label in (e or [])) for label in EXTRA], c["extras"],
-                       [c["boxes"]["base"], c["boxes"]["hybrid"]], api_name=False)
+                       [c["boxes"]["base"], c["boxes"]["hybrid"]], api_visibility="private")
     c["refresh"].click(_refresh, None, [c["run"], c["index"]], api_name="chat_refresh")
-    gr.context.Context.root_block.load(_refresh, None, [c["run"], c["index"]], api_name=False)
+    root_block().load(_refresh, None, [c["run"], c["index"]], api_visibility="private")
+    root_block().load(tally_frame, None, c["tally"], api_visibility="private")  # the visitor's own votes
     for choice, button in c["vote_buttons"].items():
         button.click(user_errors(lambda t, choice=choice: vote(choice, t, state)), c["turns"],
                      [c["vote_status"], c["tally"]], api_name=f"vote_{choice}")

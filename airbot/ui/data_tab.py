@@ -27,7 +27,7 @@ from airbot.data.store import StoredDataset, ensure_sample_dataset, get_dataset,
 from airbot.errors import AirbotError
 from airbot.models import shared_tokenizer
 from airbot.ui.errors import user_errors
-from airbot.ui.state import AppState
+from airbot.ui.state import AppState, root_block
 
 PAGE_SIZE = 20
 MAX_EXTRA_COLUMNS = 4
@@ -194,7 +194,7 @@ def _histogram(report: QualityReport) -> gr.BarPlot:
 
 def _stored_rows() -> list[dict[str, Any]]:
     return [{"name": d.name, "rows": d.rows, "format": d.meta.get("format"), "source": d.meta.get("source_name"),
-             "created": d.meta.get("created"), "data_path": str(d.data_path)} for d in list_datasets()]
+             "created": d.meta.get("created")} for d in list_datasets()]  # names, not server folders
 
 
 def _picker(selected: str | None = None) -> gr.Dropdown:
@@ -224,7 +224,7 @@ def preview(name: str | None, page: float | None) -> tuple[pd.DataFrame, str]:
     return frame, info
 
 
-def _widths(columns: list[str]) -> list[str]:
+def _widths(columns: list[str]) -> list[str | int]:
     """A narrow row-number column; the answer gets the most room, extra columns the least."""
     weight = {"answer": 1.5, "question": 1.2}
     shares = [weight.get(c, 0.7) for c in columns[1:]]
@@ -269,7 +269,8 @@ def build(state: AppState) -> None:
         upload = gr.File(label="Training file", file_types=sorted(SUPPORTED), elem_id="data-upload", scale=2)
         with gr.Column(scale=1):
             sample = gr.Button("Use the airline sample", variant="primary", elem_id="data-sample")
-            picker = gr.Dropdown(label="Stored datasets", choices=[], elem_id="data-picker",
+            # Custom values on: API callers name stored datasets; the store resolves (or refuses) every name.
+            picker = gr.Dropdown(label="Stored datasets", choices=[], elem_id="data-picker", allow_custom_value=True,
                                  info="Every accepted file is kept here, across restarts.")
     status = gr.Markdown(elem_id="data-status")
     with gr.Row(equal_height=False):
@@ -295,13 +296,13 @@ def build(state: AppState) -> None:
         stored_json = gr.JSON(label="Stored datasets")
     view = [raw, status, report, plot, topics, picker, page, table, page_info, rendered]
     _wire(tab, upload, sample, picker, view)
-    page.input(preview, [picker, page], [table, page_info], api_name="data_preview")
+    page.input(user_errors(preview), [picker, page], [table, page_info], api_name="data_preview")
     prev_btn.click(lambda p: _step(p, -1), page, page, show_progress="hidden", api_visibility="private").then(
         preview, [picker, page], [table, page_info], api_visibility="private")
     next_btn.click(lambda p: _step(p, 1), page, page, show_progress="hidden", api_visibility="private").then(
         preview, [picker, page], [table, page_info], api_visibility="private")
-    table.select(tab.render, [picker, page], rendered, api_name="data_render")
-    gr.context.Context.root_block.load(list_stored, outputs=[picker, stored_json], api_name="data_list")
+    table.select(user_errors(tab.render), [picker, page], rendered, api_name="data_render")
+    root_block().load(list_stored, outputs=[picker, stored_json], api_name="data_list")
 
 
 def _wire(tab: DataTab, upload: gr.File, sample: gr.Button, picker: gr.Dropdown, view: list) -> None:

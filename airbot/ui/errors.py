@@ -1,4 +1,5 @@
-"""Turn airbot's user errors into Gradio messages instead of tracebacks."""
+"""Turn airbot's user errors into Gradio messages instead of tracebacks (in the page and in the
+server log: a mistake a visitor can fix is not a server fault)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ from airbot.errors import AirbotError
 
 
 def _as_gr_error(err: AirbotError) -> gr.Error:
-    return gr.Error(str(err).replace("\n", "<br>"), duration=None, title="Please check")
+    # print_exception=False: a user's mistake is answered, not logged as a server traceback
+    return gr.Error(str(err).replace("\n", "<br>"), duration=None, title="Please check", print_exception=False)
 
 
 def user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:

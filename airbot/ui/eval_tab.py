@@ -18,8 +18,9 @@ from typing import Any
 import gradio as gr
 import pandas as pd
 
-from airbot.config import BOT_KINDS, airbot_home
+from airbot.config import BOT_KINDS, AirbotConfig
 from airbot.errors import AirbotError
+from airbot.storage import store_dir
 from airbot.ui.errors import user_errors
 from airbot.ui.state import AppState
 
@@ -32,29 +33,31 @@ _stops: dict[str, threading.Event] = {}
 
 # --- pickers ------------------------------------------------------------------------------------
 def run_choices() -> list[tuple[str, str]]:
-    """Runs a bot can load (done, or cancelled with a partial adapter), newest first, as (label, folder)."""
+    """Runs a bot can load (done, or cancelled with a partial adapter), newest first, as (label, name):
+    names, never server folders, are what the page and the API schema show."""
     from airbot.train.runs import run_label, usable_runs
 
-    return [(NO_RUN, NO_RUN)] + [(run_label(r), str(r.path)) for r in usable_runs()]
+    return [(NO_RUN, NO_RUN)] + [(run_label(r), r.name) for r in usable_runs()]
 
 
 def index_choices() -> list[str]:
-    """Index folders under ``AIRBOT_HOME/indexes``."""
-    root = airbot_home() / "indexes"
-    found = sorted(p.name for p in root.glob("*") if (p / "manifest.json").is_file()) if root.is_dir() else []
+    """Index folders of the workspace's store (``indexes/``)."""
+    found = sorted(p.name for p in store_dir("indexes").glob("*") if (p / "manifest.json").is_file())
     return [NO_INDEX, *found]
 
 
 def eval_choices() -> list[str]:
+    """Saved evaluations by name (their folder under the store's evals), newest first."""
     from airbot.evaluate.report import list_evaluations
 
-    return [str(p) for p in list_evaluations()]
+    return [p.parent.name for p in list_evaluations()]
 
 
 # --- rendering ----------------------------------------------------------------------------------
 def scores_frame(report: dict[str, Any]) -> pd.DataFrame:
     """Grouped bars: one group per measure, one bar per bot (x is 'measure · bot', colour the bot)."""
-    measures = {"fact accuracy": "fact_accuracy", "similarity": "similarity", "refusal correctness": "refusal_accuracy"}
+    measures = {"strict accuracy": "strict_accuracy", "fact accuracy": "fact_accuracy", "similarity": "similarity",
+                "refusal correctness": "refusal_accuracy"}
     rows = [{"bar": f"{label} · {bot}", "bot": bot, "measure": label, "value": round(float(b[key]), 3)}
             for label, key in measures.items() for bot, b in report.get("bots", {}).items() if b.get(key) is not None]
     return pd.DataFrame(rows, columns=["bar", "bot", "measure", "value"])
@@ -76,8 +79,10 @@ def summary_frame(report: dict[str, Any]) -> pd.DataFrame:
     """The figures with their 95% intervals, one row per bot."""
     rows = []
     for bot, b in report.get("bots", {}).items():
-        rows.append({"bot": bot, "n": b.get("n"), "fact accuracy [95% CI]": _pct(b.get("fact_accuracy"),
-                                                                                  b.get("fact_accuracy_ci")),
+        rows.append({"bot": bot, "n": b.get("n"),
+                     "strict accuracy [95% CI]": _pct(b.get("strict_accuracy"), b.get("strict_accuracy_ci")),
+                     "model's own words (strict)": _pct(b.get("model_strict_accuracy")),
+                     "fact accuracy [95% CI]": _pct(b.get("fact_accuracy"), b.get("fact_accuracy_ci")),
                      "similarity": b.get("similarity"), "ROUGE-L": b.get("rouge_l"),
                      "refusals [95% CI]": _pct(b.get("refusal_accuracy"), b.get("refusal_accuracy_ci")),
                      "right clause": _pct(b.get("clause_accuracy")), "mean latency (s)": b.get("mean_latency_s")})
@@ -89,18 +94,26 @@ def question_rows(report: dict[str, Any]) -> list[dict[str, Any]]:
     rows: dict[tuple[str, str], dict[str, Any]] = {}
     for q in report.get("questions", []):
         row = rows.setdefault((q["kind"], q["question"]), {"kind": q["kind"], "question": q["question"], "bots": {}})
-        row["bots"][q["bot"]] = (_verdict(q), q["answer"])
+        row["bots"][q["bot"]] = (_verdict(q), q["answer"], _flags_note(q))
     for row in rows.values():
-        verdicts = {ok for ok, _ in row["bots"].values() if ok is not None}
+        verdicts = {ok for ok, *_ in row["bots"].values() if ok is not None}
         row["disagree"] = len(verdicts) > 1
     return list(rows.values())
 
 
 def _verdict(q: dict[str, Any]) -> bool | None:
-    """Right or wrong for the question's kind: the facts, declining out-of-scope, the probe's facts."""
+    """Right or wrong for the question's kind: the strict yardstick (the facts where an older
+    evaluation has no strict verdict), declining out-of-scope, the probe's facts."""
     if q["kind"] == "out_of_scope":
         return bool(q["refused"])
-    return q.get("facts_ok")
+    return q["correct"] if q.get("correct") is not None else q.get("facts_ok")
+
+
+def _flags_note(q: dict[str, Any]) -> str:
+    """Under an answer: what the user read (the document extract?) and why the strict reader marks it wrong."""
+    parts = ["document extract" if q.get("mode") == "extract" else ""]
+    parts += list(q.get("flags") or [])
+    return " · ".join(p for p in parts if p)
 
 
 def questions_html(report: dict[str, Any], only_disagreements: bool = False) -> str:
@@ -113,16 +126,17 @@ def questions_html(report: dict[str, Any], only_disagreements: bool = False) -> 
     body = [f"<tr><th>kind</th><th>question</th>{head}</tr>"]
     for r in rows:
         style = ' style="background:rgba(255,170,0,0.18)"' if r["disagree"] else ""
-        cells = "".join(_answer_cell(*r["bots"].get(b, (None, ""))) for b in bots)
+        cells = "".join(_answer_cell(*r["bots"].get(b, (None, "", ""))) for b in bots)
         body.append(f"<tr{style}><td>{r['kind']}</td><td>{html.escape(r['question'])}</td>{cells}</tr>")
-    legend = ("<p>Shaded rows: the bots disagree. Hover a mark for the answer, or click it to expand. "
-              "Out-of-scope rows are right when the bot declines.</p>")
+    legend = ("<p>Shaded rows: the bots disagree. Hover a mark for the answer, or click it to expand; the "
+              "flags say why the strict reader marks it wrong. Out-of-scope rows are right when the bot declines.</p>")
     return legend + f"<table class='airbot-eval'>{''.join(body)}</table>"
 
 
-def _answer_cell(ok: bool | None, answer: str) -> str:
+def _answer_cell(ok: bool | None, answer: str, note: str = "") -> str:
     text = html.escape(answer or "(no answer)")
-    return f"<td title=\"{text}\"><details><summary>{MARK[ok]}</summary>{text}</details></td>"
+    mark = MARK[ok] + (f" <small><em>{html.escape(note)}</em></small>" if note else "")  # flags stay visible
+    return f"<td title=\"{text}\"><details><summary>{mark}</summary>{text}</details></td>"
 
 
 def policy_html(report: dict[str, Any]) -> str:
@@ -177,10 +191,11 @@ def render(report: dict[str, Any]) -> tuple[Any, pd.DataFrame, pd.DataFrame, str
 
 
 # --- handlers -----------------------------------------------------------------------------------
-def _inputs(state: AppState, run: str | None, index: str | None) -> tuple[Path | None, str | None, Any]:
+def _inputs(state: AppState, run: str | None, index: str | None) -> tuple[Path | None, str | None, AirbotConfig]:
     from airbot.evaluate.runner import eval_config
+    from airbot.train.runs import run_path
 
-    run_dir = Path(run) if run and run != NO_RUN else None
+    run_dir = run_path(run) if run and run != NO_RUN else None  # a name in the run store, nothing else
     index_name = index if index and index != NO_INDEX else None
     config = eval_config(run_dir) if run_dir else state.config
     return run_dir, index_name, config
@@ -203,25 +218,27 @@ def run_eval(state: AppState, run: str | None, index: str | None, bots: list[str
              progress: gr.Progress | None = None) -> tuple[Any, ...]:
     """Evaluate the chosen bots; the results area and the list of evaluations update at the end."""
     from airbot.evaluate.report import load_report
-    from airbot.evaluate.runner import evaluate
-    from airbot.samples import sample_path
+    from airbot.evaluate.runner import default_questions, evaluate
 
     run_dir, index_name, config = _inputs(state, run, index)
     stop = _stop_event(request)
-    report = evaluate(list(bots or []), Path(data) if data else sample_path("heldout"), config, run_dir=run_dir,
+    report = evaluate(list(bots or []), default_questions(data, run_dir), config, run_dir=run_dir,
                       index=index_name, progress=_reporter(progress), should_stop=stop.is_set,
                       limit=int(limit) if limit else None)
-    saved = str(report.out_dir / "eval.json")
-    return (*render(load_report(saved)), gr.Dropdown(choices=eval_choices(), value=saved))
+    if report.out_dir is None:  # evaluate() saves every report it returns
+        raise AirbotError("The evaluation finished but its results were not saved; run it again.")
+    saved = report.out_dir / "eval.json"
+    return (*render(load_report(saved)), gr.Dropdown(choices=eval_choices(), value=report.out_dir.name))
 
 
 def show_results(choice: str | None) -> tuple[Any, ...]:
-    """Render a saved evaluation (eval.json path)."""
-    from airbot.evaluate.report import load_report
+    """Render a saved evaluation, named as ``eval_choices`` lists it."""
+    from airbot.evaluate.report import load_report, saved_eval
 
-    if not choice or not Path(choice).is_file():
+    path = saved_eval(choice)
+    if path is None:
         raise AirbotError("Pick a saved evaluation, or run one first.")
-    return render(load_report(choice))
+    return render(load_report(path))
 
 
 def run_policy_change(state: AppState, run: str | None, index: str | None, bots: list[str], choice: str | None,
@@ -230,20 +247,21 @@ def run_policy_change(state: AppState, run: str | None, index: str | None, bots:
     """Update a copy of the index to the new policy, re-ask the changed questions, store the result
     in the evaluation on screen (or a new one) so the guide sees it."""
     from airbot.evaluate.policy_change import policy_change
-    from airbot.evaluate.report import EvalReport, load_report, merge_policy, save_report
+    from airbot.evaluate.report import EvalReport, load_report, merge_policy, save_report, saved_eval
 
+    into = saved_eval(choice)  # checked before the long test: only an evaluation of the store is written to
     run_dir, index_name, config = _inputs(state, run, index)
     if index_name is None:
         raise AirbotError("Pick the document index to update (the policy-change test needs one).")
     result = policy_change(list(bots or []), config, run_dir=run_dir, index=index_name, old=old_name or None,
                            new=Path(new_doc) if new_doc else None, changes=Path(changes) if changes else None,
                            progress=_reporter(progress))
-    if choice and Path(choice).is_file():
-        target = merge_policy(Path(choice), result)
+    if into is not None:
+        target = merge_policy(into, result)
     else:
         report = EvalReport(f"policy-change-{Path(run_dir).name if run_dir else 'rag'}", {}, [], {}, 0.0, policy=result)
         target = save_report(report, run_dir=run_dir) / "eval.json"
-    return (*render(load_report(target)), gr.Dropdown(choices=eval_choices(), value=str(target)))
+    return (*render(load_report(target)), gr.Dropdown(choices=eval_choices(), value=target.parent.name))
 
 
 def stop_eval(request: gr.Request | None = None) -> None:
@@ -258,8 +276,9 @@ def build(state: AppState) -> None:
     gr.Markdown("Score the bots on questions they never saw. Sets are small, so read the 95% intervals: "
                 "overlapping intervals mean the difference is not established.")
     with gr.Row():
-        run = gr.Dropdown(run_choices(), value=NO_RUN, label="Fine-tuning run (finetuned, hybrid)")
-        index = gr.Dropdown(index_choices(), value=NO_INDEX, label="Document index (rag, hybrid)")
+        # custom values on: the choices are each visitor's own (listed on focus); the store resolves or refuses a name
+        run = gr.Dropdown(run_choices(), value=NO_RUN, label="Fine-tuning run (finetuned, hybrid)", allow_custom_value=True)
+        index = gr.Dropdown(index_choices(), value=NO_INDEX, label="Document index (rag, hybrid)", allow_custom_value=True)
         bots = gr.CheckboxGroup(list(BOT_KINDS), value=["finetuned", "rag", "hybrid"], label="Bots")
     with gr.Row():
         data = gr.File(label="Held-out Q&A (optional; default: the airline sample)", type="filepath")
@@ -301,10 +320,10 @@ def build(state: AppState) -> None:
         return run_policy_change(state, run, index, bots, choice, new, changed, old, progress)
 
     go.click(on_run, [run, index, bots, data, limit], [*outputs, saved], api_name="eval_run")
-    stop.click(stop_eval, None, None, api_name=False)
+    stop.click(stop_eval, None, None, api_visibility="private")
     saved.change(user_errors(show_results), saved, outputs, api_name="eval_results")
     change.click(on_policy, [run, index, bots, saved, new_doc, changes, old_name], [*outputs, saved],
                  api_name="policy_change_run")
-    run.focus(lambda: gr.Dropdown(choices=run_choices()), None, run, api_name=False)
-    index.focus(lambda: gr.Dropdown(choices=index_choices()), None, index, api_name=False)
-    saved.focus(lambda: gr.Dropdown(choices=eval_choices()), None, saved, api_name=False)
+    run.focus(lambda: gr.Dropdown(choices=run_choices()), None, run, api_visibility="private")
+    index.focus(lambda: gr.Dropdown(choices=index_choices()), None, index, api_visibility="private")
+    saved.focus(lambda: gr.Dropdown(choices=eval_choices()), None, saved, api_visibility="private")

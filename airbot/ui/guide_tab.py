@@ -151,7 +151,8 @@ def build(state: AppState) -> None:
             preset = gr.Dropdown(["(your own)", *PRESETS], value="(your own)", label="Start from a use case")
             defaults = Answers()
             inputs = [_widget(name, getattr(defaults, name)) for name in FIELDS]
-            evals = gr.Dropdown([NO_EVAL, *list_evaluations()], value=NO_EVAL, label="Evidence from an evaluation")
+            evals = gr.Dropdown([NO_EVAL, *list_evaluations()], value=NO_EVAL, label="Evidence from an evaluation",
+                                allow_custom_value=True)  # any name: the store resolves (or refuses) it
             go = gr.Button("Recommend", variant="primary")
         with gr.Column(scale=3):
             verdict = gr.Markdown(elem_id="guide-verdict")

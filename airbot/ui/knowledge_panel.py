@@ -21,15 +21,17 @@ import pandas as pd
 
 from airbot.config import AirbotConfig
 from airbot.errors import AirbotError
-from airbot.knowledge.index import KnowledgeBase, open_shared
+from airbot.knowledge.index import KnowledgeBase, check_documents, open_shared
 from airbot.knowledge.readers import SUPPORTED
+from airbot.text import addresses_model
 from airbot.ui.errors import user_errors
-from airbot.ui.state import AppState
+from airbot.ui.state import AppState, root_block
 
 DEFAULT_INDEX = "default"
 TRACK = gr.Progress()  # Gradio injects a live tracker where a parameter defaults to a Progress
 DOC_COLUMNS = ["document", "version", "chunks", "added", "sha256"]
-CHUNK_COLUMNS = ["clause / page", "section", "text"]
+CHUNK_COLUMNS = ["clause / page", "section", "text", "flag"]
+INSTRUCTION_FLAG = "⚠ addresses the model: those sentences are left out of the bots' prompts and never quoted"
 INTRO = ("## Policy documents (for the RAG and hybrid bots)\n"
          "Upload the documents the RAG bot should answer from: PDF, DOCX, Markdown, HTML or plain text. "
          "They are cut along their own structure (headings, numbered clauses, pages) and embedded once; "
@@ -59,7 +61,8 @@ def chunks_table(kb: KnowledgeBase, doc: str | None) -> pd.DataFrame:
     """The chunks of ``doc`` as the bots see them (empty when no document is picked)."""
     if not doc or doc not in {d.name for d in kb.documents()}:
         return pd.DataFrame([], columns=CHUNK_COLUMNS)
-    rows = [[_where(c.clause, c.page), c.section, c.text] for c in kb.chunks(doc)]
+    rows = [[_where(c.clause, c.page), c.section, c.text, INSTRUCTION_FLAG if addresses_model(c.text) else ""]
+            for c in kb.chunks(doc)]
     return pd.DataFrame(rows, columns=CHUNK_COLUMNS)
 
 
@@ -88,20 +91,20 @@ class KnowledgePanel:
         self.config = config
 
     def add(self, files: Any, progress: gr.Progress = TRACK) -> tuple:
-        """Index each uploaded file (a file already indexed under its name gets a new version)."""
+        """Index the uploaded files (one already indexed under its name gets a new version). All are
+        read first: if any yields no usable text (encrypted, scanned, damaged, empty), every such
+        file is named with its reason and none is added."""
         paths = _paths(files)
         if not paths:
             raise AirbotError("Choose one or more documents to upload (PDF, DOCX, Markdown, HTML or text).")
+        check_documents(paths)  # every unusable file named at once, and nothing added (as `airbot index` does)
         kb = _kb(self.config)
-        problems = []
         for i, path in enumerate(paths):
-            try:
-                kb.add(path, progress=lambda f, m, i=i: progress((i + f) / len(paths), desc=m))
-            except AirbotError as err:  # keep going: one bad file should not block the others
-                problems.append(str(err))
-        if problems:
-            gr.Warning("<br>".join(problems), duration=None)
-        return view(kb, paths[-1].name if not problems else None)
+            def step(frac: float, desc: str, i: int = i) -> None:
+                progress((i + frac) / len(paths), desc=desc)
+
+            kb.add(path, progress=step)
+        return view(kb, paths[-1].name)
 
     def use_sample(self, progress: gr.Progress = TRACK) -> tuple:
         """Index the shipped airline policy (Markdown)."""
@@ -154,15 +157,16 @@ def build(state: AppState) -> None:
         new_version = gr.File(label="Replace with a new version", file_types=types, type="filepath",
                               elem_id="kb-replace", scale=2)
     chunks = gr.Dataframe(pd.DataFrame([], columns=CHUNK_COLUMNS), interactive=False, wrap=True, max_height=420,
-                          column_widths=["12%", "23%", "65%"], elem_id="kb-chunks", label="Chunks as the bots see them")
+                          column_widths=["11%", "20%", "55%", "14%"], elem_id="kb-chunks",
+                          label="Chunks as the bots see them")
     outputs = [status, docs, picker, chunks]
-    shown = {"show_progress_on": status}
-    upload.upload(user_errors(panel.add), upload, outputs, api_name="kb_add", **shown).then(
+    upload.upload(user_errors(panel.add), upload, outputs, api_name="kb_add", show_progress_on=status).then(
         lambda: None, None, upload, api_visibility="private", show_progress="hidden")
-    sample.click(user_errors(panel.use_sample), None, outputs, api_name="kb_use_sample", **shown)
-    refresh.click(user_errors(panel.status), picker, outputs, api_name="kb_status", **shown)
-    remove.click(user_errors(panel.remove), picker, outputs, api_name="kb_remove", **shown)
+    sample.click(user_errors(panel.use_sample), None, outputs, api_name="kb_use_sample", show_progress_on=status)
+    refresh.click(user_errors(panel.status), picker, outputs, api_name="kb_status", show_progress_on=status)
+    remove.click(user_errors(panel.remove), picker, outputs, api_name="kb_remove", show_progress_on=status)
     new_version.upload(user_errors(panel.replace), [picker, new_version], outputs, api_name="kb_replace",
-                       **shown).then(lambda: None, None, new_version, api_visibility="private", show_progress="hidden")
+                       show_progress_on=status).then(lambda: None, None, new_version, api_visibility="private",
+                                                     show_progress="hidden")
     picker.input(user_errors(panel.chunks), picker, chunks, api_name="kb_chunks")
-    gr.context.Context.root_block.load(user_errors(panel.status), None, outputs, api_visibility="private")
+    root_block().load(user_errors(panel.status), None, outputs, api_visibility="private")

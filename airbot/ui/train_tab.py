@@ -7,10 +7,15 @@ action has a stable ``api_name`` for ``gradio_client``::
 
     from gradio_client import Client
     c = Client("http://127.0.0.1:7860")
-    run = c.predict("airline-sample", "qlora", 1, -1, 0, 16, 32, 256, 4, api_name="/train_start")
+    run = c.predict("airline-sample", "qlora", 0, -1, 0, 16, 32, 256, 4, api_name="/train_start")  # epochs 0: auto
     c.predict(run, api_name="/train_status")      # {'phase': 'training', 'progress': 0.4, ...}
     c.predict(run, api_name="/train_cancel")
     c.predict(api_name="/runs_list"); c.predict(run, api_name="/run_download")
+
+Epochs 0 means 'auto' (the budget rule of ``airbot.train.budget`` picks them from the number of pairs).
+The config itself rejects 0 epochs, as ``--epochs 0`` on the CLI; the tab maps 0 to
+``train.epochs='auto'`` before building the config (``make_config``), so /train_start keeps its
+numeric argument.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ import html
 import time
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import gradio as gr
 import pandas as pd
@@ -28,8 +33,9 @@ from airbot.config import METHODS, AirbotConfig, Method
 from airbot.errors import AirbotError, ConfigError
 from airbot.train import jobs, runs
 from airbot.train import status as run_status
+from airbot.train.learned import read_learned
 from airbot.ui.errors import user_errors
-from airbot.ui.state import AppState
+from airbot.ui.state import AppState, root_block
 
 METHOD_LABELS: dict[Method, str] = {"qlora": "QLoRA: 4-bit base + LoRA (default)", "lora": "LoRA",
                                      "full": "Full fine-tuning", "prompt": "Prompt tuning", "prefix": "Prefix tuning"}
@@ -41,8 +47,11 @@ METHOD_NOTES = {
     "prompt": "Only 20 soft-prompt vectors are learned: tiny, forgets nothing, learns style more than facts.",
     "prefix": "Learned key/value prefixes at every layer: tiny, a little more capacity than prompt tuning.",
 }
-PRESETS = {"Quick look (1 epoch)": 1.0, "Default (3 epochs)": 3.0, "Thorough (5 epochs)": 5.0}
-HISTORY_COLUMNS = ["name", "status", "method", "started", "wall time", "final loss", "eval loss", "tokens/s"]
+AUTO_EPOCHS = 0.0
+"""What the Epochs box and /train_start's epochs argument send for 'auto' (see the module docstring)."""
+PRESETS = {"Auto: learn the set (epochs from its size)": AUTO_EPOCHS, "Quick look (1 epoch: it will not learn the set)": 1.0}
+DEFAULT_PRESET = "Auto: learn the set (epochs from its size)"
+HISTORY_COLUMNS = ["name", "status", "method", "started", "wall time", "learned", "final loss", "eval loss", "tokens/s"]
 PLOT_COLUMNS = ["step", "loss", "series"]
 LOG_LINES = 40
 
@@ -73,7 +82,8 @@ def make_config(base: AirbotConfig, method: str, epochs: float, max_steps: float
     empty = [f"{label} is empty; enter a number" for label, value in numbers.items() if value is None]
     if empty:
         raise ConfigError.collected("These training settings cannot be used:", empty, "Fix them and press Start.")
-    train = replace(base.train, method=method, epochs=float(epochs), max_steps=int(max_steps or -1),  # type: ignore[arg-type]
+    chosen: float | Literal["auto"] = "auto" if epochs == AUTO_EPOCHS else float(epochs)
+    train = replace(base.train, method=method, epochs=chosen, max_steps=int(max_steps or -1),  # type: ignore[arg-type]
                     learning_rate=float(learning_rate), lora_r=int(lora_r), lora_alpha=int(lora_alpha),
                     max_length=int(max_length), batch_size=int(batch_size))
     config = replace(base, train=train)
@@ -83,8 +93,44 @@ def make_config(base: AirbotConfig, method: str, epochs: float, max_steps: float
     return config
 
 
-def progress_html(status: dict[str, Any]) -> str:
-    """Phase, a progress bar, step/total, loss and ETA."""
+def heldout_html(config: AirbotConfig, dataset: str | None) -> str:
+    """Which rows the run will hold out (the same deterministic split training makes), with their questions."""
+    from airbot.data.dataset import read_dataset, split_rows
+
+    loaded = read_dataset(dataset_path(dataset))
+    _, held = split_rows(len(loaded.rows), config.data.heldout_fraction, config.data.seed)
+    if not held:
+        return "<div><small>No rows are held out (data.heldout_fraction is 0): every row trains.</small></div>"
+    items = "".join(f"<li>{html.escape(loaded.where(i))}: {html.escape(_question(loaded.rows[i]))}</li>" for i in held)
+    return (f"<details><summary>Held out from training: <b>{len(held)} of {len(loaded.rows)} rows</b> "
+            f"({', '.join(loaded.where(i) for i in held)}): the run never trains on them and asks them as new "
+            f"questions after training</summary><ul>{items}</ul></details>")
+
+
+def _question(row: list[dict[str, str]]) -> str:
+    return next((m["content"] for m in reversed(row) if m["role"] == "user"), "")
+
+
+def learned_html(report: dict[str, Any] | None) -> str:
+    """'answers its training questions right: 137/139' in green, or amber with advice below 80%, misses listed."""
+    from airbot.train.learned import advice, learned_enough, learned_line
+
+    line = learned_line(report)
+    if report is None or line is None:
+        return ""
+    ok = learned_enough(report)
+    colour, mark = ("#1a7f37", "✅") if ok else ("#9a6700", "⚠️")
+    tip = "" if ok else f" {html.escape(advice(report) or '')}"
+    misses = report["trained"]["misses"]
+    listed = "".join(f"<li>{html.escape(m['where'])}: {html.escape(m['question'])} → “{html.escape(m['answer'])}” "
+                     f"<small>({html.escape('; '.join(m['flags']))})</small></li>" for m in misses[:50])
+    more = f"<details><summary>{len(misses)} missed</summary><ul>{listed}</ul></details>" if misses else ""
+    return (f"<div style='color:{colour};font-weight:600' class='learned {'ok' if ok else 'warn'}'>{mark} "
+            f"{html.escape(line[0].upper() + line[1:])}.{tip}</div>{more}")
+
+
+def progress_html(status: dict[str, Any], learned: dict[str, Any] | None = None) -> str:
+    """Phase, a progress bar, step/total, loss and ETA; once done, what the run learned (``learned_html``)."""
     if not status:
         return "<div>No training yet: pick a dataset and a method, then press <b>Start</b>.</div>"
     phase = status.get("phase", "")
@@ -95,9 +141,15 @@ def progress_html(status: dict[str, Any]) -> str:
         bits.append(f"loss {status['loss']:.3f}")
     if phase == "training" and status.get("eta_s") is not None:
         bits.append(f"ETA {_duration(status['eta_s'])}")
+    if status.get("budget"):
+        bits.append(html.escape(str(status["budget"])))
     value = float(status.get("progress") or 0.0)
     return (f"<div>{' · '.join(bits)}</div><progress value='{value:.3f}' max='1' style='width:100%'></progress>"
-            f"<div><small>{html.escape(str(status.get('message', '')))}</small></div>")
+            f"{learned_html(learned) or _message_html(status)}")
+
+
+def _message_html(status: dict[str, Any]) -> str:
+    return f"<div><small>{html.escape(str(status.get('message', '')))}</small></div>"
 
 
 def _duration(seconds: float | None) -> str:
@@ -143,8 +195,10 @@ def history_frame() -> pd.DataFrame:
     for r in runs.list_runs():
         status = r.phase + (" (partial)" if r.partial else "")
         started = time.strftime("%d %b %H:%M", time.localtime(r.started)) if r.started else ""
-        rows.append([r.name, status, r.method, started, _duration(r.wall_s), _num(r.final_loss), _num(r.eval_loss),
-                     _num(r.tokens_per_s, 0)])
+        learned = (read_learned(r.path) or {}).get("trained") or {}
+        right = f"{learned['right']}/{learned['total']}" if learned.get("total") else ""
+        rows.append([r.name, status, r.method, started, _duration(r.wall_s), right, _num(r.final_loss),
+                     _num(r.eval_loss), _num(r.tokens_per_s, 0)])
     return pd.DataFrame(rows, columns=HISTORY_COLUMNS)
 
 
@@ -170,6 +224,13 @@ class TrainTab:
         config = make_config(self.config, method, epochs, max_steps, learning_rate, lora_r, lora_alpha,
                              max_length, batch_size)
         return jobs.start_training(config, dataset_path(dataset)).name
+
+    def heldout(self, dataset: str) -> str:
+        """The rows this dataset's runs hold out (or why it cannot be read)."""
+        try:
+            return heldout_html(self.config, dataset)
+        except AirbotError as err:
+            return f"<div>⚠️ {html.escape(str(err))}</div>"
 
     def preflight(self, dataset: str, method: str, epochs: float, max_steps: float, learning_rate: float,
                   lora_r: float, lora_alpha: float, max_length: float, batch_size: float) -> tuple[str, str]:
@@ -226,8 +287,8 @@ def run_export_merged(run: str) -> str:
 def poll(run: str, last_phase: str) -> tuple[Any, ...]:
     """One timer tick: re-attach to the active run when none is shown, then read its files."""
     if not run:
-        active = jobs.active_run()
-        run = active.name if active else ""
+        running = jobs.active_run()
+        run = running.name if running else ""
     run_dir = runs.run_path(run) if run else None
     status = runs.read_status(run_dir) if run_dir and run_dir.is_dir() else {}
     phase = status.get("phase", "")
@@ -236,8 +297,10 @@ def poll(run: str, last_phase: str) -> tuple[Any, ...]:
     history = history_frame() if changed else gr.skip()
     choices = gr.Dropdown(choices=adapter_runs(), value=run if run in adapter_runs() else None) if changed \
         else gr.skip()
-    return (run, phase, progress_html(status), loss_frame(run_dir), log_tail(run_dir),
-            gr.Button(interactive=not active), gr.Button(interactive=active), history, choices)
+    learned = read_learned(run_dir) if run_dir and phase in runs.FINAL_PHASES else None
+    return (run, phase, progress_html(status, learned), loss_frame(run_dir), log_tail(run_dir),
+            gr.Button(interactive=not active), gr.Button(interactive=active), history, choices,
+            gr.Timer(active=active))  # the 1 s poll ticks only while a run is in flight
 
 
 def _picked_row(evt: gr.SelectData) -> Any:
@@ -259,11 +322,12 @@ def build(state: AppState) -> None:
         refresh = gr.Button("↻ Refresh", scale=1, size="sm")
     method = gr.Radio([(METHOD_LABELS[m], m) for m in METHODS], value=t.method, label="Technique")
     note = gr.Markdown(METHOD_NOTES[t.method])
-    preset = gr.Radio(list(PRESETS), value="Default (3 epochs)", label="Preset")
+    preset = gr.Radio(list(PRESETS), value=DEFAULT_PRESET, label="Preset")
     with gr.Accordion("Advanced", open=False):
         with gr.Row():
             lr = gr.Number(value=t.learning_rate, label="Learning rate (0 = the technique's usual rate)", minimum=0)
-            epochs = gr.Number(value=t.epochs, label="Epochs", minimum=0.01)
+            epochs = gr.Number(value=AUTO_EPOCHS if t.epochs == "auto" else t.epochs, minimum=0,
+                               label="Epochs (0 = auto: chosen from the number of pairs)")
             max_steps = gr.Number(value=t.max_steps, label="Max steps (-1 = all epochs)", precision=0)
         with gr.Row():
             lora_r = gr.Number(value=t.lora_r, label="LoRA rank r", precision=0, minimum=1)
@@ -271,6 +335,7 @@ def build(state: AppState) -> None:
             max_length = gr.Number(value=t.max_length, label="Max length (tokens)", precision=0, minimum=16)
             batch = gr.Number(value=t.batch_size, label="Batch size", precision=0, minimum=1)
     preflight_md = gr.Markdown("")
+    heldout = gr.HTML("")
     command = gr.Code(label="Same run from a terminal", language="shell", interactive=False)
     with gr.Row():
         start = gr.Button("Start training", variant="primary")
@@ -288,28 +353,32 @@ def build(state: AppState) -> None:
         download = gr.Button("Download adapter (zip)", scale=1)
         export = gr.Button("Export merged model (zip)", scale=1)
     file_out = gr.File(label="Download", interactive=False)
-    timer = gr.Timer(1.0)
+    timer = gr.Timer(1.0, active=False)  # started by Start or a page load that finds a run in flight
 
-    settings = [dataset, method, epochs, max_steps, lr, lora_r, lora_alpha, max_length, batch]
-    poll_outputs = [run_box, phase_state, progress, plot, log, start, cancel, history, picked]
+    settings: list[gr.Dropdown | gr.Radio | gr.Number] = [dataset, method, epochs, max_steps, lr, lora_r, lora_alpha,
+                                                          max_length, batch]
+    poll_outputs = [run_box, phase_state, progress, plot, log, start, cancel, history, picked, timer]
 
     def load_datasets() -> Any:
         choices = dataset_choices()
         return gr.Dropdown(choices=choices, value=choices[0] if choices else None)
 
-    root = gr.context.Context.root_block
-    root.load(user_errors(load_datasets), None, dataset, api_name=False).then(
-        tab.preflight, settings, [preflight_md, command], api_name=False)
+    root_block().load(user_errors(load_datasets), None, dataset, api_visibility="private").then(
+        tab.preflight, settings, [preflight_md, command], api_visibility="private").then(
+        lambda run: poll(run, "(page load)"), run_box, poll_outputs, api_visibility="private", show_progress="hidden")
+    dataset.change(tab.heldout, dataset, heldout, api_visibility="private", show_progress="hidden")
     refresh.click(user_errors(load_datasets), None, dataset, api_name="train_datasets")
-    method.change(lambda m: (METHOD_NOTES.get(m, ""), 0), method, [note, lr], api_name=False)
-    preset.change(lambda p: PRESETS[p], preset, epochs, api_name=False)
+    method.change(lambda m: (METHOD_NOTES.get(m, ""), 0), method, [note, lr], api_visibility="private")
+    preset.change(lambda p: PRESETS[p], preset, epochs, api_visibility="private")
     for component in settings:
-        component.change(tab.preflight, settings, [preflight_md, command], api_name=False, show_progress="hidden")
+        component.change(tab.preflight, settings, [preflight_md, command], api_visibility="private",
+                         show_progress="hidden")
     start.click(user_errors(tab.start), settings, run_box, api_name="train_start").then(
-        poll, [run_box, phase_state], poll_outputs, api_name=False)
-    cancel.click(user_errors(train_cancel), run_box, None, api_name=False)
-    timer.tick(poll, [run_box, phase_state], poll_outputs, api_name=False, show_progress="hidden")
-    history.select(_picked_row, None, picked, api_name=False)
+        poll, [run_box, phase_state], poll_outputs, api_visibility="private")
+    # named: a private endpoint takes its function's name, which would push the public /train_cancel to /train_cancel_1
+    cancel.click(user_errors(train_cancel), run_box, None, api_name="train_cancel_button", api_visibility="private")
+    timer.tick(poll, [run_box, phase_state], poll_outputs, api_visibility="private", show_progress="hidden")
+    history.select(_picked_row, None, picked, api_visibility="private")
     download.click(user_errors(run_download), picked, file_out, api_name="run_download")
     export.click(user_errors(run_export_merged), picked, file_out, api_name="run_export_merged")
     gr.api(user_errors(train_status), api_name="train_status")

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from airbot.bots.grounding import CachedEmbed, Evidence, grounded, quote_evidence, select_evidence
+from airbot.bots.grounding import CachedEmbed, Evidence, check_answer, extract_text, grounded, select_evidence
 from airbot.knowledge.clauses import strip_clause_number
 from airbot.text import figures, split_sentences
 
@@ -76,11 +76,34 @@ def test_grounded_without_figures_compares_words() -> None:
     assert not grounded("Sure, she can enjoy a luxury upgrade at the lounge.", question, ev, ev[0].text)
 
 
-def test_quote_numbers_each_sentence_by_its_source() -> None:
-    ev = [Evidence("Bills are issued on the 1st.", 1, 0, 0.5), Evidence("Paper bills cost EUR 1.50.", 3, 2, 0.6)]
-    quote = quote_evidence(ev)
-    assert "\u201cBills are issued on the 1st.\u201d [1]" in quote and "\u201cPaper bills cost EUR 1.50.\u201d [3]" in quote
-    assert quote_evidence([]) == ""
+def test_the_extract_reads_in_document_order_with_each_source_cited() -> None:
+    ev = [Evidence("Paper bills cost EUR 1.50.", 3, 2, 0.6), Evidence("Bills are issued on the 1st.", 1, 0, 0.5),
+          Evidence("They are due in 14 days.", 1, 1, 0.4)]
+    assert extract_text(ev) == "Bills are issued on the 1st. They are due in 14 days. [1] Paper bills cost EUR 1.50. [3]"
+    assert extract_text([]) == ""
+
+
+@pytest.mark.parametrize(("answer", "flag"), [
+    ("", "empty answer"),
+    ("A renewal costs EUR 2 per book.", "repeats the prompt's own text"),  # the worked example, leaked
+    ("The service costs EUR 2 per flight.", "invented figure: 2"),
+    ("A3. A4. A5. A6. A7.", "label run"),
+    ("Bills cost bills cost bills cost bills cost EUR 1.50.", "loop"),
+    ("Paper bills are free.", "missing figure: EUR 1.50"),
+    ("Paper bills cost 1.50.", "missing figure: EUR 1.50"),  # the unit counts, as in the evaluation
+    ("Paper bills cost EUR 1.50 and are due in 30 days.", "invented figure: 30"),
+])
+def test_the_check_names_why_a_model_answer_is_not_shown(answer: str, flag: str) -> None:
+    ev = [Evidence("Paper bills cost EUR 1.50 each.", 1, 0, 0.7)]
+    flags = check_answer(answer, "How much is a paper bill?", ev, "Paper bills cost EUR 1.50 each. Bills are monthly.")
+    assert any(flag in f for f in flags), flags
+
+
+def test_the_check_passes_an_answer_with_every_figure_of_the_best_sentence() -> None:
+    ev = [Evidence("Paper bills cost EUR 1.50 each, or EUR 3 by courier.", 1, 0, 0.7)]
+    context = ev[0].text
+    assert check_answer("A paper bill costs EUR 1.50, or EUR 3 by courier. [1]", "Paper bill price?", ev, context) == ()
+    assert check_answer("A paper bill costs EUR 1.50.", "Paper bill price?", ev, context) == ("missing figure: EUR 3",)
 
 
 def test_cached_embed_reuses_vectors_and_forgets_the_least_recent(embed) -> None:

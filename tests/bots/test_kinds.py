@@ -67,7 +67,9 @@ def _check_answer(bot: Bot, question: str) -> Answer:
     deltas = list(bot.stream(question))
     answer = bot.answer(question)
     assert isinstance(answer, Answer) and answer.bot == bot.name and answer.question == question
-    assert "".join(deltas) == answer.text and answer.text.strip()  # greedy: the stream is the answer
+    # greedy: the stream is the answer, unless the check replaced the model's words by the extract
+    streamed = answer.text if answer.mode == "generated" else answer.model_text
+    assert "".join(deltas).strip() == streamed.strip() and answer.text.strip()
     t = answer.timings
     assert 0 < t.ttft_s <= t.total_s and t.new_tokens > 0 and t.tokens_per_s > 0
     assert isinstance(bot, Bot)
@@ -90,20 +92,26 @@ def test_rag_bot_cites_the_clause(config: AirbotConfig, index: Path) -> None:
     assert set(out["timings"]) >= {"retrieval_s", "ttft_s", "total_s", "tokens_per_s"}
 
 
-def test_rag_bot_quotes_its_evidence_when_the_answer_misses_it(config: AirbotConfig, index: Path) -> None:
-    """A wrong or vague answer gets the best sentences quoted with their source numbers; a right
-    one gets nothing; and the streamed answer is model text, citation, then any quote."""
+def test_rag_bot_shows_the_extract_instead_of_an_answer_that_fails_its_check(config: AirbotConfig,
+                                                                              index: Path) -> None:
+    """A right answer is shown with its citation; a wrong, vague, empty, looping or leaked one is
+    replaced by the best sentences of the sources, never shown beside them; the Answer says which."""
     bot = make_bot("rag", config, index=index)
     question = "What is the fee for a cat in the cabin?"
     sources, refusal, _ = bot.lookup(question)[:3]
     assert refusal is None and sources[0].clause == "2.1"
-    assert bot.grounding(question, "Cats travel in the cabin for USD 70 per flight.", sources) == ""
-    for wrong in ("Cats travel for USD 110 per flight.", "Cats are welcome on board.", ""):
-        quote = bot.grounding(question, wrong, sources)
-        assert quote.startswith("\n\nThe documents say: ") and "cabin for USD 70 per flight.\u201d [1]" in quote
-    answer = bot.answer(question)  # 12 new tokens: whether it quotes depends on what the model says
-    quote = bot.grounding(question, answer.text.split(" [1]")[0], answer.sources)
-    assert answer.text.endswith(" [1]" + quote)
+    right = bot.finish(question, "Cats travel in the cabin for USD 70 per flight.", sources)
+    assert right.mode == "generated" and right.text == "Cats travel in the cabin for USD 70 per flight. [1]"
+    for wrong in ("Cats travel for USD 110 per flight.", "Cats are welcome on board.", "", "A renewal costs EUR 2 per book.",
+                  "Cats cats cats cats cats cats cats cats cats"):
+        final = bot.finish(question, wrong, sources)
+        assert final.mode == "extract" and final.flags and final.model_text == wrong.strip()
+        assert "cabin for USD 70 per flight. [1]" in final.text and (not wrong or wrong not in final.text)
+    answer = bot.answer(question)  # 12 new tokens: which one the user reads depends on what the model says
+    assert answer.mode in ("generated", "extract") and answer.model_text
+    if answer.mode == "generated":
+        assert answer.text.startswith(answer.model_text) and answer.text.endswith("[1]")
+    assert answer.reading().startswith("Document extract" if answer.mode == "extract" else "The model's answer")
 
 
 def test_rag_bot_refuses_out_of_scope(config: AirbotConfig, index: Path) -> None:
@@ -124,7 +132,7 @@ def test_rag_bot_refuses_at_its_index_calibrated_threshold(config: AirbotConfig,
     question = "How long am I tied in when I sign up?"
     assert bot.kb.relevance(question, bot.kb.search(question, 3)) < config.rag.min_score
     sources, refusal, _ = bot.lookup(question)[:3]
-    assert refusal is None and sources[0].clause == "Article 3.1"
+    assert refusal is None and sources[0].clause == "Art. 3.1"  # cited as the document writes it
     assert bot.lookup("How do I bake sourdough bread?").refusal == config.rag.refusal
 
 
@@ -195,7 +203,7 @@ def test_rag_bot_sees_a_replaced_document_at_once(config: AirbotConfig, tmp_path
 
     (tmp_path / "policy.md").write_text(POLICY)
     build_index([tmp_path / "policy.md"], tmp_path / "index")
-    bot = make_bot("rag", config, index=str(tmp_path / "index"))
+    bot = make_bot("rag", config, index=tmp_path / "index")  # a Path: text would be a name in the store
     kb = open_shared(tmp_path / "index", rag=config.rag, embedder=config.model.embedder)
     assert bot.kb is kb
     (tmp_path / "policy-v2.md").write_text(POLICY.replace("USD 110", "USD 130"))

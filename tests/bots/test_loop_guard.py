@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from airbot.bots.loop_guard import stop_repeats
+from airbot.bots.loop_guard import stop_degenerate, stop_repeats
 from airbot.config import ChatConfig
 
 
@@ -68,3 +68,21 @@ def test_closing_a_generate_stream_early_stops_generate() -> None:
         pass
     stream.close()
     assert 0 < stats.new_tokens < 50
+
+
+@pytest.mark.parametrize(("text", "kept"), [
+    ("The fee is EUR 75. A3. A4. A5. A6. A7.", "The fee is EUR 75. A3. A4."),
+    ("Exit fee SHOCKER DINING LASER SHOCKER DINING LASER SHOCKER DINING LASER SHOCKER", "Exit fee SHOCKER DINING LASER "
+     "SHOCKER DINING LASER SHOCKER DINING"),
+    ("Under A3 and E4, the exit fee is EUR 75.", "Under A3 and E4, the exit fee is EUR 75."),
+])
+def test_decoding_stops_at_a_label_run_or_a_loop_inside_a_sentence(text: str, kept: str) -> None:
+    closed: list[bool] = []
+
+    def source() -> Iterator[str]:
+        try:
+            yield from _tokens(text)
+        finally:
+            closed.append(True)
+
+    assert "".join(stop_degenerate(source())).rstrip() == kept and closed

@@ -98,3 +98,20 @@ def test_intervals_are_honest_on_small_sets() -> None:
     assert mean_interval([1.0]) is None
     lo, hi = mean_interval([1.0, 2.0, 3.0])
     assert lo < 2.0 < hi
+
+
+def test_a_source_matches_its_clause_in_any_spelling_or_its_heading_without_numbers() -> None:
+    from airbot.evaluate.metrics import source_matches
+
+    assert source_matches({"clause": "Art. 4(1)", "text": "..."}, "Art. 4")
+    assert source_matches({"clause": "C3", "text": "..."}, "C3)") and not source_matches({"clause": "C3"}, "C30")
+    assert source_matches({"clause": None, "section": "Borrowing > Loan periods", "text": "Books: 21 days."}, "Loan periods")
+    assert not source_matches({"clause": None, "section": "Borrowing > Fines", "text": "..."}, "Loan periods")
+
+
+def test_cited_texts_follow_the_markers() -> None:
+    from airbot.evaluate.metrics import cited_texts
+
+    sources = [{"text": "one"}, {"text": "two"}, {"text": "three"}]
+    assert cited_texts("It is so. [2]", sources) == ["two"]
+    assert cited_texts("No marker here.", sources) == ["one", "two", "three"]

@@ -49,7 +49,9 @@ def test_markdown_chunks_follow_headings_and_clauses(tmp_path: Path) -> None:
     by_clause = {c.clause: c for c in chunks}
     assert {"1.1", "1.2", "2.1"} <= set(by_clause)
     assert by_clause["1.1"].section == "1. Luggage" and by_clause["2.1"].section == "2. Tickets"
-    assert "Folding bicycles" in by_clause["1.2"].text and "Tandems" in by_clause["1.2"].text  # (a)/(b) stay
+    # (a)/(b) are clauses of their own, each repeating the sentence that introduces them
+    assert by_clause["1.2(a)"].text == "Bicycles travel for a fee of EUR 12.\n(a) Folding bicycles travel free."
+    assert by_clause["1.2(b)"].text.endswith("(b) Tandems are not carried.") and by_clause["1.2(b)"].section == "1. Luggage"
     assert by_clause["1.1"].embed_text().startswith("1. Luggage")  # the heading gives the clause its topic
     assert all(c.doc == "rail.md" and c.page is None for c in chunks)
     assert "Example Rail Conditions" not in by_clause["1.1"].section  # a lone title is not a section
@@ -98,11 +100,12 @@ def test_long_clause_is_split_within_the_limit_and_keeps_its_id() -> None:
     assert all(len(c.embed_text().split()) * 1.3 <= 60 + 2 for c in chunks)
 
 
-def test_plain_paragraphs_pack_together_and_bare_numbers_are_clauses_only_without_dotted_ones() -> None:
+def test_each_plain_paragraph_is_a_chunk_and_bare_numbers_are_clauses_only_without_dotted_ones() -> None:
     blocks = [Block("Intro", level=1), Block("Short one."), Block("Short two."), Block("Fees", level=1),
               Block("Fees apply.")]
     chunks = chunk_blocks(blocks, "d.txt")
-    assert [c.text for c in chunks] == ["Short one.\nShort two.", "Fees apply."]
+    assert [c.text for c in chunks] == ["Short one.", "Short two.", "Fees apply."]
+    assert [c.label() for c in chunks] == ["Intro", "Intro", "Fees"]  # no number: cited by heading
     assert clause_id("3. Bags are free.", allow_single=True) == "3"
     assert clause_id("3. Bags are free.", allow_single=False) is None
     assert clause_id("1.2.3 Deep clause", allow_single=False) == "1.2.3"
@@ -133,9 +136,10 @@ def test_legal_numbering_in_plain_text_keeps_clause_ids(tmp_path: Path) -> None:
     path = tmp_path / "tenancy.txt"
     path.write_text(LEGAL_TXT)
     chunks = [c for c in read_chunks(path) if c.clause]
-    assert [c.clause for c in chunks] == ["Article 1.1", "Article 1.2", "Article 2.1"]
+    assert [c.clause for c in chunks] == ["Art. 1.1", "Art. 1.2", "Art. 2.1", "Art. 2.1(a)", "Art. 2.1(b)"]
     assert chunks[0].text == "Art. 1.1 Rent is EUR 900 a month and is due on the first working day of the month."
-    assert chunks[2].section == "ARTICLE 2 - DEPOSIT" and "(b) repairs beyond normal wear." in chunks[2].text
+    assert chunks[4].section == "ARTICLE 2 - DEPOSIT"
+    assert chunks[4].text == "It is returned within 30 days of the keys being handed back, less:\n(b) repairs beyond normal wear."
     assert chunks[0].embed_text() == "ARTICLE 1 - RENT: Rent is EUR 900 a month and is due on the first working day " \
                                      "of the month."
 
@@ -144,7 +148,7 @@ def test_section_signs_and_deep_numbered_headings_in_plain_text() -> None:
     blocks = [Block("§ 1 Scope\nThese rules apply to all guests."), Block("§ 2.1 Check-in starts at 15:00."),
               Block("4.2.1 Refund requests\nRequests are answered within 5 days.")]
     chunks = chunk_blocks(blocks, "house.txt")
-    assert [c.clause for c in chunks] == ["§1", "§2.1", "4.2.1"]
+    assert [c.clause for c in chunks] == ["§ 1", "§ 2.1", "4.2.1"]
     assert chunks[2].section == "§ 1 Scope > 4.2.1 Refund requests" and chunks[2].text == "Requests are answered within 5 days."
 
 
@@ -152,7 +156,7 @@ def test_telecom_fixture_articles_are_cited_by_clause() -> None:
     """The markdown "## Article 1" + "Art. 1.1" layout: every clause keeps its own id."""
     chunks = read_chunks(Path(__file__).resolve().parents[1] / "fixtures" / "telecom" / "policy.md")
     ids = [c.clause for c in chunks if c.clause]
-    assert ids[:4] == ["Article 1.1", "Article 1.2", "Article 1.3", "Article 1.4"] and len(ids) == 21
+    assert ids[:4] == ["Art. 1.1", "Art. 1.2", "Art. 1.3", "Art. 1.4"] and len(ids) == 21
 
 
 def test_sample_policy_pdf_and_markdown_agree() -> None:

@@ -47,7 +47,7 @@ def test_export_merged_refuses_prompt_tuning(fresh_home: Path) -> None:
     train_status.write_status(run_dir, phase="done", started=1.0, method="prompt")
     (run_dir / "adapter").mkdir()
     (run_dir / "adapter" / "adapter_config.json").write_text(json.dumps({"peft_type": "PROMPT_TUNING"}))
-    with pytest.raises(JobError, match=r"prompt tuning.*no weights to merge.*Download the adapter instead"):
+    with pytest.raises(JobError, match=r"prompt tuning.*no weights to merge.*Export the adapter instead"):
         export_merged("prompt-run")
     assert not (run_dir / "exports" / "prompt-run-merged.zip").exists()
 

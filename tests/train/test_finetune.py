@@ -52,9 +52,9 @@ def test_builders_follow_the_method() -> None:
 
 
 def test_sft_config_has_the_fast_defaults(tmp_path: Path) -> None:
-    args = build_sft_config(resolve_train_config(_config("qlora")), tmp_path)
+    args = build_sft_config(resolve_train_config(_config("qlora", "train.epochs=3")), tmp_path)
     assert not args.gradient_checkpointing and args.train_sampling_strategy == "group_by_length"
-    assert args.max_length == 128 and args.learning_rate == 1e-3 and args.save_strategy == "no"
+    assert args.max_length == 128 and args.learning_rate == 2e-3 and args.save_strategy == "no"
     assert args.dataset_kwargs == {"skip_prepare_dataset": True}
     assert resolve_train_config(_config("full")).train.learning_rate == 5e-5
 
@@ -149,10 +149,16 @@ def test_run_writes_a_complete_run_and_the_adapter_changes_the_answer(fresh_home
     assert metrics[0]["step"] == 0 and "eval_loss" in metrics[0]
     assert {"loss", "learning_rate", "tokens_per_s", "elapsed_s", "eta_s"} <= set(metrics[1])
     assert load_config(run_dir / "config.yaml").data.path == str(data)  # replayable
+    learned = json.loads((run_dir / "learned.json").read_text())  # did it learn? every training question asked again
+    assert learned["trained"]["total"] == result.learned_total == 10 and learned["heldout"]["total"] == 2
+    assert result.learned_right == learned["trained"]["right"] and status["summary"]["learned_total"] == 10
+    assert status["message"].startswith("done") and "answers its training questions right" in status["message"]
     assert (run_dir / "adapter" / "adapter_config.json").is_file() and not (run_dir / "adapter.tmp").exists()
     probe = json.loads((run_dir / "probe.json").read_text())
     assert probe["items"] and probe["score_before"] is not None and probe["score_after"] is not None
     assert "trainable parameters" in (run_dir / "train.log").read_text()
+    # replay (train.replay 0.2, at least 8 rows): the base model's own general answers trained alongside
+    assert 10 < result.train_rows <= 18 and "replay: " in (run_dir / "train.log").read_text()
 
     meta = json.loads((run_dir / "adapter" / "airbot_training.json").read_text())
     assert meta["base_quantization"] == "nf4"

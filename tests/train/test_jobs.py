@@ -80,7 +80,7 @@ def test_a_killed_job_is_marked_failed_not_left_hanging(fresh_home: Path) -> Non
     proc.kill()
     proc.wait()
     status = runs.read_status(run_dir)
-    assert status["phase"] == "failed" and "without saving" in status["message"]
+    assert status["phase"] == "failed" and "before it saved an adapter" in status["message"]
     assert jobs.read_lock() is None  # the dead holder's lock is cleaned
 
 

@@ -79,7 +79,7 @@ def test_adapter_dir_contract(fresh_home: Path) -> None:
     (run_dir / "adapter").mkdir()
     (run_dir / "adapter" / "adapter_config.json").write_text("{}")
     assert runs.adapter_dir(run_dir) == run_dir / "adapter"
-    assert runs.run_path("a") == run_dir and runs.run_path(str(run_dir)) == run_dir
+    assert runs.run_path("a") == run_dir and runs.run_path(str(run_dir), allow_paths=True) == run_dir
 
 
 def test_cancel_flag(fresh_home: Path) -> None:

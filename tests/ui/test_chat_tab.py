@@ -28,12 +28,13 @@ def test_rag_sources_show_the_best_match_against_the_threshold(fresh_home: Path,
     from airbot.knowledge.index import build_index
     from airbot.ui.state import AppState
 
-    index = build_index([Path(__file__).resolve().parents[1] / "fixtures" / "telecom" / "policy.md"], tmp_path / "index")
+    index = build_index([Path(__file__).resolve().parents[1] / "fixtures" / "telecom" / "policy.md"],
+                        fresh_home / "indexes" / "telecom")  # the UI names indexes of the store, never folders
     state = AppState(config=load_config())
     limit = f"{index.refusal_threshold():.2f}"
     for question, verdict in (("How long am I tied in when I sign up?", "→ answered"),
                               ("How do I bake sourdough bread?", "→ refused: not in your documents")):
-        *_, out = chat_tab.ask_side_by_side(question, None, str(tmp_path / "index"), [], [], [], [], [], [],
+        *_, out = chat_tab.ask_side_by_side(question, None, "telecom", [], [], [], [], [], [],
                                             state=state)
         sources, answer = out[8], out[10][-1]["answers"]["rag"]
         assert sources.startswith("**best match ") and f" {limit} {verdict}**" in sources.splitlines()[0]

@@ -52,8 +52,8 @@ def test_saved_evaluation_renders(fresh_home: Path) -> None:
     folder.mkdir(parents=True)
     (folder / "eval.json").write_text(json.dumps({k: v for k, v in REPORT.items() if k != "questions"}))
     (folder / "questions.jsonl").write_text("".join(json.dumps(q) + "\n" for q in REPORT["questions"]))
-    assert eval_tab.eval_choices() == [str(folder / "eval.json")]
-    plot, latency, table, header, questions, policy, raw = eval_tab.show_results(str(folder / "eval.json"))
+    assert eval_tab.eval_choices() == ["demo"]  # names, never the server's folders
+    plot, latency, table, header, questions, policy, raw = eval_tab.show_results("demo")
     assert isinstance(plot, gr.BarPlot)
     scores = eval_tab.scores_frame(REPORT)
     assert set(scores["measure"]) == {"fact accuracy", "similarity", "refusal correctness"}
@@ -80,6 +80,6 @@ def test_run_picker_offers_partial_runs_and_hides_failed_ones(fresh_home: Path) 
     made = picker_runs()
     choices = eval_tab.run_choices()
     assert choices[0] == (eval_tab.NO_RUN, eval_tab.NO_RUN)
-    by_folder = {folder: label for label, folder in choices[1:]}
-    assert set(by_folder) == {str(made["finished"]), str(made["stopped"])}
-    assert "partial" in by_folder[str(made["stopped"])] and "partial" not in by_folder[str(made["finished"])]
+    by_name = {name: label for label, name in choices[1:]}
+    assert set(by_name) == {made["finished"].name, made["stopped"].name}  # names, never the server's folders
+    assert "partial" in by_name[made["stopped"].name] and "partial" not in by_name[made["finished"].name]

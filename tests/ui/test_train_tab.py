@@ -80,8 +80,23 @@ def test_settings_become_a_config_and_a_cli_command(tmp_path: Path) -> None:
     args = shlex.split(command)[6:]
     assert load_config(None, [args[i + 1] for i in range(0, len(args), 2)]) == config
     with pytest.raises(ConfigError) as info:
-        train_tab.make_config(load_config(), "magic", 0, -1, -1, 0, 16, 256, 0)
+        train_tab.make_config(load_config(), "magic", -1, -1, -1, 0, 16, 256, 0)
     assert len(info.value.problems) == 5
+    # epochs 0 is the tab's (and /train_start's) way to say 'auto'; the config itself still rejects 0
+    auto = train_tab.make_config(load_config(), "qlora", train_tab.AUTO_EPOCHS, -1, 0, 16, 32, 256, 4)
+    assert auto.train.epochs == "auto" and "train.epochs" not in jobs.shown_command(auto, tmp_path / "d.jsonl")
+
+
+def test_the_held_out_rows_are_named(fresh_home: Path) -> None:
+    from airbot.data.dataset import read_dataset, split_rows
+
+    page = train_tab.heldout_html(load_config(), None)  # the airline sample: 14 of 139 rows held out
+    loaded = read_dataset(train_tab.dataset_path(None))
+    _, held = split_rows(len(loaded.rows), 0.1, 42)
+    assert "14 of 139 rows" in page and len(held) == 14
+    for i in held:
+        assert loaded.where(i) in page
+    assert "every row trains" in train_tab.heldout_html(load_config(None, ["data.heldout_fraction=0"]), None)
 
 
 def test_progress_plot_and_log_come_from_the_run_files(fresh_home: Path) -> None:

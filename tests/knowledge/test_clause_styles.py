@@ -1,0 +1,197 @@
+"""Every clause style a policy may use, in every format: one chunk per clause (never a whole
+section), cited by the label as the document writes it, headings kept as context, PDF pages kept.
+
+The documents here are written for these tests (none is a corpus or sample document)."""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+
+import pytest
+
+from airbot.knowledge.chunking import Chunk, chunk_blocks, read_chunks
+from airbot.knowledge.readers import Block, read_blocks
+
+
+def _clauses(chunks: list[Chunk]) -> list[str | None]:
+    return [c.clause for c in chunks if c.clause]
+
+
+def _by_clause(chunks: list[Chunk]) -> dict[str | None, Chunk]:
+    return {c.clause: c for c in chunks}
+
+
+# --- the styles, as plain text ------------------------------------------------------------------
+WRAPPED_LETTERS = """KESTREL WATER SUPPLY TERMS
+
+PART A: YOUR ACCOUNT
+
+A1) We supply homes that use no more than 400 cubic metres a year. Homes that use
+    more are supplied under our business terms.
+A2) A new account is opened within 5 working days. The standing charge is
+    0.289 per day and is billed every 3 months.
+
+PART B: PAYING
+
+B1) Bills are due within 21 days.
+B2) A returned payment costs EUR 12.
+"""
+
+
+def test_letter_number_clauses_with_parenthesis_and_wrapped_lines(tmp_path: Path) -> None:
+    path = tmp_path / "water.txt"
+    path.write_text(WRAPPED_LETTERS)
+    chunks = read_chunks(path)
+    assert _clauses(chunks) == ["A1", "A2", "B1", "B2"]  # "0.289 per day" on a wrapped line is no clause
+    a2 = _by_clause(chunks)["A2"]
+    assert a2.text == "A2) A new account is opened within 5 working days. The standing charge is 0.289 per day " \
+                      "and is billed every 3 months."
+    assert a2.section == "PART A: YOUR ACCOUNT" and a2.label() == "clause A2"
+
+
+@pytest.mark.parametrize(("lines", "ids"), [
+    (["A1. Accounts are free.", "A2. Cards cost EUR 5.", "B1. Transfers are free."], ["A1", "A2", "B1"]),
+    (["A.1 Rooms are ready at 15:00.", "A.2 Check-out is at 11:00.", "B.1 Parking costs $30."], ["A.1", "A.2", "B.1"]),
+    (["1.1 Fees are due monthly.", "1.2 Late fees are EUR 5.", "2.1 Refunds take 14 days."], ["1.1", "1.2", "2.1"]),
+    (["4.2.1 Claims take 10 days.", "4.2.2 Excess is GBP 100.", "4.3.1 Glass is covered."], ["4.2.1", "4.2.2", "4.3.1"]),
+    (["§ 1 Fees are due.", "§ 2 Fees are EUR 300.", "§ 2.1 Late fees are EUR 20."], ["§ 1", "§ 2", "§ 2.1"]),
+    (["Art. 1 The car is insured.", "Art. 2 Fuel is not included."], ["Art. 1", "Art. 2"]),
+    (["Section 4.2 Fees are monthly.", "Clause 7(b) Late payers pay EUR 5."], ["Section 4.2", "Clause 7(b)"]),
+    (["1. Returns take 14 days.", "2. Repairs take 5 days.", "3. Screens cost EUR 89."], ["1", "2", "3"]),
+])
+def test_each_style_gives_one_chunk_per_clause_cited_as_written(lines: list[str], ids: list[str]) -> None:
+    chunks = chunk_blocks([Block("Terms", level=1), *[Block(line) for line in lines]], "terms.md")
+    assert _clauses(chunks) == ids
+    assert [c.text for c in chunks] == lines  # one clause per chunk, never merged into a section
+
+
+NESTED = """REPAIR TERMS
+
+3. Repair prices
+(a) Screens are replaced for the following prices:
+(i) a phone screen costs EUR 89;
+(ii) a tablet screen costs EUR 129.
+(b) Batteries are replaced for EUR 49.
+4. Warranty
+(a) Repairs carry a warranty of 90 days.
+"""
+
+
+def test_sub_items_are_clauses_of_their_own_that_repeat_their_lead_in(tmp_path: Path) -> None:
+    path = tmp_path / "repair.txt"
+    path.write_text(NESTED)
+    chunks = _by_clause(read_chunks(path))
+    assert {"3(a)", "3(a)(i)", "3(a)(ii)", "3(b)", "4(a)"} <= set(chunks)
+    assert chunks["3(a)(ii)"].text == "Screens are replaced for the following prices:\n(ii) a tablet screen costs EUR 129."
+    assert chunks["3(b)"].text == "(b) Batteries are replaced for EUR 49."
+    assert chunks["4(a)"].section == "REPAIR TERMS > 4. Warranty" or chunks["4(a)"].section.endswith("4. Warranty")
+
+
+def test_article_headings_with_numbered_paragraphs() -> None:
+    blocks = [Block("Rental Conditions", level=1), Block("Art. 4 Fuel", level=2),
+              Block("(1) The car is handed over with a full tank."), Block("(2) A missing litre costs EUR 3."),
+              Block("Art. 5 Mileage", level=2), Block("Each day includes 200 km.")]
+    chunks = chunk_blocks(blocks, "rental.docx")
+    assert _clauses(chunks) == ["Art. 4(1)", "Art. 4(2)", "Art. 5"]
+    assert _by_clause(chunks)["Art. 4(2)"].section == "Art. 4 Fuel"
+
+
+def test_section_headings_under_lettered_parts() -> None:
+    blocks = [Block("Clinic Terms", level=1), Block("Part C - Fees", level=2), Block("Section C3 - Missed visits", level=3),
+              Block("A missed visit costs EUR 40."), Block("Tell us 24 hours ahead to avoid it.")]
+    chunks = chunk_blocks(blocks, "clinic.pdf")
+    assert [c.clause for c in chunks] == ["Section C3", "Section C3"]  # each paragraph its own chunk
+    assert chunks[0].section == "Part C - Fees > Section C3 - Missed visits"
+
+
+def test_no_numbering_gives_one_chunk_per_paragraph_under_its_heading(tmp_path: Path) -> None:
+    path = tmp_path / "library.md"
+    path.write_text("# Library Rules\n\n## Borrowing\n\n### Loan periods\n\nBooks are lent for 21 days.\n\n"
+                    "DVDs are lent for 7 days.\n\n### Fines\n\nLate books cost EUR 0.20 a day.\n")
+    chunks = read_chunks(path)
+    assert [c.text for c in chunks] == ["Books are lent for 21 days.", "DVDs are lent for 7 days.",
+                                        "Late books cost EUR 0.20 a day."]
+    assert chunks[1].section == "Borrowing > Loan periods" and chunks[2].label() == "Fines"
+
+
+def test_a_long_clause_splits_at_sentences_with_overlap() -> None:
+    sentences = [f"Fee {n} is EUR {n * 10} a visit." for n in range(1, 30)]
+    chunks = chunk_blocks([Block("Fees", level=1), Block("7.1 " + " ".join(sentences))], "d.md", max_tokens=60)
+    assert len(chunks) > 2 and all(c.clause == "7.1" for c in chunks)
+    for before, after in itertools.pairwise(chunks):
+        last = before.text.rsplit(". ", 1)[-1]
+        assert after.text.startswith(last.rstrip(".")), "each piece repeats the sentence before it"
+    assert all(len(c.embed_text().split()) * 1.3 <= 62 for c in chunks)
+
+
+# --- formats ------------------------------------------------------------------------------------
+def test_docx_list_number_paragraphs_and_tables(tmp_path: Path) -> None:
+    import docx
+
+    document = docx.Document()
+    document.add_heading("Bank Terms", level=0)
+    document.add_heading("A. Opening", level=1)
+    document.add_paragraph("A1. You must be 18.")
+    document.add_paragraph("A2. Bring these documents:")
+    document.add_paragraph("a passport;", style="List Number")
+    document.add_paragraph("a utility bill from the last 3 months.", style="List Number")
+    document.add_paragraph("A3. Fees depend on the package:")
+    table = document.add_table(rows=3, cols=2)
+    for r, row in enumerate([["Package", "Monthly fee"], ["Basic", "EUR 0"], ["Premium", "EUR 12.50"]]):
+        for c, value in enumerate(row):
+            table.cell(r, c).text = value
+    document.save(str(tmp_path / "bank.docx"))
+    chunks = _by_clause(read_chunks(tmp_path / "bank.docx"))
+    assert set(chunks) == {"A1", "A2", "A3"}
+    assert chunks["A2"].text == "A2. Bring these documents:\n1. a passport;\n2. a utility bill from the last 3 months."
+    assert chunks["A3"].text.endswith("\nPackage: Basic, Monthly fee: EUR 0\nPackage: Premium, Monthly fee: EUR 12.50")
+
+
+def test_html_letter_dot_clauses_lists_and_tables(tmp_path: Path) -> None:
+    (tmp_path / "hotel.html").write_text(
+        "<html><body><h1>Hotel Terms</h1><h2>C. Cancelling</h2>"
+        "<p><strong>C.1</strong> Deadlines depend on your rate:</p>"
+        "<table><tr><th>Rate</th><th>Free until</th></tr><tr><td>Flexible</td><td>48 hours before</td></tr></table>"
+        "<p><strong>C.2</strong> Pets are welcome:</p><ul><li>up to 2 dogs;</li><li>a fee of $75.</li></ul>"
+        "</body></html>")
+    chunks = _by_clause(read_chunks(tmp_path / "hotel.html"))
+    assert set(chunks) == {"C.1", "C.2"}
+    assert chunks["C.1"].text == "C.1 Deadlines depend on your rate:\nRate: Flexible, Free until: 48 hours before"
+    assert chunks["C.2"].text == "C.2 Pets are welcome:\n- up to 2 dogs;\n- a fee of $75."
+
+
+def test_markdown_pipe_tables_are_read_row_by_row(tmp_path: Path) -> None:
+    (tmp_path / "gym.md").write_text("# Gym\n\n## 2. Prices\n\n2.1 Monthly prices:\n\n| Plan | Price |\n|---|---|\n"
+                                     "| Basic | £20 |\n| Premium | £49.99 |\n")
+    chunk = _by_clause(read_chunks(tmp_path / "gym.md"))["2.1"]
+    assert chunk.text == "2.1 Monthly prices:\nPlan: Basic, Price: £20\nPlan: Premium, Price: £49.99"
+
+
+def _pdf(path: Path, pages: list[list[tuple[str, str]]]) -> Path:
+    """A PDF with headings ("h", bold and larger) and body paragraphs ("p") with a gap after each."""
+    from fpdf import FPDF
+
+    pdf = FPDF()
+    for lines in pages:
+        pdf.add_page()
+        for kind, text in lines:
+            pdf.set_font("helvetica", style="B" if kind == "h" else "", size=13 if kind == "h" else 10)
+            pdf.multi_cell(0, 5, text, new_x="LMARGIN", new_y="NEXT")
+            pdf.ln(3)
+    pdf.output(str(path))
+    return path
+
+
+def test_pdf_blocks_headings_and_pages(tmp_path: Path) -> None:
+    long = "Visitors may bring one guest per visit, and the guest must sign in at the front desk " * 3
+    path = _pdf(tmp_path / "club.pdf", [
+        [("h", "Guests"), ("p", long.strip()), ("p", "A guest pass costs EUR 12.")],
+        [("h", "Lockers"), ("p", "Lockers cost EUR 1 a day."), ("p", "Lost keys cost EUR 15.")]])
+    blocks = read_blocks(path)
+    assert [(b.level, b.page) for b in blocks if b.level] == [(1, 1), (1, 2)]
+    chunks = read_chunks(path)
+    assert [c.text for c in chunks][-3:] == ["A guest pass costs EUR 12.", "Lockers cost EUR 1 a day.",
+                                             "Lost keys cost EUR 15."]
+    assert chunks[0].text == long.strip() and chunks[0].page == 1  # a wrapped paragraph is one block
+    assert [c.page for c in chunks] == [1, 1, 2, 2] and chunks[-1].label() == "Lockers, page 2"
