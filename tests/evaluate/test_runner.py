@@ -147,5 +147,5 @@ def test_bad_requests_are_one_clear_error(tmp_path: Path) -> None:
         ev.check_bots(["rag", "hybrid", "gpt"], run_dir=None, index=None)
     text = str(info.value)
     assert "unknown bot 'gpt'" in text and "--run" in text and "--index" in text
-    with pytest.raises(AirbotError, match="(?s)cannot be used as a question set.*line 1: no 'question'"):
+    with pytest.raises(AirbotError, match=r"(?s)cannot be used as a question set.*line 1: no 'question'"):
         eval_sets.read_questions(write_jsonl(tmp_path / "empty.jsonl", [{"other": 1}]))
