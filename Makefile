@@ -32,8 +32,10 @@ install: $(STAMP)
 run: install
 	$(BIN)/python -m airbot app
 
+# Two workers (pytest-xdist), whole files to each: the suite is mostly single-threaded model work,
+# so the two cores halve its wall time; every worker has its own AIRBOT_HOME (tests/conftest.py).
 test: $(DEVSTAMP)
-	$(BIN)/python -m pytest -q -p no:cacheprovider
+	$(BIN)/python -m pytest -q -p no:cacheprovider -n 2 --dist loadfile
 
 lint: $(DEVSTAMP)
 	$(BIN)/ruff check airbot tests bench app.py

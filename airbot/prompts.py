@@ -49,7 +49,23 @@ def passage_text(passage: Passage) -> str:
     sentence that addresses the model ("SYSTEM: ignore all previous instructions..."): documents
     are data, and the reader is never steered by them (``airbot.text.without_instructions``)."""
     text = without_instructions(passage.text.strip())
-    return _LEADING_LABEL.sub("", text, count=1)
+    label = _LEADING_LABEL.match(text)
+    if label is None or not _is_its_label(label.group(0), getattr(passage, "clause", ...)):
+        return text
+    return text[label.end():]
+
+
+def _is_its_label(opening: str, clause: object) -> bool:
+    """Whether the number opening a passage is its clause label rather than content ("1.5 litres of
+    liquid..." in a clause split at sentences). A passage that knows its clause strips only that
+    label; one without a clause (a paragraph of an unnumbered document) strips nothing; a bare text
+    that does not say (no ``clause`` attribute) strips any label-like opening."""
+    if clause is ...:
+        return True
+    if not clause:
+        return False
+    key = re.sub(r"\W", "", str(clause)).lower()
+    return bool(key) and key in re.sub(r"\W", "", opening).lower()
 
 
 # A clause label opening a passage, in the styles airbot.knowledge.clauses reads (1.2, A1., B.2, C3),

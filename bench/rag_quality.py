@@ -2,7 +2,7 @@
 
 Builds a throw-away index of a policy, asks its held-out and out-of-scope questions, and judges
 every answer with airbot's strict yardstick (``airbot.text.judge``: every fact stated, numbers
-matched whole and never inside a clause label; no figure the cited clauses, the facts or the
+matched whole and never inside a clause label; no figure the question's clause, the facts or the
 question do not state; no loop, label run or list of labels). Per document it reports:
 
 * ``top_source``  the first source is the question's clause (a sub-clause counts for its parent;
@@ -47,7 +47,7 @@ sys.path.insert(0, str(ROOT))
 
 from airbot.bots.kinds import Answer, make_bot  # noqa: E402
 from airbot.config import AirbotConfig, load_config  # noqa: E402
-from airbot.evaluate.metrics import cited_texts, source_matches  # noqa: E402
+from airbot.evaluate.metrics import cited_texts, evidence_texts, source_matches  # noqa: E402
 from airbot.knowledge.index import KnowledgeBase, build_index  # noqa: E402
 from airbot.prompts import leaked_prompt  # noqa: E402
 from airbot.samples import sample_path  # noqa: E402
@@ -68,7 +68,7 @@ def read_jsonl(path: Path, limit: int | None = None) -> list[dict[str, Any]]:
 def grade(ans: Answer, row: dict[str, Any]) -> dict[str, Any]:
     """One in-scope answer, judged: right clause on top, final answer and model's words right."""
     facts = [str(f) for f in row.get("facts", [])]
-    evidence = cited_texts(ans.text, ans.sources)
+    evidence = evidence_texts(ans.text, ans.sources, row.get("clause"))  # the right clause, as a strict reader checks
     final = judge(ans.text, facts, evidence=evidence, question=row["question"])
     model = judge(ans.model_text, facts, evidence=evidence, question=row["question"])
     top = bool(ans.sources) and source_matches(ans.sources[0], row.get("clause"))

@@ -57,3 +57,21 @@ def test_rag_messages_put_question_and_passages_in_the_last_user_turn() -> None:
     # the best passage sits nearest the answer, i.e. last
     assert last["content"].index("Second clause") < last["content"].index("Best clause")
     assert all("dog" not in m["content"] for m in messages[:-1])
+
+
+@dataclass
+class Clause:
+    text: str
+    clause: str | None
+
+
+@pytest.mark.parametrize(("text", "clause", "expected"), [
+    ("1.5 litres of liquid are allowed.", "4.2", "1.5 litres of liquid are allowed."),  # content, not its label
+    ("4.2 Liquids: 1.5 litres.", "4.2", "Liquids: 1.5 litres."),
+    ("A15. Fees apply.", "A15", "Fees apply."),
+    ("Art. 4 Refunds take 14 days.", "Art. 4", "Refunds take 14 days."),
+    ("24 hours before departure, check-in closes.", None, "24 hours before departure, check-in closes."),
+    ("3. Pets cost EUR 40.", None, "3. Pets cost EUR 40."),  # an unnumbered document's paragraph keeps its figure
+])
+def test_a_passage_that_knows_its_clause_strips_only_that_label(text: str, clause: str | None, expected: str) -> None:
+    assert passage_text(Clause(text, clause)) == expected

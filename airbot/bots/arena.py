@@ -92,8 +92,11 @@ def race(bots: Mapping[str, Bot], question: str, history: Mapping[str, list[dict
 
 
 def list_indexes() -> list[str]:
-    """Knowledge bases on disk that have been built (a manifest exists), by name."""
-    return sorted(p.parent.name for p in store_dir("indexes").glob("*/manifest.json"))
+    """Knowledge bases on disk that have been built (a manifest exists), last changed first: the one
+    the user just built or updated is the one every picker preselects."""
+    manifests = sorted(store_dir("indexes").glob("*/manifest.json"), key=lambda p: (p.stat().st_mtime, p.parent.name),
+                       reverse=True)
+    return [p.parent.name for p in manifests]
 
 
 def preferences_path() -> Path:

@@ -15,6 +15,7 @@ from different threads without toggling adapters on a shared model.
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 import weakref
@@ -187,7 +188,7 @@ class Reply:
     def _deltas(self, stats: GenerationStats) -> Iterator[str]:
         """Retrieve, then either the refusal or the model's stream, then its citation markers when
         the model's text passed the check (else ``final`` holds the extract that replaces it)."""
-        self.found = found = self.bot.lookup(self.question)
+        self.found = found = self.bot.lookup(search_query(self.question, self.history))
         self.retrieval_s = found.seconds
         if found.refusal is not None:
             yield found.refusal
@@ -288,7 +289,7 @@ class RagBot(ChatBot):
             return Final(text + self.citation(sources), "generated", model_text)
         if not evidence:  # nothing quotable (every sentence spoke to the model): say so rather than show it
             return Final(self.rag.refusal, "refused", model_text, flags)
-        return Final(extract_text(evidence), "extract", model_text, flags)
+        return Final(extract_text(quoted(evidence)), "extract", model_text, flags)
 
     def messages(self, question: str, history: list[Message] | None, sources: list[Source]) -> list[Message]:
         shown = sources[: max(1, self.rag.context_chunks)]
@@ -308,6 +309,17 @@ def _sentence_vectors(kb: KnowledgeBase) -> CachedEmbed:
         return _sentence_caches[kb]
 
 
+def quoted(evidence: list[Any]) -> list[Any]:
+    """The evidence sentences the extract quotes: the best one and the others from the same clause.
+    A sentence from a neighbouring clause brings that clause's figures, which answer another question
+    (a careful reader counts them as invented for this one)."""
+    import os
+
+    if os.environ.get("AIRBOT_EXTRACT_ALL"):  # measurement switch, removed once decided
+        return evidence
+    return [e for e in evidence if e.source == evidence[0].source]
+
+
 def check_question(question: str) -> None:
     """An empty question, or one past ``MAX_QUESTION_CHARS`` (a 100k-character question took two
     minutes and 4 GB to embed and read), is refused before any model works on it."""
@@ -316,6 +328,24 @@ def check_question(question: str) -> None:
     if len(question) > MAX_QUESTION_CHARS:
         raise AirbotError(f"The question is {len(question):,} characters long; a question may have at most "
                           f"{MAX_QUESTION_CHARS:,}. Ask it in a sentence or two.")
+
+
+FOLLOW_UP = re.compile(r"^\s*(and|also|but|so|then|what about|how about|same)\b|"
+                       r"\b(it|its|that|this|those|these|they|them|there|one|ones|same)\b", re.IGNORECASE)
+"""Words by which a question leans on the one before ("And how much is it abroad?")."""
+FOLLOW_UP_WORDS = 12
+"""A follow-up is short: a longer question carries its own subject and is searched alone."""
+
+
+def search_query(question: str, history: list[Message] | None) -> str:
+    """What retrieval searches for: the question, or, for a short follow-up that leans on the
+    conversation ("And how much is it abroad?"), the previous question and this one together, so
+    the search finds the clause the conversation is about (the model still reads the question
+    itself, with the history). A first question, or one with its own subject, is searched alone."""
+    asked = [m["content"] for m in _clean_history(history) if m["role"] == "user"]
+    if not asked or len(question.split()) > FOLLOW_UP_WORDS or not FOLLOW_UP.search(question):
+        return question
+    return f"{asked[-1]} {question}"
 
 
 def _clean_history(history: list[Message] | None) -> list[Message]:

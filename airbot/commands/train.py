@@ -35,6 +35,10 @@ def add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--config", default=None, help="YAML recipe, e.g. configs/airline-qlora.yaml or RUN/config.yaml.")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="Override one key, e.g. --set train.lora_r=8 (repeatable).")
+    p.add_argument("--resume", nargs="?", const=True, default=None, metavar="RUN",
+                   help="Continue a stopped, failed or killed run from its last checkpoint (the run's name or "
+                        "folder, or the --out folder); its config.yaml and training file are used unless "
+                        "--config/--data are given.")
     p.add_argument("--no-progress", action="store_true",
                    help="No progress bar (also off when stderr is not a terminal, e.g. a background job's train.log).")
     p.set_defaults(run=_run_train)
@@ -50,10 +54,12 @@ def _run_train(args: argparse.Namespace) -> int:
     from airbot.train.status import request_cancel
 
     flags = {"train.method": args.method, "train.epochs": args.epochs, "train.max_steps": args.max_steps}
-    config = load_config(args.config, [*args.set, *(f"{k}={v}" for k, v in flags.items() if v is not None)])
-    out = Path(args.out).expanduser() if args.out else None
+    out = _resumed_run(args) if args.resume else (Path(args.out).expanduser() if args.out else None)
     if out is not None:
-        check_training_target(out)  # a file, a finished run, someone's folder: said before any heavy import
+        # a file, a finished run, someone's folder (or, resuming, a run without a checkpoint): said before heavy imports
+        check_training_target(out, resume=bool(args.resume))
+    recipe = args.config or (str(out / "config.yaml") if args.resume and out is not None else None)
+    config = load_config(recipe, [*args.set, *(f"{k}={v}" for k, v in flags.items() if v is not None)])
     from airbot.train.progress import dist_info  # imports transformers: after the settings are checked
 
     rank, world, _ = dist_info()
@@ -70,16 +76,29 @@ def _run_train(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, lambda *_: request_cancel(run_dir))
     bar = _TrainBar() if rank == 0 and not args.no_progress and sys.stderr.isatty() else None
     # train_into first: it refuses a finished run or one another process trains, before the global lock is touched
-    with train_into(run_dir) if rank == 0 else contextlib.nullcontext(), \
+    with train_into(run_dir, resume=bool(args.resume)) if rank == 0 else contextlib.nullcontext(), \
             training_lock(run_dir) if rank == 0 else contextlib.nullcontext():
         try:
-            result = run_finetune(config, args.data, run_dir, progress=bar)
+            result = run_finetune(config, args.data, run_dir, progress=bar, resume=bool(args.resume))
         finally:
             if bar is not None:
                 bar.close()
     if rank == 0:
         _print_result(result)
     return 0
+
+
+def _resumed_run(args: argparse.Namespace) -> Path:
+    """The run folder ``--resume`` names: its value (a run name or a folder), else ``--out``."""
+    from airbot.train.runs import run_path
+
+    if args.resume is True:
+        if not args.out:
+            raise AirbotError("--resume needs the run: `--resume RUN` (its name or folder) or `--out RUN --resume`.")
+        return Path(args.out).expanduser()
+    if args.out and Path(args.out).expanduser().resolve() != run_path(args.resume, allow_paths=True).resolve():
+        raise AirbotError("--resume RUN and --out name different runs; a resumed run trains into its own folder.")
+    return run_path(args.resume, allow_paths=True)
 
 
 def _epochs(text: str) -> float | str:

@@ -112,6 +112,18 @@ def cited_texts(answer: str, sources: Sequence[Any]) -> list[str]:
     return cited or texts
 
 
+def evidence_texts(answer: str, sources: Sequence[Any], clause: str | None) -> list[str]:
+    """What an answer's figures may come from, besides the reference, the facts and the question.
+
+    When the question names its clause, only that clause (the sources that are it): a strict reader
+    checks the answer against the right clause, so a figure quoted from a neighbouring clause is
+    invented for this question, and an answer built on the wrong clause has no clause to lean on.
+    Without a named clause, the clauses the answer cites are the best stand-in (``cited_texts``)."""
+    if clause:
+        return [str(_get(s, "text") or "") for s in sources if source_matches(s, clause)]
+    return cited_texts(answer, sources)
+
+
 def _get(obj: Any, key: str) -> Any:
     return obj.get(key) if isinstance(obj, dict) else getattr(obj, key, None)
 

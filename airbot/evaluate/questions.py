@@ -185,3 +185,19 @@ def run_training_file(run_dir: Path | None) -> Path | None:
     except (OSError, ValueError, AttributeError):
         return None
     return Path(path) if path else None
+
+
+def run_heldout_questions(run_dir: Path | None, limit: int = 8) -> list[str]:
+    """The questions a run held out of its training file, first ``limit``: new wordings to try its bot
+    on (the Chat tab's examples). [] without a run, or when its training file is gone or unreadable."""
+    from airbot.config import load_config
+    from airbot.errors import AirbotError
+
+    data = run_training_file(run_dir)
+    if run_dir is None or data is None or not data.is_file():
+        return []
+    try:
+        items, _ = heldout_rows_of_training_file(data, run_dir, read_heldout(data), load_config(run_dir / "config.yaml"))
+    except AirbotError:
+        return []
+    return [item.question for item in items[:limit]]

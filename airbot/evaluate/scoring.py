@@ -10,7 +10,8 @@ intervals (``summarize``) and compare base with fine-tuned on the general-knowle
 Two accuracies are kept apart. ``fact_accuracy`` counts an answer that states every key fact;
 ``strict_accuracy`` is the careful reader's (``airbot.text.judge``): every fact stated with numbers
 matched whole and never inside a clause label, no figure that the reference, the facts, the
-cited clauses and the question all lack, no loop or run of labels. ``model_strict_accuracy``
+question's own clause (the cited clauses when the question names none) and the question all lack,
+no loop or run of labels. ``model_strict_accuracy``
 judges only the model's own words, whether or not the user was shown them (a RAG bot shows the
 document extract instead of a model answer that fails its grounding check).
 """
@@ -64,8 +65,9 @@ class QuestionResult:
     """What the answer is: "generated" (the model's words), "extract" (the document's, replacing a
     model answer that failed its grounding check) or "refused"."""
     model_text: str = ""
-    cited: list[str] = field(default_factory=list)
-    """The texts of the sources the answer cites: evidence for the invented-figure rule."""
+    evidence: list[str] = field(default_factory=list)
+    """Clause texts an answer's figures may come from (``metrics.evidence_texts``: the question's own
+    clause when it names one, else the cited sources): evidence for the invented-figure rule."""
 
 
 # --- answers and their scores --------------------------------------------------------------------
@@ -90,7 +92,7 @@ def ask(bot: Bot, name: str, item: EvalItem) -> QuestionResult:
         latency=round(_num(_get(timings, "total_s")) or wall, 3), ttft_s=_num(_get(timings, "ttft_s")),
         retrieval_s=_num(_get(timings, "retrieval_s")), tokens_per_s=_num(_get(timings, "tokens_per_s")),
         mode=mode, model_text=str(_get(answer, "model_text") or ("" if refused else text)),
-        cited=metrics.cited_texts(text, sources))
+        evidence=metrics.evidence_texts(text, sources, item.clause))
 
 
 def score(results: list[QuestionResult], embed: Callable[[list[str]], Any] | None) -> None:
@@ -111,11 +113,11 @@ def score(results: list[QuestionResult], embed: Callable[[list[str]], Any] | Non
 
 def judge_strictly(r: QuestionResult) -> None:
     """Fill in ``correct``, ``flags`` and ``model_correct``: the evidence a figure may come from is
-    the reference answer, the facts, the cited clauses and the question. A refusal is never right
-    on a question that has an answer."""
+    the reference answer, the facts, the question's clause (else the cited clauses) and the question.
+    A refusal is never right on a question that has an answer."""
     if not r.facts:
         return
-    evidence = [r.reference, *r.cited]
+    evidence = [r.reference, *r.evidence]
     verdict = judge(r.answer, r.facts, evidence=evidence, question=r.question)
     r.flags = ["refused"] if r.refused else verdict.flags
     r.correct = verdict.correct and not r.refused

@@ -103,7 +103,9 @@ def build_sft_config(config: AirbotConfig, out_dir: Path, *, device: str = "cpu"
         use_cpu=device == "cpu", max_length=t.max_length,
         train_sampling_strategy="group_by_length" if t.group_by_length else "random",
         eval_strategy=eval_strategy, eval_steps=t.eval_steps or None,
-        logging_strategy="steps", logging_steps=1, save_strategy="no", report_to=[], disable_tqdm=True,
+        # checkpoints by time, not steps (airbot.train.progress.CheckpointEvery sets should_save); one kept
+        logging_strategy="steps", logging_steps=1, save_strategy="no", save_total_limit=1, report_to=[],
+        disable_tqdm=True,
         dataloader_num_workers=0, dataloader_pin_memory=device == "cuda",
         dataset_kwargs={"skip_prepare_dataset": True},  # tokenized once, by tokenize_rows
         ddp_backend=("gloo" if device == "cpu" else "nccl") if world > 1 else None,

@@ -36,6 +36,7 @@ from airbot.config import AirbotConfig, save_config
 from airbot.errors import AirbotError, JobError
 from airbot.train.builders import build_trainer, compute_dtype
 from airbot.train.model import count_parameters, load_model, save_adapter
+from airbot.train.runs import checkpoint_step, drop_checkpoints, latest_checkpoint
 from airbot.train.sft_data import PreparedData, prepare_data
 
 if TYPE_CHECKING:
@@ -114,7 +115,7 @@ def resolve_train_config(config: AirbotConfig) -> AirbotConfig:
 # --- the run ----------------------------------------------------------------------------------
 def run_finetune(config: AirbotConfig, data: Path | str | None, run_dir: Path, *,
                  progress: Callable[[dict[str, Any]], None] | None = None,
-                 should_stop: Callable[[], bool] | None = None) -> RunResult:
+                 should_stop: Callable[[], bool] | None = None, resume: bool = False) -> RunResult:
     """Train, evaluate, probe and save one run into ``run_dir``; the single path every caller uses.
 
     ``progress`` receives the status dict at each change; ``should_stop`` (and the run's
@@ -130,7 +131,7 @@ def run_finetune(config: AirbotConfig, data: Path | str | None, run_dir: Path, *
     reporter = Reporter(run_dir, progress, should_stop)
     handler = _attach_log(run_dir) if reporter.is_main else None
     try:
-        return _run(config, data, run_dir, reporter)
+        return _run(config, data, run_dir, reporter, resume)
     except Cancelled:
         return _cancelled_before_training(run_dir, reporter, started)
     except AirbotError as err:
@@ -147,7 +148,8 @@ def run_finetune(config: AirbotConfig, data: Path | str | None, run_dir: Path, *
             handler.close()
 
 
-def _run(config: AirbotConfig, data: Path | str | None, run_dir: Path, reporter: Reporter) -> RunResult:
+def _run(config: AirbotConfig, data: Path | str | None, run_dir: Path, reporter: Reporter,
+         resume: bool = False) -> RunResult:
     from airbot.models import pick_device
     from airbot.train.progress import Cancelled, RunCallback
     from airbot.train.step import pick_threads
@@ -171,14 +173,16 @@ def _run(config: AirbotConfig, data: Path | str | None, run_dir: Path, reporter:
     prepared = _with_replay(config, model, tokenizer, prepared, reporter)
     reporter.checkpoint()
     callback = RunCallback(reporter)
-    trainer = build_trainer(config, model, tokenizer, prepared, run_dir, device=device, callbacks=[callback])
+    resume_from = _resume_point(run_dir, reporter) if resume else None
+    trainer = build_trainer(config, model, tokenizer, prepared, run_dir, device=device,
+                            callbacks=[callback, *_checkpointing(config)])
     assert trainer.model is not None  # SFTTrainer always holds the (PEFT-wrapped) model it was given
     trainable, total = count_parameters(trainer.model)
     log.info("trainable parameters: %d of %d (%.2f%%)", trainable, total, 100 * trainable / max(total, 1))
     eval_before = _evaluate(trainer, prepared)
     train_start = time.time()
     reporter.update(phase="training", message="training", train_started=train_start)
-    trainer.train()
+    trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
     train_s = time.time() - train_start
     eval_after = _final_eval(trainer, prepared, callback)
     partial = callback.stopped
@@ -188,6 +192,8 @@ def _run(config: AirbotConfig, data: Path | str | None, run_dir: Path, reporter:
     learned = None
     if reporter.is_main:
         save_adapter(trainer, tokenizer, run_dir, config)
+        if not partial:
+            drop_checkpoints(run_dir)  # the adapter is final: nothing is left to resume
         tuned = _answering_model(trainer)
         _probe_after(tuned, tokenizer, config, probe_rows, before, run_dir)
         learned = _learned_after(tuned, tokenizer, config, prepared, run_dir, reporter)
@@ -205,6 +211,34 @@ def _run(config: AirbotConfig, data: Path | str | None, run_dir: Path, reporter:
     return result
 
 
+def _checkpointing(config: AirbotConfig) -> list[Any]:
+    """The time-based checkpoint callback, where it is safe: with several processes (torchrun,
+    accelerate) each would decide by its own clock and the ranks could disagree about saving."""
+    from airbot.train.progress import CheckpointEvery, dist_info
+
+    if config.train.checkpoint_every_s <= 0:
+        return []
+    if dist_info()[1] > 1:
+        log.info("checkpoints: off under %d processes (each rank's clock would decide alone)", dist_info()[1])
+        return []
+    return [CheckpointEvery(config.train.checkpoint_every_s)]
+
+
+def _resume_point(run_dir: Path, reporter: Reporter) -> Path:
+    """The checkpoint a resumed run continues from; its metrics after that step are dropped (trained again)."""
+    from airbot.train.status import keep_metrics_until
+
+    checkpoint = latest_checkpoint(run_dir)
+    if checkpoint is None:
+        raise JobError(f"Run '{run_dir.name}' has no checkpoint to resume from; start it again as a new run.")
+    step = checkpoint_step(checkpoint)
+    if reporter.is_main:
+        keep_metrics_until(run_dir, step)
+    log.info("resuming from the checkpoint after step %d (%s)", step, checkpoint.name)
+    reporter.update(message=f"resuming from step {step}")
+    return checkpoint
+
+
 def _finish_message(result: RunResult, learned: dict[str, Any] | None) -> str | None:
     """'done' with what it learned; a run that learned too little says so, with what to do."""
     from airbot.train.learned import advice, learned_line
@@ -214,7 +248,7 @@ def _finish_message(result: RunResult, learned: dict[str, Any] | None) -> str | 
     line = learned_line(learned)
     if line is None:
         return None
-    return f"it {line}. {advice(learned)}" if advice(learned) else f"it {line}"
+    return f"done: it {line}. {advice(learned)}" if advice(learned) else f"done: it {line}"
 
 
 def _tokenized_data(config: AirbotConfig, data: Path | str | None, run_dir: Path,

@@ -225,6 +225,8 @@ class _Waiting:
     context: contextvars.Context
     """The starter's context: its workspace for the launch, the child and the reaper."""
     place: int = 0
+    resume: bool = False
+    """Continue the run from its last checkpoint (``train --resume``) instead of starting it."""
 
 
 _line: list[_Waiting] = []
@@ -251,11 +253,39 @@ def start_training(config: AirbotConfig, data: Path | str | None, name: str | No
     except JobError:
         run_dir.rmdir()
         raise
+    return _enqueue(run_dir, config, data_path, resume=False)
+
+
+def resume_training(run_dir: Path) -> Path:
+    """Continue a stopped, failed or killed run from its last checkpoint, in the background like
+    ``start_training`` (same line, same slot rules): its own config.yaml and training file, the
+    steps after the checkpoint only. JobError when it cannot resume (done, no checkpoint, busy)."""
+    from airbot.config import load_config
+    from airbot.train.runs import check_training_target, checkpoint_step, latest_checkpoint
+
+    check_training_target(run_dir, resume=True)
+    config = load_config(run_dir / "config.yaml")
+    data_path = Path(config.data.path)
+    if not data_path.is_file():
+        raise JobError(f"Run '{run_dir.name}' trained on {data_path.name}, which is gone; it cannot resume. "
+                       f"Train a new run.")
+    held = read_lock()
+    if held is not None:
+        raise JobError(_busy_message(held))
+    acquire_lock(run_dir.name)
+    step = checkpoint_step(latest_checkpoint(run_dir) or run_dir)
+    return _enqueue(run_dir, config, data_path, resume=True, message=f"resuming from step {step}")
+
+
+def _enqueue(run_dir: Path, config: AirbotConfig, data_path: Path, *, resume: bool,
+             message: str = "starting the training process") -> Path:
+    """Record the run as queued (this process reaps it) and put it in line; the run lock is held."""
     try:
-        save_config(config, run_dir / "config.yaml")
-        write_status(run_dir, phase="queued", message="starting the training process", progress=0.0,
+        if not resume:
+            save_config(config, run_dir / "config.yaml")
+        write_status(run_dir, phase="queued", message=message, progress=0.0,
                      method=config.train.method, base=config.model.base, data=str(data_path),
-                     started=time.time(), pid=None, command=shown_command(config, data_path, run_dir),
+                     started=time.time(), pid=None, command=shown_command(config, data_path, run_dir, resume=resume),
                      oom_kills=oom_kills())
         REAPED_HERE.add(str(run_dir))  # this process records how it ends, waiting in line included
         write_status(run_dir, pid=os.getpid())  # until its trainer starts: alive while this app is (for other readers)
@@ -263,7 +293,7 @@ def start_training(config: AirbotConfig, data: Path | str | None, name: str | No
         release_lock(run_dir.name)
         raise
     with _line_lock:
-        _line.append(_Waiting(run_dir, config, data_path, contextvars.copy_context()))
+        _line.append(_Waiting(run_dir, config, data_path, contextvars.copy_context(), resume=resume))
     _dispatch()
     return run_dir
 
@@ -309,7 +339,7 @@ def _launch(waiting: _Waiting) -> bool:
                          name=f"train-{run_dir.name}").start()
         return True
     try:
-        proc = _spawn(waiting.config, run_dir, waiting.data_path, slot)
+        proc = _spawn(waiting.config, run_dir, waiting.data_path, slot, resume=waiting.resume)
     except BaseException as err:
         write_status(run_dir, phase="failed", finished=time.time(), message=f"could not start training: {err}")
         REAPED_HERE.discard(str(run_dir))
@@ -331,8 +361,8 @@ def _train_here(waiting: _Waiting, slot: int) -> None:
 
     run_dir = waiting.run_dir
     try:
-        with train_into(run_dir):
-            _gpu_finetune()(waiting.config, str(waiting.data_path), run_dir)
+        with train_into(run_dir, resume=waiting.resume):
+            _gpu_finetune()(waiting.config, str(waiting.data_path), run_dir, waiting.resume)
     except Exception as err:  # the run's status must say how it ended, whatever happened
         if (read_json(run_dir / "status.json") or {}).get("phase") not in FINAL_PHASES:
             write_status(run_dir, phase="failed", finished=time.time(), message=f"{type(err).__name__}: {err}")
@@ -343,10 +373,10 @@ def _train_here(waiting: _Waiting, slot: int) -> None:
         _dispatch()
 
 
-def _finetune(config: AirbotConfig, data: str, run_dir: Path) -> None:
+def _finetune(config: AirbotConfig, data: str, run_dir: Path, resume: bool = False) -> None:
     from airbot.train.finetune import run_finetune
 
-    run_finetune(config, data, run_dir)
+    run_finetune(config, data, run_dir, resume=resume)
 
 
 def _gpu_finetune() -> Any:
@@ -392,11 +422,13 @@ def _memory_mb(device: str) -> tuple[float, str]:
     return total / 2**20, "this machine"
 
 
-def train_args(config: AirbotConfig, data: Path | str, out: Path | None = None) -> list[str]:
+def train_args(config: AirbotConfig, data: Path | str, out: Path | None = None, resume: bool = False) -> list[str]:
     """``airbot train`` arguments that reproduce ``config`` exactly: every key that differs from the
-    defaults as ``--set section.key=value`` (JSON values, which YAML reads back unchanged)."""
+    defaults as ``--set section.key=value`` (JSON values, which YAML reads back unchanged); with
+    ``resume``, the run in ``out`` goes on from its last checkpoint."""
     defaults = config_to_dict(AirbotConfig())
-    args = ["train", "--data", str(data), *(["--out", str(out)] if out is not None else [])]
+    args = ["train", "--data", str(data), *(["--out", str(out)] if out is not None else []),
+            *(["--resume"] if resume else [])]
     for section, values in config_to_dict(config).items():
         for key, value in values.items():
             if value != defaults[section][key]:
@@ -404,17 +436,18 @@ def train_args(config: AirbotConfig, data: Path | str, out: Path | None = None) 
     return args
 
 
-def shown_command(config: AirbotConfig, data: Path | str, out: Path | None = None) -> str:
+def shown_command(config: AirbotConfig, data: Path | str, out: Path | None = None, resume: bool = False) -> str:
     """What the Train tab shows: the very command a background run executes, as a terminal would type it."""
-    return shlex.join(["python", "-m", "airbot", *train_args(config, data, out)])
+    return shlex.join(["python", "-m", "airbot", *train_args(config, data, out, resume)])
 
 
-def train_command(config: AirbotConfig, run_dir: Path, data: Path | str) -> list[str]:
+def train_command(config: AirbotConfig, run_dir: Path, data: Path | str, resume: bool = False) -> list[str]:
     """The exact command a background run executes."""
-    return [sys.executable, "-m", "airbot", *train_args(config, data, run_dir)]
+    return [sys.executable, "-m", "airbot", *train_args(config, data, run_dir, resume)]
 
 
-def _spawn(config: AirbotConfig, run_dir: Path, data_path: Path, slot: int | None = None) -> subprocess.Popen:
+def _spawn(config: AirbotConfig, run_dir: Path, data_path: Path, slot: int | None = None,
+           resume: bool = False) -> subprocess.Popen:
     """The training process, in the starter's workspace (``AIRBOT_WORKSPACE``), holding ``slot`` if given."""
     env = dict(os.environ, PYTHONUNBUFFERED="1", TOKENIZERS_PARALLELISM="false")
     env[workspace.ENV] = workspace.current().spec  # its --out is inside the workspace; names it reads resolve there
@@ -424,7 +457,7 @@ def _spawn(config: AirbotConfig, run_dir: Path, data_path: Path, slot: int | Non
         env[SLOT_FD_ENV] = str(slot)
     env[NICE_ENV] = os.environ.get(NICE_ENV, "10")
     with open(run_dir / "train.log", "ab") as log:  # the child keeps its own handle
-        return subprocess.Popen(train_command(config, run_dir, data_path), stdout=log, stderr=subprocess.STDOUT,
+        return subprocess.Popen(train_command(config, run_dir, data_path, resume), stdout=log, stderr=subprocess.STDOUT,
                                 stdin=subprocess.DEVNULL, env=env, start_new_session=True,
                                 pass_fds=() if slot is None else (slot,))
 

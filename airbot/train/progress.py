@@ -105,6 +105,32 @@ def _any_rank(flag: bool) -> bool:
     return bool(t.item())
 
 
+class CheckpointEvery(TrainerCallback):
+    """Ask the trainer for a checkpoint after the step that ends each ``seconds`` of training.
+
+    By time rather than steps: a step takes 0.2 s on a GPU and 5 s on a busy CPU, and what a
+    user loses to a crash or a Space restart is minutes, not steps. The trainer writes its own
+    format (``checkpoint-N/``: weights, optimizer, scheduler, RNG, data position) and keeps the
+    latest only (``save_total_limit=1``); ``airbot.train.runs.latest_checkpoint`` finds it.
+    """
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.last = time.monotonic()
+
+    def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        self.last = time.monotonic()
+
+    def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        if self.seconds > 0 and time.monotonic() - self.last >= self.seconds and state.global_step < state.max_steps:
+            control.should_save = True
+
+    def on_save(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        self.last = time.monotonic()
+        log.info("checkpoint saved at step %d (resumable: python -m airbot train --resume --out %s)",
+                 state.global_step, args.output_dir)
+
+
 class RunCallback(TrainerCallback):
     """Trainer logs → metrics.jsonl + status.json; the cancel flag → stop at the next step."""
 

@@ -306,27 +306,35 @@ def delete_run(name: str | Path, *, allow_paths: bool = False) -> None:
 
 # --- the folder a training process writes ------------------------------------------------------
 @contextmanager
-def train_into(run_dir: Path) -> Iterator[Path]:
+def train_into(run_dir: Path, resume: bool = False) -> Iterator[Path]:
     """Hold ``run_dir`` for one training process, refusing what must not be trained into.
+
+    ``resume``: continue a stopped, failed or killed run from its last checkpoint instead (refused
+    for a run that is done, or that has no checkpoint).
 
     Refused before anything is written: a file, a folder that is not an airbot run, a finished run
     (its adapter would be replaced: train a new run instead) and a run another process is training
     (a cross-process lock on ``RUN/.run.lock``, so two ``train --out X`` never interleave).
     """
-    check_training_target(run_dir)
+    check_training_target(run_dir, resume)
     run_dir.mkdir(parents=True, exist_ok=True)
     # a short wait only absorbs a reader probing the lock (``is_locked``); a real trainer holds it for its life
     with file_lock(run_dir / RUN_LOCK, f"run '{run_dir.name}'", wait_s=2, message=_busy(run_dir)):
-        _refuse_finished(run_dir)
+        _refuse_resume(run_dir) if resume else _refuse_finished(run_dir)
         remove_leftovers(run_dir)
         if "oom_kills" not in (read_json(run_dir / "status.json") or {}):  # the app's launcher records it itself
             write_status(run_dir, oom_kills=oom_kills())
         yield run_dir
 
 
-def check_training_target(run_dir: Path) -> None:
+def check_training_target(run_dir: Path, resume: bool = False) -> None:
     """What ``train_into`` refuses, checked without the lock: cheap, so the CLI says it before any
     heavy import (``train_into`` checks again once it holds the folder)."""
+    if resume:
+        _refuse_resume(run_dir)
+        if is_locked(run_dir / RUN_LOCK):
+            raise JobError(_busy(run_dir))
+        return
     if run_dir.exists() and not run_dir.is_dir():
         raise JobError(f"'{run_dir.name}' is a file, not a run folder. Give --out a new folder name, or leave it "
                        f"out to create a new run under the run store.")
@@ -356,6 +364,43 @@ def _refuse_finished(run_dir: Path) -> None:
         raise JobError(f"Run '{run_dir.name}' is finished ({phase}, with a saved adapter); training into it would "
                        f"replace that adapter. Train into a new run (leave out --out, or give a new name), or delete "
                        f"it first (`python -m airbot runs delete {run_dir.name}`).")
+
+
+def _refuse_resume(run_dir: Path) -> None:
+    """A run resumes only when it stopped before the end and left a checkpoint to go on from."""
+    if not run_dir.is_dir() or not _is_run(run_dir):
+        raise JobError(f"There is no run '{run_dir.name}' to resume. `python -m airbot runs list` shows the runs.")
+    phase = (read_json(run_dir / "status.json") or {}).get("phase")
+    if phase == "done":
+        raise JobError(f"Run '{run_dir.name}' is done; there is nothing to resume. Train a new run to train more.")
+    if latest_checkpoint(run_dir) is None:
+        raise JobError(f"Run '{run_dir.name}' ({phase}) has no checkpoint to resume from (it stopped before its "
+                       f"first one: train.checkpoint_every_s). Start it again as a new run.")
+
+
+CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
+
+
+def latest_checkpoint(run_dir: Path) -> Path | None:
+    """The newest complete trainer checkpoint (``checkpoint-N/`` with its ``trainer_state.json``,
+    which the trainer writes after the weights and the optimizer: a checkpoint cut by a kill has none)."""
+    found = [(int(m.group(1)), p) for p in (run_dir.iterdir() if run_dir.is_dir() else [])
+             if (m := CHECKPOINT.match(p.name)) and (p / "trainer_state.json").is_file()]
+    return max(found)[1] if found else None
+
+
+def checkpoint_step(checkpoint: Path) -> int:
+    """The optimizer step a checkpoint was taken after."""
+    match = CHECKPOINT.match(checkpoint.name)
+    return int(match.group(1)) if match else 0
+
+
+def drop_checkpoints(run_dir: Path) -> None:
+    """Remove the trainer checkpoints once the run has saved its final adapter: they only served a resume
+    and weigh several times the adapter (optimizer state)."""
+    for path in run_dir.glob("checkpoint-*"):
+        if CHECKPOINT.match(path.name) and path.is_dir():
+            shutil.rmtree(path, ignore_errors=True)
 
 
 def adapter_dir(run_dir: Path | str) -> Path:

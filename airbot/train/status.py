@@ -28,6 +28,14 @@ def append_metric(run_dir: Path, record: dict[str, Any]) -> None:
     append_jsonl(run_dir / "metrics.jsonl", record)
 
 
+def keep_metrics_until(run_dir: Path, step: int) -> None:
+    """Drop the metrics lines after ``step``: a run resumed from the checkpoint at ``step`` trains
+    those steps again, and the loss chart must show each step once."""
+    from airbot.storage import write_jsonl
+
+    write_jsonl(run_dir / "metrics.jsonl", [r for r in read_metrics(run_dir) if r.get("step", 0) <= step])
+
+
 def read_metrics(run_dir: Path | str) -> list[dict[str, Any]]:
     """Every complete metrics line (a line being written right now is skipped)."""
     return [r for r in read_jsonl(Path(run_dir) / "metrics.jsonl") if isinstance(r, dict)]

@@ -8,7 +8,6 @@ question with any bots for ``gradio_client``.
 
 from __future__ import annotations
 
-import json
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -17,7 +16,7 @@ import gradio as gr
 import pandas as pd
 
 from airbot.bots import arena
-from airbot.bots.kinds import Answer, ChatBot, check_question, make_bot
+from airbot.bots.kinds import MAX_QUESTION_CHARS, Answer, ChatBot, check_question, make_bot
 from airbot.errors import AirbotError
 from airbot.storage import store_root
 from airbot.train.runs import run_label, run_path, usable_runs
@@ -30,18 +29,31 @@ EXTRA = {"Base model": "base", "Hybrid bot": "hybrid"}
 VOTE_LABELS = {"left": "👈 Fine-tuned better", "right": "👉 RAG better", "tie": "🤝 Tie", "both_bad": "👎 Both bad"}
 
 
+MAX_HISTORY = 40
+"""Most earlier messages ``/ask`` takes (20 exchanges): bounded work for one call."""
+
+
 def run_choices() -> list[tuple[str, str]]:
     """Runs a bot can load (done, or cancelled with a partial adapter) as (label, name); the label says
     which are partial, the value stays the bare name that ``/chat_ask`` and ``/ask`` take."""
     return [(run_label(r), r.name) for r in usable_runs()]
 
 
-def example_questions(limit: int = 8) -> list[str]:
-    """Held-out paraphrases of the shipped sample, so the first question is a fair test."""
-    from airbot.samples import sample_path
+def example_questions(run: str | None, limit: int = 8) -> list[str]:
+    """The picked run's held-out rows as clickable examples: questions from the user's own data
+    that the fine-tuned bot never trained on, so the first question asked is a fair test (none
+    without a run; never the shipped sample's unless that is what the run trained on)."""
+    from airbot.evaluate.questions import run_heldout_questions
 
-    rows = [json.loads(line) for line in sample_path("heldout").read_text().splitlines() if line.strip()]
-    return [row["question"] for row in rows[:limit]]
+    try:
+        return run_heldout_questions(run_path(run), limit) if run else []
+    except AirbotError:  # a name that is not a run of this workspace: no examples, the pickers say why
+        return []
+
+
+def _examples(run: str | None) -> Any:
+    questions = example_questions(run)
+    return gr.Dataset(samples=[[q] for q in questions], visible=bool(questions))
 
 
 def build_bots(kinds: list[str], run: str | None, index: str | None,
@@ -135,9 +147,19 @@ def _outputs(hist: dict, stats: dict, sources: dict, turns: list[dict], prompt: 
 
 
 def ask_api(question: str, bots: str = "finetuned,rag", run: str = "", index: str = "default",
-            state: AppState | None = None) -> dict[str, Any]:
-    """Answer one question with several bots at once (``/ask``): {bot: answer dict} plus any problems."""
+            state: AppState | None = None, history: list[dict[str, str]] | None = None) -> dict[str, Any]:
+    """Answer one question with several bots at once (``/ask``): {bot: answer dict} plus any problems.
+    ``history`` is the conversation so far (``[{"role": "user"|"assistant", "content": ...}, ...]``),
+    shared by every bot: a follow-up is answered, and searched, in its context."""
     check_question(question)  # before any model loads
+    if history is not None and (not isinstance(history, list)
+                                or not all(isinstance(m, dict) and m.get("role") in ("user", "assistant")
+                                           and isinstance(m.get("content"), str) for m in history)):
+        raise AirbotError('history must be a list of {"role": "user" or "assistant", "content": "..."} messages, '
+                          "oldest first.")
+    if history and (len(history) > MAX_HISTORY or any(len(m["content"]) > 4 * MAX_QUESTION_CHARS for m in history)):
+        raise AirbotError(f"history may hold at most {MAX_HISTORY} messages of {4 * MAX_QUESTION_CHARS:,} characters "
+                          "each; send the last few exchanges.")
     kinds = [b.strip() for b in (bots or "").split(",") if b.strip()]
     if not kinds:
         raise AirbotError("Name the bots that should answer, comma-separated: base, finetuned, rag, hybrid.")
@@ -145,7 +167,8 @@ def ask_api(question: str, bots: str = "finetuned,rag", run: str = "", index: st
     if not built:
         raise AirbotError.collected("No bot could answer:", list(problems.values()))
     final = arena.Race()
-    for final in arena.race(built, question):  # noqa: B007 - only the last state matters
+    shared = {kind: list(history or []) for kind in built}
+    for final in arena.race(built, question, shared):  # noqa: B007 - only the last state matters
         pass
     return {"answers": {k: a.to_dict() for k, a in final.answers.items()}, "problems": problems,
             "errors": final.errors}
@@ -187,7 +210,7 @@ def default_run() -> str | None:
     return (done or found)[0].name if found else None
 
 
-def _refresh() -> tuple[Any, Any]:
+def _refresh(_made: str | None = None) -> tuple[Any, Any]:
     runs, indexes = run_choices(), arena.list_indexes()
     return (gr.Dropdown(choices=runs, value=default_run()),
             gr.Dropdown(choices=indexes, value=indexes[0] if indexes else None))
@@ -214,7 +237,8 @@ def build(state: AppState) -> None:
     with gr.Row():
         prompt = gr.Textbox(placeholder="Ask both bots a question…", show_label=False, scale=5, elem_id="chat-prompt")
         send = gr.Button("Ask both", variant="primary", scale=1)
-    gr.Examples(example_questions(), inputs=prompt, label="Held-out questions (paraphrases not seen in training)")
+    examples = gr.Dataset(components=[prompt], samples=[], visible=False, elem_id="chat-examples",
+                          label="Questions the run held out of training (try the bots on new wordings)")
     with gr.Row():
         regen, clear, export_btn = gr.Button("↻ Regenerate"), gr.Button("🗑 Clear"), gr.Button("⬇ Export conversation")
     export_file = gr.File(label="Conversation (JSON)", interactive=False, height=90)
@@ -254,13 +278,20 @@ def _wire(state: AppState, c: dict[str, Any]) -> None:
                        [c["boxes"]["base"], c["boxes"]["hybrid"]], api_visibility="private")
     c["refresh"].click(_refresh, None, [c["run"], c["index"]], api_name="chat_refresh")
     root_block().load(_refresh, None, [c["run"], c["index"]], api_visibility="private")
+    state.on_made("run", _refresh, [c["run"], c["index"]])  # a run that just finished training is picked
+    c["run"].change(_examples, c["run"], c["examples"], api_visibility="private", show_progress="hidden")
+    c["examples"].click(lambda picked: picked[0], c["examples"], c["prompt"], api_visibility="private",
+                        show_progress="hidden")
+    state.on_made("index", _refresh, [c["run"], c["index"]])  # so is the index just built or updated
     root_block().load(tally_frame, None, c["tally"], api_visibility="private")  # the visitor's own votes
     for choice, button in c["vote_buttons"].items():
         button.click(user_errors(lambda t, choice=choice: vote(choice, t, state)), c["turns"],
                      [c["vote_status"], c["tally"]], api_name=f"vote_{choice}")
 
-    def ask_endpoint(question: str, bots: str = "finetuned,rag", run: str = "", index: str = "default") -> dict:
-        """Answer one question with the named bots (comma-separated) for gradio_client."""
-        return ask_api(question, bots, run, index, state)
+    def ask_endpoint(question: str, bots: str = "finetuned,rag", run: str = "", index: str = "default",
+                     history: list[dict[str, str]] | None = None) -> dict:
+        """Answer one question with the named bots (comma-separated) for gradio_client; ``history``:
+        the earlier messages of the conversation, oldest first."""
+        return ask_api(question, bots, run, index, state, history)
 
     gr.api(user_errors(ask_endpoint), api_name="ask")

@@ -295,7 +295,8 @@ def build(state: AppState) -> None:
         raw = gr.JSON(label="Quality report")
         stored_json = gr.JSON(label="Stored datasets")
     view = [raw, status, report, plot, topics, picker, page, table, page_info, rendered]
-    _wire(tab, upload, sample, picker, view)
+    for made in _wire(tab, upload, sample, picker, view):
+        state.after_made("dataset", made, picker)  # the dataset just stored or opened is picked for training
     page.input(user_errors(preview), [picker, page], [table, page_info], api_name="data_preview")
     prev_btn.click(lambda p: _step(p, -1), page, page, show_progress="hidden", api_visibility="private").then(
         preview, [picker, page], [table, page_info], api_visibility="private")
@@ -305,8 +306,9 @@ def build(state: AppState) -> None:
     root_block().load(list_stored, outputs=[picker, stored_json], api_name="data_list")
 
 
-def _wire(tab: DataTab, upload: gr.File, sample: gr.Button, picker: gr.Dropdown, view: list) -> None:
-    """The three ways to open a dataset; each shows its error in the status box as well."""
+def _wire(tab: DataTab, upload: gr.File, sample: gr.Button, picker: gr.Dropdown, view: list) -> list[Any]:
+    """The three ways to open a dataset; each shows its error in the status box as well. Returns
+    the two events that store a dataset (upload, sample), for the tabs that preselect the newest."""
     status = view[1]
     # Progress and error badges on the status box only, not on every output.
     shown = {"show_progress_on": status}
@@ -318,3 +320,4 @@ def _wire(tab: DataTab, upload: gr.File, sample: gr.Button, picker: gr.Dropdown,
     # Empty the drop zone after each file, so the next one can be dropped without clearing it first.
     events[0].success(lambda: None, None, upload, api_visibility="private", show_progress="hidden")
     events[0].failure(lambda: None, None, upload, api_visibility="private", show_progress="hidden")
+    return events[:2]

@@ -13,9 +13,18 @@ import gradio as gr
 from airbot.errors import AirbotError
 
 
+def toast_seconds(message: str) -> float:
+    """How long an error pop-up stays: long enough to read (8 s, plus 1 s per 4 words beyond 32), at
+    most 30 s, then it closes by itself so it never sits over the buttons (the tabs' status boxes
+    keep the message)."""
+    return float(min(30, max(8, len(message.split()) / 4)))
+
+
 def _as_gr_error(err: AirbotError) -> gr.Error:
     # print_exception=False: a user's mistake is answered, not logged as a server traceback
-    return gr.Error(str(err).replace("\n", "<br>"), duration=None, title="Please check", print_exception=False)
+    text = str(err)
+    return gr.Error(text.replace("\n", "<br>"), duration=toast_seconds(text), title="Please check",
+                    print_exception=False)
 
 
 def user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:

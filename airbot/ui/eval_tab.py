@@ -20,9 +20,8 @@ import pandas as pd
 
 from airbot.config import BOT_KINDS, AirbotConfig
 from airbot.errors import AirbotError
-from airbot.storage import store_dir
 from airbot.ui.errors import user_errors
-from airbot.ui.state import AppState
+from airbot.ui.state import AppState, root_block
 
 NO_RUN = "(no run)"
 NO_INDEX = "(no index)"
@@ -41,9 +40,18 @@ def run_choices() -> list[tuple[str, str]]:
 
 
 def index_choices() -> list[str]:
-    """Index folders of the workspace's store (``indexes/``)."""
-    found = sorted(p.name for p in store_dir("indexes").glob("*") if (p / "manifest.json").is_file())
-    return [NO_INDEX, *found]
+    """Indexes of the workspace's store, last changed first (the list every index picker shows)."""
+    from airbot.bots.arena import list_indexes
+
+    return [NO_INDEX, *list_indexes()]
+
+
+def newest_pickers(_made: str | None = None) -> tuple[Any, Any]:
+    """Both pickers with the user's newest loadable run and newest index preselected (a page load,
+    a run that just finished, an index just built); 'no run'/'no index' only when there is none."""
+    runs, indexes = run_choices(), index_choices()
+    return (gr.Dropdown(choices=runs, value=runs[1][1] if len(runs) > 1 else NO_RUN),
+            gr.Dropdown(choices=indexes, value=indexes[1] if len(indexes) > 1 else NO_INDEX))
 
 
 def eval_choices() -> list[str]:
@@ -281,18 +289,20 @@ def build(state: AppState) -> None:
         index = gr.Dropdown(index_choices(), value=NO_INDEX, label="Document index (rag, hybrid)", allow_custom_value=True)
         bots = gr.CheckboxGroup(list(BOT_KINDS), value=["finetuned", "rag", "hybrid"], label="Bots")
     with gr.Row():
-        data = gr.File(label="Held-out Q&A (optional; default: the airline sample)", type="filepath")
+        data = gr.File(label="Held-out Q&A: question + answer and/or facts (optional; default: the rows the run "
+                           "held out from training)", type="filepath")
         limit = gr.Number(value=None, precision=0, minimum=1, label="At most N questions per set (blank: all)")
     with gr.Row():
         go = gr.Button("Run evaluation", variant="primary")
         stop = gr.Button("Stop", variant="stop")
         change = gr.Button("Run the policy-change test")
-    with gr.Accordion("Policy-change inputs (default: the airline sample's version 2 and its changed questions)",
-                      open=False):
+    with gr.Accordion("Policy-change inputs: the new version of an indexed document (the changed figures are found "
+                      "by comparing it with the indexed one; a changes file is optional)", open=False):
         with gr.Row():
-            old_name = gr.Textbox(label="Indexed document that changed (blank: the sample policy, or the only one)")
+            old_name = gr.Textbox(label="Indexed document that changed (blank: the only one in the index)")
             new_doc = gr.File(label="Its new version", type="filepath")
-            changes = gr.File(label="Changed questions (JSONL: question, old, new)", type="filepath")
+            changes = gr.File(label="Changed questions (optional JSONL: question, old, new)",
+                              type="filepath")
     saved = gr.Dropdown(eval_choices(), value=None, label="Saved evaluations", allow_custom_value=True)
     header = gr.Markdown()
     with gr.Row():
@@ -326,4 +336,7 @@ def build(state: AppState) -> None:
                  api_name="policy_change_run")
     run.focus(lambda: gr.Dropdown(choices=run_choices()), None, run, api_visibility="private")
     index.focus(lambda: gr.Dropdown(choices=index_choices()), None, index, api_visibility="private")
+    root_block().load(newest_pickers, None, [run, index], api_visibility="private")
+    state.on_made("run", newest_pickers, [run, index])
+    state.on_made("index", newest_pickers, [run, index])
     saved.focus(lambda: gr.Dropdown(choices=eval_choices()), None, saved, api_visibility="private")

@@ -160,13 +160,16 @@ def build(state: AppState) -> None:
                           column_widths=["11%", "20%", "55%", "14%"], elem_id="kb-chunks",
                           label="Chunks as the bots see them")
     outputs = [status, docs, picker, chunks]
-    upload.upload(user_errors(panel.add), upload, outputs, api_name="kb_add", show_progress_on=status).then(
-        lambda: None, None, upload, api_visibility="private", show_progress="hidden")
-    sample.click(user_errors(panel.use_sample), None, outputs, api_name="kb_use_sample", show_progress_on=status)
+    added = upload.upload(user_errors(panel.add), upload, outputs, api_name="kb_add", show_progress_on=status)
+    added.then(lambda: None, None, upload, api_visibility="private", show_progress="hidden")
+    sampled = sample.click(user_errors(panel.use_sample), None, outputs, api_name="kb_use_sample",
+                           show_progress_on=status)
     refresh.click(user_errors(panel.status), picker, outputs, api_name="kb_status", show_progress_on=status)
     remove.click(user_errors(panel.remove), picker, outputs, api_name="kb_remove", show_progress_on=status)
-    new_version.upload(user_errors(panel.replace), [picker, new_version], outputs, api_name="kb_replace",
-                       show_progress_on=status).then(lambda: None, None, new_version, api_visibility="private",
-                                                     show_progress="hidden")
+    replaced = new_version.upload(user_errors(panel.replace), [picker, new_version], outputs,
+                                  api_name="kb_replace", show_progress_on=status)
+    replaced.then(lambda: None, None, new_version, api_visibility="private", show_progress="hidden")
+    for made in (added, sampled, replaced):
+        state.after_made("index", made)
     picker.input(user_errors(panel.chunks), picker, chunks, api_name="kb_chunks")
     root_block().load(user_errors(panel.status), None, outputs, api_visibility="private")

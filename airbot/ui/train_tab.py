@@ -58,19 +58,24 @@ LOG_LINES = 40
 
 # --- pure helpers (tested without a browser) --------------------------------------------------
 def dataset_choices() -> list[str]:
-    """Stored datasets, the airline sample always among them."""
-    from airbot.data.store import ensure_sample_dataset, list_datasets
+    """The user's stored datasets, newest first. The airline sample is listed only once the user
+    stored it ("Use the sample" in the Data tab): nothing of it is stored or preselected unasked."""
+    from airbot.data.store import list_datasets
 
-    sample = ensure_sample_dataset().name
-    names = [d.name for d in list_datasets()]
-    return names if sample in names else [sample, *names]
+    return [d.name for d in list_datasets()]
 
 
 def dataset_path(name: str | None) -> Path:
-    """The normalized file of a stored dataset (the sample when none is picked)."""
-    from airbot.data.store import ensure_sample_dataset, get_dataset
+    """The normalized file of a stored dataset. Naming the sample ('airline-sample') stores it on
+    request; no name is an error, never a silent fallback to the sample."""
+    from airbot.data.store import SAMPLE_NAME, ensure_sample_dataset, get_dataset, list_datasets
 
-    return (get_dataset(name) if name else ensure_sample_dataset()).data_path
+    if not name:
+        raise AirbotError("No dataset is picked. Upload your Q&A file in the Data tab (or press 'Use the airline "
+                          "sample' there), then pick it here.")
+    if name == SAMPLE_NAME and name not in {d.name for d in list_datasets()}:
+        return ensure_sample_dataset().data_path
+    return get_dataset(name).data_path
 
 
 def make_config(base: AirbotConfig, method: str, epochs: float, max_steps: float, learning_rate: float,
@@ -193,7 +198,8 @@ def history_frame() -> pd.DataFrame:
     """The run history table."""
     rows = []
     for r in runs.list_runs():
-        status = r.phase + (" (partial)" if r.partial else "")
+        status = r.phase + (" (partial)" if r.partial else "") + \
+            (" · resumable" if r.phase not in ("done", *runs.ACTIVE_PHASES) and runs.latest_checkpoint(r.path) else "")
         started = time.strftime("%d %b %H:%M", time.localtime(r.started)) if r.started else ""
         learned = (read_learned(r.path) or {}).get("trained") or {}
         right = f"{learned['right']}/{learned['total']}" if learned.get("total") else ""
@@ -261,6 +267,15 @@ def train_cancel(run: str) -> dict[str, Any]:
     return jobs.cancel(runs.run_path(run))
 
 
+def train_resume(run: str, picked: str | None = None) -> str:
+    """Continue a stopped, failed or killed run (the one shown, else the one picked below the history)
+    from its last checkpoint; returns its name. The message says why when it cannot (done, no checkpoint)."""
+    run = run or picked or ""
+    if not run:
+        raise AirbotError("Pick the run to resume: the one shown above, or click it in the run history.")
+    return jobs.resume_training(runs.run_path(run)).name
+
+
 def runs_list() -> list[dict[str, Any]]:
     """Every run, newest first, with its figures (no local paths: clients would try to fetch them)."""
     return [{k: v for k, v in r.as_row().items() if k != "path"} for r in runs.list_runs()]
@@ -295,12 +310,18 @@ def poll(run: str, last_phase: str) -> tuple[Any, ...]:
     active = phase in runs.ACTIVE_PHASES
     changed = phase != last_phase
     history = history_frame() if changed else gr.skip()
-    choices = gr.Dropdown(choices=adapter_runs(), value=run if run in adapter_runs() else None) if changed \
+    done = adapter_runs()
+    choices = gr.Dropdown(choices=done, value=run if run in done else (done[0] if done else None)) if changed \
         else gr.skip()
     learned = read_learned(run_dir) if run_dir and phase in runs.FINAL_PHASES else None
     return (run, phase, progress_html(status, learned), loss_frame(run_dir), log_tail(run_dir),
             gr.Button(interactive=not active), gr.Button(interactive=active), history, choices,
             gr.Timer(active=active))  # the 1 s poll ticks only while a run is in flight
+
+
+def _clicked_run(evt: gr.SelectData) -> str:
+    """The run of a clicked history row."""
+    return str(evt.row_value[0]) if evt.row_value else ""
 
 
 def _picked_row(evt: gr.SelectData) -> Any:
@@ -340,6 +361,7 @@ def build(state: AppState) -> None:
     with gr.Row():
         start = gr.Button("Start training", variant="primary")
         cancel = gr.Button("Cancel", variant="stop", interactive=False)
+        resume = gr.Button("Resume from checkpoint", elem_id="train-resume")
     run_box = gr.Textbox(label="Run", interactive=False)
     phase_state = gr.State("")
     progress = gr.HTML(progress_html({}))
@@ -359,13 +381,20 @@ def build(state: AppState) -> None:
                                                           max_length, batch]
     poll_outputs = [run_box, phase_state, progress, plot, log, start, cancel, history, picked, timer]
 
-    def load_datasets() -> Any:
+    def load_datasets(made: str | None = None) -> Any:
+        """The user's datasets, with the one just stored or opened in the Data tab picked (else the newest)."""
         choices = dataset_choices()
-        return gr.Dropdown(choices=choices, value=choices[0] if choices else None)
+        return gr.Dropdown(choices=choices, value=made if made in choices else (choices[0] if choices else None))
 
     root_block().load(user_errors(load_datasets), None, dataset, api_visibility="private").then(
         tab.preflight, settings, [preflight_md, command], api_visibility="private").then(
         lambda run: poll(run, "(page load)"), run_box, poll_outputs, api_visibility="private", show_progress="hidden")
+    # a run's phase changes when it starts and when it ends: the Chat and Evaluate pickers then offer it
+    state.after_made("run", phase_state.change(lambda: None, None, None, api_visibility="private",
+                                               show_progress="hidden"))
+    state.on_made("dataset", user_errors(load_datasets), dataset)  # an upload in the Data tab is picked here at once
+    dataset.focus(lambda d: gr.Dropdown(choices=dataset_choices(), value=d), dataset, dataset,
+                  api_visibility="private", show_progress="hidden")
     dataset.change(tab.heldout, dataset, heldout, api_visibility="private", show_progress="hidden")
     refresh.click(user_errors(load_datasets), None, dataset, api_name="train_datasets")
     method.change(lambda m: (METHOD_NOTES.get(m, ""), 0), method, [note, lr], api_visibility="private")
@@ -377,8 +406,13 @@ def build(state: AppState) -> None:
         poll, [run_box, phase_state], poll_outputs, api_visibility="private")
     # named: a private endpoint takes its function's name, which would push the public /train_cancel to /train_cancel_1
     cancel.click(user_errors(train_cancel), run_box, None, api_name="train_cancel_button", api_visibility="private")
+    resume.click(user_errors(train_resume), [run_box, picked], run_box, api_name="train_resume").then(
+        poll, [run_box, phase_state], poll_outputs, api_visibility="private")
     timer.tick(poll, [run_box, phase_state], poll_outputs, api_visibility="private", show_progress="hidden")
     history.select(_picked_row, None, picked, api_visibility="private")
+    # a clicked run is shown above (status, chart, log), so a stopped one can be resumed from there
+    history.select(_clicked_run, None, run_box, api_visibility="private").then(
+        poll, [run_box, phase_state], poll_outputs, api_visibility="private", show_progress="hidden")
     download.click(user_errors(run_download), picked, file_out, api_name="run_download")
     export.click(user_errors(run_export_merged), picked, file_out, api_name="run_export_merged")
     gr.api(user_errors(train_status), api_name="train_status")

@@ -1,12 +1,14 @@
 """The whole flow through gradio_client, the way a script would drive airbot:
-sample data -> short training -> index -> both bots answer -> vote -> decision guide."""
+the user's own Q&A file -> short training -> index -> both bots answer -> vote -> decision guide."""
 
 from __future__ import annotations
 
+import json
 import time
+from pathlib import Path
 
 import pytest
-from gradio_client import Client
+from gradio_client import Client, handle_file
 
 pytestmark = pytest.mark.e2e
 TRAIN_TIMEOUT_S = 900
@@ -23,12 +25,16 @@ def wait_for_run(client: Client, run: str, timeout_s: float = TRAIN_TIMEOUT_S) -
     raise AssertionError(f"run {run} did not finish in {timeout_s}s: {status}")
 
 
-def test_api_drives_the_whole_flow(live_app) -> None:
+def test_api_drives_the_whole_flow(live_app, tmp_path: Path) -> None:
     client = Client(live_app.url, verbose=False)
-    report = client.predict(api_name="/data_use_sample")[0]
-    assert report["rows"] >= 100 and report["format"] == "qa"
+    mine = tmp_path / "pet_travel_faq.jsonl"
+    mine.write_text("".join(json.dumps({"question": f"How much is a pet carrier of size {i} in the cabin?",
+                                        "answer": f"A size {i} carrier costs EUR {20 + 5 * i}."}) + "\n"
+                            for i in range(1, 13)))
+    report = client.predict(handle_file(str(mine)), api_name="/data_check")[0]
+    assert report["rows"] == 12 and report["format"] == "qa"
 
-    run = client.predict("airline-sample", "lora", 1, 3, 2e-4, 8, 16, 128, 4, api_name="/train_start")
+    run = client.predict(report["dataset"], "lora", 1, 3, 2e-4, 8, 16, 128, 4, api_name="/train_start")
     status = wait_for_run(client, run)
     assert status["phase"] == "done", live_app.log_tail()
     assert status["summary"]["steps"] == 3

@@ -48,7 +48,7 @@ def _scored(answer: _Answer, facts: list[str] = ["15 days"]) -> scoring.Question
 
 def test_a_right_answer_is_right_and_carries_no_flags() -> None:
     r = _scored(_Answer("They are posted within fifteen days. [1]", [CLAUSE], model_text="They are posted within fifteen days."))
-    assert r.correct and r.model_correct and r.flags == [] and r.cited == [CLAUSE.text]
+    assert r.correct and r.model_correct and r.flags == [] and r.evidence == [CLAUSE.text]
 
 
 def test_the_label_digits_and_an_invented_figure_are_flagged() -> None:

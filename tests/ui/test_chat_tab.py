@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from airbot.ui import chat_tab
@@ -39,3 +40,55 @@ def test_rag_sources_show_the_best_match_against_the_threshold(fresh_home: Path,
         sources, answer = out[8], out[10][-1]["answers"]["rag"]
         assert sources.startswith("**best match ") and f" {limit} {verdict}**" in sources.splitlines()[0]
         assert answer["threshold"] == index.refusal_threshold() and answer["best_score"] is not None
+
+
+def test_a_follow_up_is_searched_with_the_question_before_it(fresh_home: Path) -> None:
+    """'And with Device Care insurance?' alone finds the insurance clause; after a question about a
+    dropped phone's screen it finds the screen-repair clause, which holds both prices."""
+    from airbot.bots.kinds import make_bot, search_query
+    from airbot.config import load_config
+    from airbot.knowledge.index import build_index
+
+    build_index([Path(__file__).resolve().parents[1] / "fixtures" / "telecom" / "policy.md"],
+                fresh_home / "indexes" / "telecom")
+    first, follow_up = "How much is a screen repair when I drop my phone?", "And with Device Care insurance?"
+    history = [{"role": "user", "content": first}, {"role": "assistant", "content": "It costs EUR 89."}]
+    assert search_query(follow_up, None) == follow_up  # a first question is searched alone
+    assert search_query(follow_up, history) == f"{first} {follow_up}"
+    own_subject = "What does Device Care insurance cost each month and what is the excess per claim?"
+    assert search_query(own_subject, history) == own_subject  # long enough to carry its own subject
+    bot = make_bot("rag", load_config(), index="telecom")
+    alone, in_context = bot.lookup(search_query(follow_up, None)), bot.lookup(search_query(follow_up, history))
+    assert "4.3" in (in_context.sources[0].clause or "") and "4.3" not in (alone.sources[0].clause or "")
+
+
+def test_ask_takes_a_history_and_checks_it(fresh_home: Path) -> None:
+    from airbot.errors import AirbotError
+
+    for bad in ("not a list", [{"role": "system", "content": "x"}], [{"role": "user", "content": "x" * 9000}],
+                [{"role": "user", "content": "q"}] * (chat_tab.MAX_HISTORY + 1)):
+        try:
+            chat_tab.ask_api("How long is the minimum term?", "base", history=bad)  # type: ignore[arg-type]
+        except AirbotError as err:
+            assert "history" in str(err)
+        else:
+            raise AssertionError(f"history {str(bad)[:40]} was accepted")
+
+
+def test_chat_examples_are_the_runs_own_held_out_questions(fresh_home: Path, tmp_path: Path) -> None:
+    """Examples come from the picked run's held-out rows (the user's data), none without a run."""
+    import yaml
+
+    from airbot.data.dataset import split_rows
+    from airbot.train import runs
+    from airbot.train import status as train_status
+
+    data = tmp_path / "kennel.jsonl"
+    rows = [{"question": f"How many walks a day for a dog of size {i}?", "answer": f"{i + 1} walks."} for i in range(20)]
+    data.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    run_dir = runs.create_run("kennel")
+    (run_dir / "config.yaml").write_text(yaml.safe_dump({"data": {"path": str(data)}}))
+    train_status.write_status(run_dir, phase="done", started=1.0)
+    _, held = split_rows(20, 0.1, 42)
+    assert chat_tab.example_questions("kennel") == [rows[i]["question"] for i in held]
+    assert chat_tab.example_questions(None) == [] and chat_tab.example_questions("no-such-run") == []

@@ -20,7 +20,8 @@ from airbot.train import status as train_status
 from airbot.ui import train_tab
 from airbot.ui.state import AppState
 
-API_NAMES = ["train_start", "train_status", "train_cancel", "runs_list", "run_download", "run_export_merged"]
+API_NAMES = ["train_start", "train_status", "train_cancel", "train_resume", "runs_list", "run_download",
+             "run_export_merged"]
 
 
 @pytest.fixture(scope="module")
@@ -90,13 +91,30 @@ def test_settings_become_a_config_and_a_cli_command(tmp_path: Path) -> None:
 def test_the_held_out_rows_are_named(fresh_home: Path) -> None:
     from airbot.data.dataset import read_dataset, split_rows
 
-    page = train_tab.heldout_html(load_config(), None)  # the airline sample: 14 of 139 rows held out
-    loaded = read_dataset(train_tab.dataset_path(None))
+    page = train_tab.heldout_html(load_config(), "airline-sample")  # named: stored on request; 14 of 139 held out
+    loaded = read_dataset(train_tab.dataset_path("airline-sample"))
     _, held = split_rows(len(loaded.rows), 0.1, 42)
     assert "14 of 139 rows" in page and len(held) == 14
     for i in held:
         assert loaded.where(i) in page
-    assert "every row trains" in train_tab.heldout_html(load_config(None, ["data.heldout_fraction=0"]), None)
+    assert "every row trains" in train_tab.heldout_html(load_config(None, ["data.heldout_fraction=0"]), "airline-sample")
+
+
+def test_nothing_of_the_sample_is_stored_or_picked_unasked(fresh_home: Path, tmp_path: Path) -> None:
+    """A new user's Train tab offers their own data only: no sample stored by listing, no silent fallback."""
+    from airbot.data.store import list_datasets, save_dataset
+    from airbot.errors import AirbotError
+
+    assert train_tab.dataset_choices() == [] and list_datasets() == []
+    with pytest.raises(AirbotError, match="Data tab"):
+        train_tab.dataset_path(None)
+    assert "No dataset is picked" in train_tab.TrainTab(load_config()).heldout("")
+    mine = tmp_path / "mine.jsonl"
+    mine.write_text("".join(json.dumps({"question": f"How many days for form {i}?", "answer": f"{i + 3} days."}) + "\n"
+                            for i in range(6)))
+    stored = save_dataset(mine)
+    assert train_tab.dataset_choices() == [stored.name]  # the user's own set, and only it
+    assert train_tab.dataset_path(stored.name) == stored.data_path
 
 
 def test_progress_plot_and_log_come_from_the_run_files(fresh_home: Path) -> None:
