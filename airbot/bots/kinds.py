@@ -311,12 +311,11 @@ def _sentence_vectors(kb: KnowledgeBase) -> CachedEmbed:
 
 def quoted(evidence: list[Any]) -> list[Any]:
     """The evidence sentences the extract quotes: the best one and the others from the same clause.
-    A sentence from a neighbouring clause brings that clause's figures, which answer another question
-    (a careful reader counts them as invented for this one)."""
-    import os
 
-    if os.environ.get("AIRBOT_EXTRACT_ALL"):  # measurement switch, removed once decided
-        return evidence
+    A sentence from a neighbouring clause brings that clause's figures, which answer another question
+    (a careful reader counts them as invented for this one). Measured on the corpus tune half (5
+    documents, 109 questions, judged against each question's own clause): final answers right 56/109
+    quoting the best sentences of every retrieved clause, 94/109 quoting one clause."""
     return [e for e in evidence if e.source == evidence[0].source]
 
 

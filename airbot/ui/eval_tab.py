@@ -290,30 +290,31 @@ def build(state: AppState) -> None:
         bots = gr.CheckboxGroup(list(BOT_KINDS), value=["finetuned", "rag", "hybrid"], label="Bots")
     with gr.Row():
         data = gr.File(label="Held-out Q&A: question + answer and/or facts (optional; default: the rows the run "
-                           "held out from training)", type="filepath")
+                           "held out from training)", type="filepath", elem_id="eval-data")
         limit = gr.Number(value=None, precision=0, minimum=1, label="At most N questions per set (blank: all)")
     with gr.Row():
-        go = gr.Button("Run evaluation", variant="primary")
+        go = gr.Button("Run evaluation", variant="primary", elem_id="eval-run")
         stop = gr.Button("Stop", variant="stop")
-        change = gr.Button("Run the policy-change test")
+        change = gr.Button("Run the policy-change test", elem_id="eval-policy-run")
     with gr.Accordion("Policy-change inputs: the new version of an indexed document (the changed figures are found "
                       "by comparing it with the indexed one; a changes file is optional)", open=False):
         with gr.Row():
-            old_name = gr.Textbox(label="Indexed document that changed (blank: the only one in the index)")
-            new_doc = gr.File(label="Its new version", type="filepath")
+            old_name = gr.Textbox(label="Indexed document that changed (blank: the only one in the index)",
+                                  elem_id="eval-old-name")
+            new_doc = gr.File(label="Its new version", type="filepath", elem_id="eval-new-doc")
             changes = gr.File(label="Changed questions (optional JSONL: question, old, new)",
                               type="filepath")
     saved = gr.Dropdown(eval_choices(), value=None, label="Saved evaluations", allow_custom_value=True)
-    header = gr.Markdown()
+    header = gr.Markdown(elem_id="eval-header")
     with gr.Row():
         scores = gr.BarPlot(x="bar", y="value", color="bot", title="Scores per bot (0–1)", y_lim=[0, 1],
                             x_label_angle=-30, height=300)
         latency = gr.BarPlot(x="bot", y="seconds", color="bot", title="Mean answer time (s)", height=300)
     table = gr.Dataframe(label="Per bot, with 95% intervals", interactive=False)
     with gr.Accordion("Per question", open=True):
-        questions = gr.HTML()
+        questions = gr.HTML(elem_id="eval-questions")
     with gr.Accordion("Policy change: before and after", open=True):
-        policy = gr.HTML()
+        policy = gr.HTML(elem_id="eval-policy")
     with gr.Accordion("As JSON (eval.json)", open=False):
         raw = gr.JSON(show_label=False)
     outputs = [scores, latency, table, header, questions, policy, raw]

@@ -253,8 +253,19 @@ class TrainTab:
 
 
 def train_status(run: str) -> dict[str, Any]:
-    """The run's status.json (phase, progress, step/total, eta_s, message, summary when done)."""
-    return runs.read_status(runs.run_path(run))
+    """The run's status.json (phase, progress, step/total, eta_s, message, summary when done), with
+    the server's folders written as ``$AIRBOT_HOME`` and no process id: a visitor of a shared app
+    learns nothing about the machine's file system."""
+    from airbot.config import airbot_home
+
+    status = runs.read_status(runs.run_path(run))
+    home = str(airbot_home())
+    shown: dict[str, Any] = {}
+    for key, value in status.items():
+        if key == "pid":
+            continue
+        shown[key] = value.replace(home, "$AIRBOT_HOME") if isinstance(value, str) else value
+    return shown
 
 
 def train_cancel(run: str) -> dict[str, Any]:
@@ -339,7 +350,7 @@ def build(state: AppState) -> None:
                 "you can leave or reload this page and come back.")
     with gr.Row():
         # Custom values on: choices grow at run time, and API callers name datasets the page has not listed.
-        dataset = gr.Dropdown(label="Dataset", choices=[], allow_custom_value=True, scale=4)
+        dataset = gr.Dropdown(label="Dataset", choices=[], allow_custom_value=True, scale=4, elem_id="train-dataset")
         refresh = gr.Button("↻ Refresh", scale=1, size="sm")
     method = gr.Radio([(METHOD_LABELS[m], m) for m in METHODS], value=t.method, label="Technique")
     note = gr.Markdown(METHOD_NOTES[t.method])

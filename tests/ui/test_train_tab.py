@@ -36,7 +36,8 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[object, P
         mp.setenv("AIRBOT_HOME", str(home))
         for name, peft_type in (("lora-run", "LORA"), ("prompt-run", "PROMPT_TUNING")):
             run_dir = runs.create_run(name)
-            train_status.write_status(run_dir, phase="done", started=1.0, summary={"train_loss": 1.2, "tokens_per_s": 500.0})
+            train_status.write_status(run_dir, phase="done", started=1.0, summary={"train_loss": 1.2, "tokens_per_s": 500.0},
+                                      data=str(home / "datasets" / "mine" / "data.jsonl"), pid=4242)
             (run_dir / "adapter").mkdir()
             (run_dir / "adapter" / "adapter_config.json").write_text(json.dumps({"peft_type": peft_type}))
         with gr.Blocks() as demo, gr.Tab("Train"):
@@ -58,8 +59,10 @@ def test_api_names_are_stable(served: tuple) -> None:
 
 
 def test_status_list_cancel_and_download_over_http(served: tuple) -> None:
-    client, _ = served
-    assert client.predict("lora-run", api_name="/train_status")["phase"] == "done"
+    client, home = served
+    status = client.predict("lora-run", api_name="/train_status")
+    assert status["phase"] == "done" and status["data"] == "$AIRBOT_HOME/datasets/mine/data.jsonl"
+    assert str(home) not in json.dumps(status) and "pid" not in status  # nothing about the server's disk
     names = [r["name"] for r in client.predict(api_name="/runs_list")]
     assert set(names) == {"lora-run", "prompt-run"}
     assert client.predict("lora-run", api_name="/train_cancel")["phase"] == "done"  # nothing to stop
