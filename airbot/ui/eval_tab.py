@@ -291,7 +291,8 @@ def build(state: AppState) -> None:
     with gr.Row():
         data = gr.File(label="Held-out Q&A: question + answer and/or facts (optional; default: the rows the run "
                            "held out from training)", type="filepath", elem_id="eval-data")
-        limit = gr.Number(value=None, precision=0, minimum=1, label="At most N questions per set (blank: all)")
+        # minimum 0, not 1: the browser sends an empty box as 0, which a minimum of 1 turned into an error
+        limit = gr.Number(value=None, precision=0, minimum=0, label="At most N questions per set (0 or blank: all)")
     with gr.Row():
         go = gr.Button("Run evaluation", variant="primary", elem_id="eval-run")
         stop = gr.Button("Stop", variant="stop")

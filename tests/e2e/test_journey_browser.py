@@ -102,6 +102,7 @@ def test_a_new_user_goes_from_their_files_to_a_decision(page, tmp_path: Path, sc
 
     page.get_by_role("tab", name="Evaluate").click()
     page.set_input_files("#eval-data input[type=file]", str(_facts_only(tmp_path / "facts_only.jsonl")))
+    page.locator("#eval-data").get_by_text("facts_only.jsonl", exact=False).first.wait_for()  # uploaded
     page.locator("#eval-run").click()
     questions = page.locator("#eval-questions")
     questions.get_by_text("What do I pay for grooming a big dog?", exact=False).wait_for(timeout=STEP_TIMEOUT_MS)
@@ -111,6 +112,7 @@ def test_a_new_user_goes_from_their_files_to_a_decision(page, tmp_path: Path, sc
     page.get_by_text("Policy-change inputs", exact=False).click()
     page.locator("#eval-old-name input, #eval-old-name textarea").first.fill("grooming_terms.docx")
     page.set_input_files("#eval-new-doc input[type=file]", str(_terms(tmp_path / "grooming_terms_v2.docx", 2)))
+    page.locator("#eval-new-doc").get_by_text("grooming_terms_v2.docx", exact=False).first.wait_for()
     page.locator("#eval-policy-run").click()
     policy = page.locator("#eval-policy")
     policy.get_by_text("49", exact=False).first.wait_for(timeout=STEP_TIMEOUT_MS)  # a changed figure was found

@@ -83,3 +83,13 @@ def test_run_picker_offers_partial_runs_and_hides_failed_ones(fresh_home: Path) 
     by_name = {name: label for label, name in choices[1:]}
     assert set(by_name) == {made["finished"].name, made["stopped"].name}  # names, never the server's folders
     assert "partial" in by_name[made["stopped"].name] and "partial" not in by_name[made["finished"].name]
+
+
+def test_an_empty_limit_box_is_accepted() -> None:
+    """The browser sends an empty number box as 0; Gradio's own check ran before the handler and
+    refused it ('Value 0 is less than minimum value 1'), so Run evaluation failed for everyone."""
+    with gr.Blocks():
+        eval_tab.build(AppState(config=load_config()))
+        limit = next(c for c in gr.context.Context.root_block.blocks.values()  # type: ignore[union-attr]
+                     if isinstance(c, gr.Number) and str(c.label).startswith("At most N questions"))
+        assert limit.preprocess(0) == 0 and limit.preprocess(None) is None
