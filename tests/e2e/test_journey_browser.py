@@ -94,6 +94,7 @@ def test_a_new_user_goes_from_their_files_to_a_decision(page, tmp_path: Path, sc
     example = page.locator("#chat-examples").get_by_text(held_question, exact=False).first
     example.wait_for()
     example.click()
+    page.wait_for_function("q => document.querySelector('#chat-prompt textarea').value === q", arg=held_question)
     page.get_by_role("button", name="Ask both").click()
     page.locator("#stats-finetuned").get_by_text("tok/s", exact=False).wait_for(timeout=STEP_TIMEOUT_MS)
     page.locator("#stats-rag").get_by_text("tok/s", exact=False).wait_for(timeout=STEP_TIMEOUT_MS)
