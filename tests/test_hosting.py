@@ -225,7 +225,7 @@ def fake_trainer(monkeypatch: pytest.MonkeyPatch) -> list[dict]:
 
     started: list[dict] = []
 
-    def spawn(config, run_dir: Path, data_path: Path, slot: int | None = None) -> subprocess.Popen:
+    def spawn(config, run_dir: Path, data_path: Path, slot: int | None = None, resume: bool = False) -> subprocess.Popen:
         started.append({"run": run_dir.name, "workspace": workspace.current().spec})
         code = ("import json, sys, time; time.sleep(1.5); "
                 "p = sys.argv[1]; s = json.load(open(p)); s['phase'] = 'done'; json.dump(s, open(p, 'w'))")

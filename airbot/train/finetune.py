@@ -35,8 +35,8 @@ from typing import TYPE_CHECKING, Any
 from airbot.config import AirbotConfig, save_config
 from airbot.errors import AirbotError, JobError
 from airbot.train.builders import build_trainer, compute_dtype
+from airbot.train.checkpoints import checkpoint_step, drop_checkpoints, latest_checkpoint
 from airbot.train.model import count_parameters, load_model, save_adapter
-from airbot.train.runs import checkpoint_step, drop_checkpoints, latest_checkpoint
 from airbot.train.sft_data import PreparedData, prepare_data
 
 if TYPE_CHECKING:

@@ -261,7 +261,8 @@ def resume_training(run_dir: Path) -> Path:
     ``start_training`` (same line, same slot rules): its own config.yaml and training file, the
     steps after the checkpoint only. JobError when it cannot resume (done, no checkpoint, busy)."""
     from airbot.config import load_config
-    from airbot.train.runs import check_training_target, checkpoint_step, latest_checkpoint
+    from airbot.train.checkpoints import checkpoint_step, latest_checkpoint
+    from airbot.train.runs import check_training_target
 
     check_training_target(run_dir, resume=True)
     config = load_config(run_dir / "config.yaml")

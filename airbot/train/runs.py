@@ -35,6 +35,7 @@ from typing import Any, Literal
 
 from airbot.errors import JobError
 from airbot.storage import file_lock, inside_store, is_locked, read_json, remove_stale_tmp, resolve_name, store_dir
+from airbot.train.checkpoints import latest_checkpoint
 from airbot.train.status import write_status
 
 Phase = Literal["queued", "loading model", "tokenizing", "training", "saving", "done", "failed", "cancelled"]
@@ -376,31 +377,6 @@ def _refuse_resume(run_dir: Path) -> None:
     if latest_checkpoint(run_dir) is None:
         raise JobError(f"Run '{run_dir.name}' ({phase}) has no checkpoint to resume from (it stopped before its "
                        f"first one: train.checkpoint_every_s). Start it again as a new run.")
-
-
-CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
-
-
-def latest_checkpoint(run_dir: Path) -> Path | None:
-    """The newest complete trainer checkpoint (``checkpoint-N/`` with its ``trainer_state.json``,
-    which the trainer writes after the weights and the optimizer: a checkpoint cut by a kill has none)."""
-    found = [(int(m.group(1)), p) for p in (run_dir.iterdir() if run_dir.is_dir() else [])
-             if (m := CHECKPOINT.match(p.name)) and (p / "trainer_state.json").is_file()]
-    return max(found)[1] if found else None
-
-
-def checkpoint_step(checkpoint: Path) -> int:
-    """The optimizer step a checkpoint was taken after."""
-    match = CHECKPOINT.match(checkpoint.name)
-    return int(match.group(1)) if match else 0
-
-
-def drop_checkpoints(run_dir: Path) -> None:
-    """Remove the trainer checkpoints once the run has saved its final adapter: they only served a resume
-    and weigh several times the adapter (optimizer state)."""
-    for path in run_dir.glob("checkpoint-*"):
-        if CHECKPOINT.match(path.name) and path.is_dir():
-            shutil.rmtree(path, ignore_errors=True)
 
 
 def adapter_dir(run_dir: Path | str) -> Path:

@@ -33,6 +33,7 @@ from airbot.config import METHODS, AirbotConfig, Method
 from airbot.errors import AirbotError, ConfigError
 from airbot.train import jobs, runs
 from airbot.train import status as run_status
+from airbot.train.checkpoints import latest_checkpoint
 from airbot.train.learned import read_learned
 from airbot.ui.errors import user_errors
 from airbot.ui.state import AppState, root_block
@@ -199,7 +200,7 @@ def history_frame() -> pd.DataFrame:
     rows = []
     for r in runs.list_runs():
         status = r.phase + (" (partial)" if r.partial else "") + \
-            (" · resumable" if r.phase not in ("done", *runs.ACTIVE_PHASES) and runs.latest_checkpoint(r.path) else "")
+            (" · resumable" if r.phase not in ("done", *runs.ACTIVE_PHASES) and latest_checkpoint(r.path) else "")
         started = time.strftime("%d %b %H:%M", time.localtime(r.started)) if r.started else ""
         learned = (read_learned(r.path) or {}).get("trained") or {}
         right = f"{learned['right']}/{learned['total']}" if learned.get("total") else ""

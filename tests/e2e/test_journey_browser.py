@@ -66,6 +66,19 @@ def _facts_only(path: Path) -> Path:
     return path
 
 
+def _upload(page, box: str, path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Put ``path`` into the file box ``box`` and wait until the box shows it (once more if the first
+    drop went to a box that was still being drawn)."""
+    for attempt in range(2):
+        page.set_input_files(f"{box} input[type=file]", str(path))
+        try:
+            page.locator(box).get_by_text(path.name, exact=False).first.wait_for(timeout=60_000 * (attempt + 1))
+            return
+        except Exception:  # retried once; then the second wait's error stands
+            if attempt:
+                raise
+
+
 def test_a_new_user_goes_from_their_files_to_a_decision(page, tmp_path: Path, screenshot) -> None:
     from airbot.data.dataset import split_rows
 
@@ -102,8 +115,8 @@ def test_a_new_user_goes_from_their_files_to_a_decision(page, tmp_path: Path, sc
     screenshot(page, "journey_3_chat")
 
     page.get_by_role("tab", name="Evaluate").click()
-    page.set_input_files("#eval-data input[type=file]", str(_facts_only(tmp_path / "facts_only.jsonl")))
-    page.locator("#eval-data").get_by_text("facts_only.jsonl", exact=False).first.wait_for()  # uploaded
+    page.locator("#eval-run").wait_for()  # the tab is drawn before its file box is filled
+    _upload(page, "#eval-data", _facts_only(tmp_path / "facts_only.jsonl"))
     page.locator("#eval-run").click()
     questions = page.locator("#eval-questions")
     questions.get_by_text("What do I pay for grooming a big dog?", exact=False).wait_for(timeout=STEP_TIMEOUT_MS)
@@ -112,8 +125,7 @@ def test_a_new_user_goes_from_their_files_to_a_decision(page, tmp_path: Path, sc
 
     page.get_by_text("Policy-change inputs", exact=False).click()
     page.locator("#eval-old-name input, #eval-old-name textarea").first.fill("grooming_terms.docx")
-    page.set_input_files("#eval-new-doc input[type=file]", str(_terms(tmp_path / "grooming_terms_v2.docx", 2)))
-    page.locator("#eval-new-doc").get_by_text("grooming_terms_v2.docx", exact=False).first.wait_for()
+    _upload(page, "#eval-new-doc", _terms(tmp_path / "grooming_terms_v2.docx", 2))
     page.locator("#eval-policy-run").click()
     policy = page.locator("#eval-policy")
     policy.get_by_text("Each cell: the figure the bot gave", exact=False).wait_for(timeout=STEP_TIMEOUT_MS)

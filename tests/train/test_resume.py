@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 from airbot.cli import main
-from airbot.train import runs
+from airbot.train import checkpoints, runs
 from airbot.train import status as train_status
 from airbot.ui import train_tab
 
@@ -38,13 +38,13 @@ def test_a_killed_run_resumes_from_its_checkpoint_and_finishes(fresh_home: Path,
                              "--out", str(run_dir), *SETTINGS], cwd=ROOT, env=env, start_new_session=True,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 300
-    while (runs.latest_checkpoint(run_dir) if run_dir.is_dir() else None) is None or \
-            runs.checkpoint_step(runs.latest_checkpoint(run_dir)) < 3:  # type: ignore[arg-type]
+    while (checkpoints.latest_checkpoint(run_dir) if run_dir.is_dir() else None) is None or \
+            checkpoints.checkpoint_step(checkpoints.latest_checkpoint(run_dir)) < 3:  # type: ignore[arg-type]
         assert proc.poll() is None and time.monotonic() < deadline, "no checkpoint before the run ended"
         time.sleep(0.05)
     os.killpg(proc.pid, signal.SIGKILL)  # no chance to save anything
     proc.wait()
-    at = runs.checkpoint_step(runs.latest_checkpoint(run_dir))  # type: ignore[arg-type]
+    at = checkpoints.checkpoint_step(checkpoints.latest_checkpoint(run_dir))  # type: ignore[arg-type]
     assert 3 <= at < STEPS and runs.read_status(run_dir)["phase"] != "done"
 
     # the Train tab's Resume (/train_resume): a background job running `train --out RUN --resume`
@@ -60,7 +60,7 @@ def test_a_killed_run_resumes_from_its_checkpoint_and_finishes(fresh_home: Path,
     assert "step 1/" not in log.split("resuming from")[-1]
     steps = [m["step"] for m in train_status.read_metrics(run_dir) if "loss" in m]
     assert steps == list(range(1, STEPS + 1))  # each step once in the loss chart
-    assert runs.has_adapter(run_dir) and runs.latest_checkpoint(run_dir) is None  # checkpoints dropped at the end
+    assert runs.has_adapter(run_dir) and checkpoints.latest_checkpoint(run_dir) is None  # checkpoints dropped at the end
 
     assert "--resume" in status.get("command", "")  # the command it ran, as the Train tab shows it
     assert main(["train", "--resume", "interrupted"]) == 2  # done: nothing to resume
