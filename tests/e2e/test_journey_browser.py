@@ -67,16 +67,11 @@ def _facts_only(path: Path) -> Path:
 
 
 def _upload(page, box: str, path: Path) -> None:  # type: ignore[no-untyped-def]
-    """Put ``path`` into the file box ``box`` and wait until the box shows it (once more if the first
-    drop went to a box that was still being drawn)."""
-    for attempt in range(2):
-        page.set_input_files(f"{box} input[type=file]", str(path))
-        try:
-            page.locator(box).get_by_text(path.name, exact=False).first.wait_for(timeout=60_000 * (attempt + 1))
-            return
-        except Exception:  # retried once; then the second wait's error stands
-            if attempt:
-                raise
+    """Put ``path`` into the file box ``box`` and wait until Gradio has taken it: the drop zone's
+    file input is replaced by the file's row (its name is not always drawn at once)."""
+    page.set_input_files(f"{box} input[type=file]", str(path))
+    page.wait_for_function("""box => { const el = document.querySelector(box);
+        return el && !el.querySelector('input[type=file]'); }""", arg=box, timeout=120_000)
 
 
 def test_a_new_user_goes_from_their_files_to_a_decision(page, tmp_path: Path, screenshot) -> None:
