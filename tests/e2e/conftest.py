@@ -77,10 +77,16 @@ def live_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveApp]:
     """The real app (``python -m airbot app``) in a subprocess, so its AIRBOT_HOME is its own."""
     root = tmp_path_factory.mktemp("live-app")
     home, port, log = _fresh_home(root), free_port(), root / "app.log"
+    # The browser flows train a few steps to see progress, not to learn: the "did it learn?" check would
+    # decode all 125 sample questions after each (~150 s on 2 cores). It is tested with real training in
+    # tests/train/test_finetune.py and its display in tests/ui/test_train_tab.py.
+    recipe = root / "e2e.yaml"
+    recipe.write_text("train:\n  learned_check: false\n")
     env = {**os.environ, "AIRBOT_HOME": str(home), "HF_HUB_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False"}
     url = f"http://127.0.0.1:{port}/"
     with log.open("w") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "airbot", "app", "--host", "127.0.0.1", "--port", str(port)],
+        proc = subprocess.Popen([sys.executable, "-m", "airbot", "app", "--host", "127.0.0.1", "--port", str(port),
+                                 "--config", str(recipe)],
                                 cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
     try:
         _wait_until_up(url, proc, log)
