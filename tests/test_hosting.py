@@ -8,12 +8,10 @@ import concurrent.futures
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
 import threading
 import time
-import urllib.request
 from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any, TypeVar
@@ -24,6 +22,7 @@ import yaml
 from airbot import hosting, workspace
 from airbot.errors import AirbotError, JobError
 from airbot.workspace import HOME, Workspace, WorkspaceError
+from tests._serving import free_port, wait_for_page
 
 ROOT = Path(__file__).resolve().parents[1]
 T = TypeVar("T")
@@ -359,12 +358,6 @@ def test_zero_gpu_trains_in_process_with_the_same_files(fresh_home: Path, tmp_pa
 
 
 # --- a Space as Spaces builds it ---------------------------------------------------------------
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def test_a_space_installs_cpu_torch_and_starts(tmp_path: Path) -> None:
     """A fresh venv resolves requirements.txt as a Space's build does (``pip install -r``; here with
     ``--dry-run``: the full install of ~100 packages is too slow for CI) to the pins and CPU torch;
@@ -384,7 +377,7 @@ def test_a_space_installs_cpu_torch_and_starts(tmp_path: Path) -> None:
              if chosen.get(_canonical(name), "").split("+")[0] != version}
     assert not wrong, wrong
 
-    port = _free_port()
+    port = free_port()
     home = tmp_path / "space-home"
     env = {**os.environ, "SPACE_ID": "someone/airbot", "SYSTEM": "spaces", "GRADIO_SERVER_NAME": "127.0.0.1",
            "GRADIO_SERVER_PORT": str(port), "HOME": str(home), "OAUTH_CLIENT_ID": "stand-in",
@@ -396,7 +389,8 @@ def test_a_space_installs_cpu_torch_and_starts(tmp_path: Path) -> None:
     app = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
                            stderr=subprocess.PIPE, start_new_session=True)
     try:
-        page = _wait_for_page(f"http://127.0.0.1:{port}/", app, timeout_s=240)
+        page = wait_for_page(f"http://127.0.0.1:{port}/", app, 240,
+                             lambda: app.stderr.read().decode(errors="replace") if app.stderr else "")
         assert "airbot" in page
         from gradio_client import Client
 
@@ -417,16 +411,3 @@ def test_a_space_installs_cpu_torch_and_starts(tmp_path: Path) -> None:
 
 def _canonical(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
-
-
-def _wait_for_page(url: str, proc: subprocess.Popen, timeout_s: float) -> str:
-    deadline = time.time() + timeout_s
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            raise AssertionError(f"app.py exited ({proc.returncode}): {proc.stderr.read()[-2000:] if proc.stderr else ''}")
-        try:
-            with urllib.request.urlopen(url, timeout=2) as resp:
-                return resp.read().decode()
-        except OSError:
-            time.sleep(0.5)
-    raise AssertionError(f"no page within {timeout_s} s")

@@ -21,7 +21,6 @@ import re
 import resource
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -37,6 +36,7 @@ import pytest
 from airbot.config import load_config
 from airbot.errors import AirbotError
 from airbot.samples import sample_path
+from tests._serving import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 POLICY = ("# Baggage\n\n2.1 Each passenger may check one bag of up to 23 kg for free.\n\n"
@@ -130,9 +130,7 @@ def site(tmp_path_factory: pytest.TempPathFactory, bad: Path) -> Iterator[Site]:
         mp.setenv("AIRBOT_HOME", str(home))
         mp.setenv("AIRBOT_MAX_UPLOAD_MB", str(UPLOAD_LIMIT_MB))
         _seed(home, outside, bad)
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            port = sock.getsockname()[1]
+        port = free_port()
         demo = build_app(load_config())
         demo.queue().launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True,
                             **serve_options())

@@ -273,8 +273,10 @@ def resume_training(run_dir: Path) -> Path:
     held = read_lock()
     if held is not None:
         raise JobError(_busy_message(held))
+    checkpoint = latest_checkpoint(run_dir)
+    assert checkpoint is not None  # check_training_target refused a run without one
     acquire_lock(run_dir.name)
-    step = checkpoint_step(latest_checkpoint(run_dir) or run_dir)
+    step = checkpoint_step(checkpoint)
     return _enqueue(run_dir, config, data_path, resume=True, message=f"resuming from step {step}")
 
 

@@ -111,7 +111,7 @@ class CheckpointEvery(TrainerCallback):
     By time rather than steps: a step takes 0.2 s on a GPU and 5 s on a busy CPU, and what a
     user loses to a crash or a Space restart is minutes, not steps. The trainer writes its own
     format (``checkpoint-N/``: weights, optimizer, scheduler, RNG, data position) and keeps the
-    latest only (``save_total_limit=1``); ``airbot.train.runs.latest_checkpoint`` finds it.
+    latest only (``save_total_limit=1``); ``airbot.train.checkpoints.latest_checkpoint`` finds it.
     """
 
     def __init__(self, seconds: float) -> None:
@@ -122,7 +122,7 @@ class CheckpointEvery(TrainerCallback):
         self.last = time.monotonic()
 
     def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
-        if self.seconds > 0 and time.monotonic() - self.last >= self.seconds and state.global_step < state.max_steps:
+        if time.monotonic() - self.last >= self.seconds and state.global_step < state.max_steps:
             control.should_save = True
 
     def on_save(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:

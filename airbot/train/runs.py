@@ -250,6 +250,14 @@ def usable_runs() -> list[RunInfo]:
     return [r for r in list_runs() if is_usable(r)]
 
 
+def default_run() -> str | None:
+    """The run every picker preselects: the newest finished run, else the newest partial one (a
+    cancelled run should not win over a complete one just because it is newer)."""
+    found = usable_runs()
+    done = [r for r in found if r.phase == "done"]
+    return (done or found)[0].name if found else None
+
+
 def is_usable(info: RunInfo) -> bool:
     """Done, or cancelled with a partial adapter, and the adapter really is on disk."""
     finished = info.phase == "done" or (info.phase == "cancelled" and info.partial)

@@ -19,7 +19,7 @@ from airbot.bots import arena
 from airbot.bots.kinds import MAX_QUESTION_CHARS, Answer, ChatBot, check_question, make_bot
 from airbot.errors import AirbotError
 from airbot.storage import store_root
-from airbot.train.runs import run_label, run_path, usable_runs
+from airbot.train.runs import default_run, run_label, run_path, usable_runs
 from airbot.ui.errors import user_errors
 from airbot.ui.state import AppState, root_block
 
@@ -202,17 +202,9 @@ def export(turns: list[dict]) -> str:
     return str(arena.export_conversation(turns, path))
 
 
-def default_run() -> str | None:
-    """The newest finished run, else the newest partial one: a cancelled run should not win the
-    pre-selection over a complete one just because it is newer."""
-    found = usable_runs()
-    done = [r for r in found if r.phase == "done"]
-    return (done or found)[0].name if found else None
-
-
 def _refresh(_made: str | None = None) -> tuple[Any, Any]:
     runs, indexes = run_choices(), arena.list_indexes()
-    return (gr.Dropdown(choices=runs, value=default_run()),
+    return (gr.Dropdown(choices=runs, value=default_run()),  # one rule with the Evaluate tab
             gr.Dropdown(choices=indexes, value=indexes[0] if indexes else None))
 
 

@@ -47,10 +47,13 @@ def index_choices() -> list[str]:
 
 
 def newest_pickers(_made: str | None = None) -> tuple[Any, Any]:
-    """Both pickers with the user's newest loadable run and newest index preselected (a page load,
-    a run that just finished, an index just built); 'no run'/'no index' only when there is none."""
+    """Both pickers with the user's newest run (``runs.default_run``, as in Chat) and newest index
+    preselected (a page load, a run that just finished, an index just built); 'no run'/'no index'
+    only when there is none."""
+    from airbot.train.runs import default_run
+
     runs, indexes = run_choices(), index_choices()
-    return (gr.Dropdown(choices=runs, value=runs[1][1] if len(runs) > 1 else NO_RUN),
+    return (gr.Dropdown(choices=runs, value=default_run() or NO_RUN),
             gr.Dropdown(choices=indexes, value=indexes[1] if len(indexes) > 1 else NO_INDEX))
 
 

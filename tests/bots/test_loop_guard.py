@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -15,8 +15,8 @@ def _tokens(text: str) -> list[str]:
     return re.findall(r"\S+\s*|\s+", text)
 
 
-def _guarded(text: str) -> tuple[str, bool]:
-    """The guarded text of a word-by-word stream of ``text``, and whether the source was closed."""
+def _guarded(text: str, guard: Callable[[Iterator[str]], Iterator[str]] = stop_repeats) -> tuple[str, bool]:
+    """The ``guard``ed text of a word-by-word stream of ``text``, and whether the source was closed."""
     closed: list[bool] = []
 
     def source() -> Iterator[str]:
@@ -25,7 +25,7 @@ def _guarded(text: str) -> tuple[str, bool]:
         finally:
             closed.append(True)
 
-    return "".join(stop_repeats(source())), bool(closed)
+    return "".join(guard(source())), bool(closed)
 
 
 def test_a_loop_is_cut_at_its_first_repeated_sentence_and_the_source_closed() -> None:
@@ -77,12 +77,5 @@ def test_closing_a_generate_stream_early_stops_generate() -> None:
     ("Under A3 and E4, the exit fee is EUR 75.", "Under A3 and E4, the exit fee is EUR 75."),
 ])
 def test_decoding_stops_at_a_label_run_or_a_loop_inside_a_sentence(text: str, kept: str) -> None:
-    closed: list[bool] = []
-
-    def source() -> Iterator[str]:
-        try:
-            yield from _tokens(text)
-        finally:
-            closed.append(True)
-
-    assert "".join(stop_degenerate(source())).rstrip() == kept and closed
+    guarded, closed = _guarded(text, stop_degenerate)
+    assert guarded.rstrip() == kept and closed

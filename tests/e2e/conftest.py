@@ -12,16 +12,15 @@ from Debian (``/usr/bin/chromium``); ``playwright install`` is never needed.
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from tests._serving import free_port, wait_for_page
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path(os.environ.get("AIRBOT_CHROMIUM", "/usr/bin/chromium"))
@@ -42,12 +41,6 @@ class LiveApp:
         return self.log.read_text(errors="replace")[-chars:] if self.log.is_file() else ""
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def _fresh_home(root: Path) -> Path:
     """An empty AIRBOT_HOME sharing the session's converted models (read-only use)."""
     home = root / "home"
@@ -56,20 +49,6 @@ def _fresh_home(root: Path) -> Path:
     models.mkdir(parents=True, exist_ok=True)
     (home / "models").symlink_to(models, target_is_directory=True)
     return home
-
-
-def _wait_until_up(url: str, proc: subprocess.Popen, log: Path) -> None:
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"the app exited with {proc.returncode}:\n{log.read_text(errors='replace')[-3000:]}")
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.3)
-    raise RuntimeError(f"the app did not answer at {url} within {START_TIMEOUT_S}s")
 
 
 @pytest.fixture(scope="session")
@@ -89,7 +68,7 @@ def live_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveApp]:
                                  "--config", str(recipe)],
                                 cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
     try:
-        _wait_until_up(url, proc, log)
+        wait_for_page(url, proc, START_TIMEOUT_S, lambda: log.read_text(errors="replace"))
         yield LiveApp(url, home, log)
     finally:
         proc.terminate()

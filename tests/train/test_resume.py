@@ -44,6 +44,13 @@ def test_a_killed_run_resumes_from_its_checkpoint_and_finishes(fresh_home: Path,
         time.sleep(0.05)
     os.killpg(proc.pid, signal.SIGKILL)  # no chance to save anything
     proc.wait()
+    while True:  # the whole process group gone, so nothing still holds the run's locks
+        try:
+            os.killpg(proc.pid, 0)
+        except ProcessLookupError:
+            break
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
     at = checkpoints.checkpoint_step(checkpoints.latest_checkpoint(run_dir))  # type: ignore[arg-type]
     assert 3 <= at < STEPS and runs.read_status(run_dir)["phase"] != "done"
 
@@ -53,13 +60,13 @@ def test_a_killed_run_resumes_from_its_checkpoint_and_finishes(fresh_home: Path,
         assert time.monotonic() < deadline + 300, runs.read_status(run_dir)
         time.sleep(0.5)
     status = runs.read_status(run_dir)
-    assert status["phase"] == "done" and status["summary"]["steps"] == STEPS
     log = (run_dir / "train.log").read_text()
+    assert status["phase"] == "done" and status["summary"]["steps"] == STEPS, (status, log[-3000:])
     assert f"resuming from the checkpoint after step {at}" in log
     assert f"step {at + 1}/{STEPS}" in log.split("resuming from")[-1]  # it went on, not back to step 1
     assert "step 1/" not in log.split("resuming from")[-1]
     steps = [m["step"] for m in train_status.read_metrics(run_dir) if "loss" in m]
-    assert steps == list(range(1, STEPS + 1))  # each step once in the loss chart
+    assert steps == list(range(1, STEPS + 1)), (at, steps)  # each step once in the loss chart
     assert runs.has_adapter(run_dir) and checkpoints.latest_checkpoint(run_dir) is None  # checkpoints dropped at the end
 
     assert "--resume" in status.get("command", "")  # the command it ran, as the Train tab shows it

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,6 +14,7 @@ from airbot.samples import sample_path
 from airbot.ui import data_tab
 from airbot.ui.app import build_app
 from airbot.ui.errors import user_errors
+from tests._serving import free_port
 from tests.data.test_dataset import BAD_FILES, make_bad_file
 
 
@@ -28,9 +28,7 @@ def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
     (home / "models").symlink_to(Path(os.environ["AIRBOT_HOME"]) / "models", target_is_directory=True)
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("AIRBOT_HOME", str(home))
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            port = sock.getsockname()[1]
+        port = free_port()
         demo = build_app()
         demo.queue().launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
         try:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import shlex
-import socket
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,6 +18,7 @@ from airbot.train import jobs, runs
 from airbot.train import status as train_status
 from airbot.ui import train_tab
 from airbot.ui.state import AppState
+from tests._serving import free_port
 
 API_NAMES = ["train_start", "train_status", "train_cancel", "train_resume", "runs_list", "run_download",
              "run_export_merged"]
@@ -42,9 +42,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[object, P
             (run_dir / "adapter" / "adapter_config.json").write_text(json.dumps({"peft_type": peft_type}))
         with gr.Blocks() as demo, gr.Tab("Train"):
             train_tab.build(AppState(config=load_config()))
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            port = sock.getsockname()[1]
+        port = free_port()
         demo.queue().launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
         try:
             yield Client(f"http://127.0.0.1:{port}/", verbose=False), home

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -24,6 +23,7 @@ import pytest
 
 from airbot import workspace
 from airbot.workspace import Workspace
+from tests._serving import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 QA_CSV = ("question,answer\nWhat is the cabin bag limit?,One cabin bag of 8 kg.\n"
@@ -46,12 +46,6 @@ class Pair:
     alice_ws: Workspace
     bob_ws: Workspace
     sleeper: subprocess.Popen
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _hf_cookie(url: str, name: str) -> str:
@@ -107,7 +101,7 @@ def pair(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
             mp.delenv("AIRBOT_AUTH", raising=False)
             mp.setattr(gradio.oauth, "_get_mocked_oauth_info", lambda: HF_PROFILE)  # the stand-in profile
         mp.setattr(workspace, "_strict", True)
-        port = _free_port()
+        port = free_port()
         url = f"http://127.0.0.1:{port}/"
         with workspace.using(workspace.NOBODY):
             demo = build_app(private=True, hf_login=how == "hf")
