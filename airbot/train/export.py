@@ -52,25 +52,32 @@ def _fresh(target: Path, source: Path) -> bool:
 
 
 def adapter_zip(run: str | Path) -> Path:
-    """``exports/<run>-adapter.zip`` of the saved adapter (or full model), rebuilt only when it changed."""
-    run_dir = _run_dir(run)
-    source = adapter_dir(run_dir)
-    target = run_dir / "exports" / f"{run_dir.name}-adapter.zip"
-    return target if _fresh(target, source) else _zip(source, target)
+    """``exports/<run>-adapter.zip``: the portable adapter export (hub id base, model card)."""
+    return export_download(run, "adapter")
 
 
 def export_merged(run: str | Path) -> Path:
     """``exports/<run>-merged.zip``: the merged export (see ``export_run``) as one download."""
+    return export_download(run, "merged")
+
+
+def export_download(run: str | Path, fmt: Format, quant: Quant = "q8_0", progress: Progress | None = None) -> Path:
+    """One file to hand a browser: the adapter or merged export zipped, or the .gguf file itself.
+    Rebuilt only when the run's weights changed since (a merge or a GGUF takes tens of seconds)."""
     run_dir = _run_dir(run)
-    source = adapter_dir(run_dir)
-    target = run_dir / "exports" / f"{run_dir.name}-merged.zip"
+    source, exports = adapter_dir(run_dir), run_dir / "exports"
+    if fmt == "gguf":
+        target = exports / f"{run_dir.name}-{quant}.gguf"
+        return target if _fresh(target, source) else export_run(run_dir, "gguf", exports, quant=quant,
+                                                                  progress=progress)
+    target = exports / f"{run_dir.name}-{fmt}.zip"
     if _fresh(target, source):
         return target
-    merged = export_run(run_dir, "merged", run_dir / "exports" / "merged")
+    folder = export_run(run_dir, fmt, exports / f".{fmt}-download", progress=progress)
     try:
-        return _zip(merged, target)
+        return _zip(folder, target)
     finally:
-        shutil.rmtree(merged, ignore_errors=True)
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def export_run(run: str | Path, fmt: Format, out: Path | None = None, *, quant: Quant = "q8_0",

@@ -37,9 +37,9 @@ from airbot.workspace import NOBODY, Workspace
 
 VISITOR_COOKIE = "airbot_visitor"
 STORES = {"data_check", "data_use_sample", "kb_add", "kb_use_sample", "kb_replace", "train_start", "eval_run",
-          "policy_change_run", "chat_export", "run_download", "run_export_merged"}
+          "policy_change_run", "chat_export", "run_download", "run_export_merged", "run_export", "run_push"}
 """Events that write into the workspace: refused while a session workspace is over its quota."""
-DOWNLOADS = {"run_download", "run_export_merged", "chat_export"}
+DOWNLOADS = {"run_download", "run_export_merged", "run_export", "chat_export"}
 """Events that return a file of the workspace: Gradio serves only files under the temp or working
 folder, so the file is handed over as a private copy there (AIRBOT_HOME may be /data/airbot)."""
 DOWNLOAD_KEEP_S = 3600

@@ -25,10 +25,9 @@ from airbot.knowledge.index import KnowledgeBase, check_documents, open_shared
 from airbot.knowledge.readers import SUPPORTED
 from airbot.text import addresses_model
 from airbot.ui.errors import user_errors
-from airbot.ui.state import AppState, root_block
+from airbot.ui.state import TRACK, AppState, root_block
 
 DEFAULT_INDEX = "default"
-TRACK = gr.Progress()  # Gradio injects a live tracker where a parameter defaults to a Progress
 DOC_COLUMNS = ["document", "version", "chunks", "added", "sha256"]
 CHUNK_COLUMNS = ["clause / page", "section", "text", "flag"]
 INSTRUCTION_FLAG = "⚠ addresses the model: those sentences are left out of the bots' prompts and never quoted"

@@ -10,6 +10,9 @@ import gradio as gr
 
 from airbot.config import AirbotConfig
 
+TRACK = gr.Progress()
+"""The default of a handler's ``progress`` parameter: Gradio injects a live tracker where one defaults to a Progress."""
+
 
 @dataclass
 class AppState:

@@ -36,18 +36,22 @@ from airbot.train import status as run_status
 from airbot.train.checkpoints import latest_checkpoint
 from airbot.train.learned import read_learned
 from airbot.ui.errors import user_errors
-from airbot.ui.state import AppState, root_block
+from airbot.ui.state import TRACK, AppState, root_block
 
 METHOD_LABELS: dict[Method, str] = {"qlora": "QLoRA: 4-bit base + LoRA (default)", "lora": "LoRA",
                                      "full": "Full fine-tuning", "prompt": "Prompt tuning", "prefix": "Prefix tuning"}
 METHOD_NOTES = {
     "qlora": "Base weights stored in 4 bits, small LoRA adapters trained on top: the least memory, "
-             "the budget option of the seed.",
+             "the budget option.",
     "lora": "Frozen base, small low-rank adapters on every linear layer: fast, a few MB to save.",
     "full": "Every weight is trained: the most capacity, the most forgetting, a whole model (~540 MB) to save.",
     "prompt": "Only 20 soft-prompt vectors are learned: tiny, forgets nothing, learns style more than facts.",
     "prefix": "Learned key/value prefixes at every layer: tiny, a little more capacity than prompt tuning.",
 }
+EXPORT_LABELS = {"adapter": "Adapter (PEFT, zip)", "merged": "Merged model (safetensors, zip)",
+                 "gguf": "GGUF (llama.cpp)"}
+GGUF_QUANTS = ("q8_0", "q4_1", "f16")
+"""The Export row's choices; the same names as ``airbot.train.export.FORMATS`` / ``train.gguf.QUANTS``."""
 AUTO_EPOCHS = 0.0
 """What the Epochs box and /train_start's epochs argument send for 'auto' (see the module docstring)."""
 PRESETS = {"Auto: learn the set (epochs from its size)": AUTO_EPOCHS, "Quick look (1 epoch: it will not learn the set)": 1.0}
@@ -294,21 +298,64 @@ def runs_list() -> list[dict[str, Any]]:
 
 
 def run_download(run: str) -> str:
-    """A zip of the run's adapter (or full model)."""
-    from airbot.train.export import adapter_zip
-
-    if not run:
-        raise AirbotError("Pick a run in the list first.")
-    return str(adapter_zip(runs.run_path(run)))
+    """A zip of the run's portable adapter (its base named by hub id, with a model card), or of the
+    whole model for full fine-tuning."""
+    return run_export(run, "adapter")
 
 
 def run_export_merged(run: str) -> str:
     """A zip of the base model with the run's LoRA merged in (safetensors + tokenizer)."""
-    from airbot.train.export import export_merged
+    return run_export(run, "merged")
+
+
+def run_export(run: str, fmt: str = "adapter", quant: str = "q8_0", progress: gr.Progress = TRACK) -> str:
+    """One download of a finished run: the adapter or the merged model as a zip, or a GGUF file for
+    llama.cpp (``quant``: f16, q8_0, q4_1); the same exports as ``python -m airbot export``."""
+    from airbot.train.export import export_download
+
+    run_dir = _export_run(run, fmt, quant)
+    return str(export_download(run_dir, fmt, quant, progress=lambda f, m: progress(f, desc=m)))  # type: ignore[arg-type]
+
+
+def run_push(run: str, fmt: str, quant: str, repo_id: str, public: bool = False,
+             oauth_token: gr.OAuthToken | None = None, progress: gr.Progress = TRACK) -> str:
+    """Export the run and upload it to the Hugging Face Hub (private unless ``public``); returns a
+    Markdown line with the repo's address.
+
+    The token is the signed-in Hugging Face user's (the Space's "Sign in" button). The server's own
+    ``HF_TOKEN`` is used only in the owner's workspace (a local app without logins, like the CLI):
+    a visitor of a shared link must never push with the owner's account."""
+    from airbot import workspace
+    from airbot.train.export import export_run, push_to_hub
+
+    repo_id = (repo_id or "").strip()
+    if not repo_id:
+        raise AirbotError("Write the Hub repo to push to, as OWNER/NAME (e.g. your-name/my-airbot).")
+    token = oauth_token.token if oauth_token is not None else None
+    if token is None and workspace.current() != workspace.HOME:
+        raise AirbotError("Sign in with Hugging Face (button at the top) to push to your account.")
+    run_dir = _export_run(run, fmt, quant)
+    path = export_run(run_dir, fmt, quant=quant, progress=lambda f, m: progress(f * 0.8, desc=m))  # type: ignore[arg-type]
+    progress(0.85, desc=f"uploading to {repo_id}")
+    url = push_to_hub(path, repo_id, private=not public, token=token)
+    return f"Pushed the {fmt} export of **{run_dir.name}** to [{repo_id}]({url}) ({'public' if public else 'private'})."
+
+
+def _export_run(run: str, fmt: str, quant: str) -> Path:
+    """The run folder of an export request, after checking what was asked for."""
+    from airbot.train.export import FORMATS
+    from airbot.train.gguf import QUANTS
 
     if not run:
         raise AirbotError("Pick a run in the list first.")
-    return str(export_merged(runs.run_path(run)))
+    if fmt not in FORMATS:
+        raise AirbotError(f"Unknown export format '{fmt}'; choose one of {', '.join(FORMATS)}.")
+    if fmt == "gguf" and quant not in QUANTS:
+        raise AirbotError(f"Unknown GGUF weights '{quant}'; choose one of {', '.join(QUANTS)}.")
+    run_dir = runs.run_path(run)
+    if runs.read_status(run_dir).get("phase") in runs.ACTIVE_PHASES:
+        raise AirbotError(f"Run '{run}' is still training; export it when it has finished.")
+    return run_dir
 
 
 def poll(run: str, last_phase: str) -> tuple[Any, ...]:
@@ -382,11 +429,27 @@ def build(state: AppState) -> None:
     log = gr.Textbox(label="Log", lines=8, max_lines=8, autoscroll=True, interactive=False)
     gr.Markdown("### Runs")
     history = gr.Dataframe(history_frame(), interactive=False, wrap=True)
+    gr.Markdown("### Take a run elsewhere\n"
+                "**Adapter**: the PEFT folder (its base named by hub id, with a model card) for "
+                "`PeftModel.from_pretrained`. **Merged**: a standalone model for plain `transformers` or vLLM, "
+                "whose chat template carries the system prompt it was trained with. **GGUF**: one file for "
+                "llama.cpp (`llama-server -m FILE`). The same as `python -m airbot export`.")
     with gr.Row():
-        picked = gr.Dropdown(label="Run to download", choices=[], allow_custom_value=True, scale=3)
-        download = gr.Button("Download adapter (zip)", scale=1)
-        export = gr.Button("Export merged model (zip)", scale=1)
+        picked = gr.Dropdown(label="Run", choices=[], allow_custom_value=True, scale=2)
+        fmt = gr.Radio([(EXPORT_LABELS[f], f) for f in EXPORT_LABELS], value="adapter", label="Format", scale=3)
+        quant = gr.Dropdown(list(GGUF_QUANTS), value="q8_0", label="GGUF weights", visible=False, scale=1)
+    with gr.Row():
+        download = gr.Button("Export and download", variant="primary", elem_id="run-export")
     file_out = gr.File(label="Download", interactive=False)
+    with gr.Accordion("Push to the Hugging Face Hub", open=False):
+        gr.Markdown("Uploads the export above to a model repo of your account, **private** unless you tick "
+                    "Public. On a Space, sign in with Hugging Face first; on your own machine the `HF_TOKEN` "
+                    "environment variable is used. The token is never shown or logged.")
+        with gr.Row():
+            repo = gr.Textbox(label="Repo (OWNER/NAME)", placeholder="your-name/my-airbot", scale=3)
+            public = gr.Checkbox(label="Public", value=False, scale=1)
+            push = gr.Button("Push", scale=1)
+        pushed = gr.Markdown("")
     timer = gr.Timer(1.0, active=False)  # started by Start or a page load that finds a run in flight
 
     settings: list[gr.Dropdown | gr.Radio | gr.Number] = [dataset, method, epochs, max_steps, lr, lora_r, lora_alpha,
@@ -425,8 +488,12 @@ def build(state: AppState) -> None:
     # a clicked run is shown above (status, chart, log), so a stopped one can be resumed from there
     history.select(_clicked_run, None, run_box, api_visibility="private").then(
         poll, [run_box, phase_state], poll_outputs, api_visibility="private", show_progress="hidden")
-    download.click(user_errors(run_download), picked, file_out, api_name="run_download")
-    export.click(user_errors(run_export_merged), picked, file_out, api_name="run_export_merged")
+    fmt.change(lambda f: gr.Dropdown(visible=f == "gguf"), fmt, quant, api_visibility="private",
+               show_progress="hidden")
+    download.click(user_errors(run_export), [picked, fmt, quant], file_out, api_name="run_export")
+    push.click(user_errors(run_push), [picked, fmt, quant, repo, public], pushed, api_name="run_push")
+    gr.api(user_errors(run_download), api_name="run_download")
+    gr.api(user_errors(run_export_merged), api_name="run_export_merged")
     gr.api(user_errors(train_status), api_name="train_status")
     gr.api(user_errors(train_cancel), api_name="train_cancel")
     gr.api(user_errors(runs_list), api_name="runs_list")

@@ -112,3 +112,50 @@ def test_push_sends_the_export_and_its_card_privately(run_dir: Path, tmp_path: P
     assert {"adapter_config.json", "README.md", "adapter_model.safetensors"} <= set(hub.files)
     assert "base_model: HuggingFaceTB/SmolLM2-135M-Instruct" in hub.files["README.md"]
     assert "hf_secret" not in "".join(hub.files.values())
+
+
+def test_the_train_tab_pushes_with_the_visitors_own_login_never_the_owners_token(
+        run_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """On a shared app a visitor's push uses their Hugging Face sign-in; the server's HF_TOKEN is the
+    owner's and serves only the owner's own workspace (a local app, like the CLI)."""
+    import os
+    import shutil
+
+    import gradio as gr
+    import huggingface_hub
+
+    from airbot import workspace
+    from airbot.errors import AirbotError
+    from airbot.ui import train_tab
+
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "models").symlink_to(Path(os.environ["AIRBOT_HOME"]) / "models", target_is_directory=True)
+    monkeypatch.setenv("AIRBOT_HOME", str(home))
+    monkeypatch.setenv("HF_TOKEN", "hf_owner")
+    hub = StandInHub()
+    monkeypatch.setattr(huggingface_hub, "HfApi", lambda: hub)
+    visitor = workspace.Workspace.of("session", "a-visitor")
+    with workspace.using(visitor):
+        shutil.copytree(run_dir, workspace.root() / "runs" / "kennel")
+        with pytest.raises(AirbotError, match="Sign in with Hugging Face"):
+            train_tab.run_push("kennel", "adapter", "q8_0", "me/kennel-bot")
+        assert hub.calls == []
+        signed_in = gr.OAuthToken(token="hf_visitor", scope="write-repos", expires_at=4102444800)
+        said = train_tab.run_push("kennel", "adapter", "q8_0", "me/kennel-bot", False, signed_in)
+    assert "[me/kennel-bot](https://huggingface.co/me/kennel-bot)" in said and "private" in said
+    assert hub.calls[0][1]["token"] == "hf_visitor" and hub.calls[0][1]["private"] is True
+    assert "base_model: HuggingFaceTB/SmolLM2-135M-Instruct" in hub.files["README.md"]
+    with workspace.using(workspace.HOME):  # the owner's own app: HF_TOKEN
+        shutil.copytree(run_dir, workspace.root() / "runs" / "kennel")
+        train_tab.run_push("kennel", "adapter", "q8_0", "me/kennel-bot", True)
+    assert hub.calls[-1][1]["token"] == "hf_owner" and hub.calls[-2][1]["private"] is False
+
+
+def test_a_gguf_download_is_built_once(run_dir: Path) -> None:
+    from airbot.train.export import export_download
+
+    first = export_download(run_dir, "gguf", "q4_1")
+    built = first.stat().st_mtime
+    assert first.name == "run-q4_1.gguf" and first.read_bytes()[:4] == b"GGUF"
+    assert export_download(run_dir, "gguf", "q4_1").stat().st_mtime == built  # unchanged run: reused

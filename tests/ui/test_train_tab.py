@@ -21,7 +21,7 @@ from airbot.ui.state import AppState
 from tests._serving import free_port
 
 API_NAMES = ["train_start", "train_status", "train_cancel", "train_resume", "runs_list", "run_download",
-             "run_export_merged"]
+             "run_export_merged", "run_export", "run_push"]
 
 
 @pytest.fixture(scope="module")
@@ -68,6 +68,20 @@ def test_status_list_cancel_and_download_over_http(served: tuple) -> None:
     assert "adapter_config.json" in zipfile.ZipFile(archive).namelist()
     with pytest.raises(Exception, match="no weights to merge"):
         client.predict("prompt-run", api_name="/run_export_merged")
+
+
+def test_export_row_gives_the_portable_adapter_and_checks_what_is_asked(served: tuple) -> None:
+    client, _ = served
+    archive = zipfile.ZipFile(client.predict("lora-run", "adapter", "q8_0", api_name="/run_export"))
+    assert "README.md" in archive.namelist()  # the model card travels with it
+    assert json.loads(archive.read("adapter_config.json"))["base_model_name_or_path"] == \
+        "HuggingFaceTB/SmolLM2-135M-Instruct"  # the hub id, not this machine's model folder
+    with pytest.raises(Exception, match="q2"):
+        client.predict("lora-run", "gguf", "q2", api_name="/run_export")
+    with pytest.raises(Exception, match="Pick a run"):
+        client.predict("", "merged", "q8_0", api_name="/run_export")
+    with pytest.raises(Exception, match="OWNER/NAME"):
+        client.predict("lora-run", "adapter", "q8_0", " ", False, api_name="/run_push")
 
 
 def test_settings_become_a_config_and_a_cli_command(tmp_path: Path) -> None:
