@@ -68,7 +68,7 @@ class ModelConfig:
 class DataConfig:
     """How a training set is read and split."""
 
-    path: str = _f("", "Training file (CSV, TSV, JSON, JSONL, Parquet); empty means the airline sample.")
+    path: str = _f("", "Training file (CSV, TSV, JSON, JSONL, Parquet); empty: given with --data (never the sample unasked).")
     heldout_fraction: float = _f(0.1, "Share of rows kept out of training for evaluation.", lo=0, hi=0.9)
     seed: int = _f(42, "Seed of the deterministic train/held-out split.")
     max_tokens: int = _f(512, "Rows longer than this (chat template included) are rejected.", lo=16, hi=32768)

@@ -44,11 +44,12 @@ def quick_adapter(steps: int) -> Path:
     """A real LoRA adapter from ``steps`` steps of the default recipe (speed does not need a good one)."""
     from airbot.config import load_config
     from airbot.train.finetune import run_finetune
+    from airbot.samples import sample_path
     from airbot.train.runs import create_run
 
     config = load_config(overrides=[f"train.max_steps={steps}", "train.probe=false"])
     run_dir = create_run("bench-chat")
-    run_finetune(config, None, run_dir)
+    run_finetune(config, sample_path("train"), run_dir)
     return run_dir
 
 

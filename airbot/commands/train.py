@@ -23,7 +23,7 @@ def add_train(sub: argparse._SubParsersAction) -> None:
                                    "Also runs under `torchrun --nproc_per_node 2 -m airbot train ...` and "
                                    "`accelerate launch --config_file configs/accelerate/ddp-cpu.yaml -m airbot train ...`.")
     p.add_argument("--data", default=None,
-                   help="Training file (CSV/TSV/JSON/JSONL/Parquet); default: data.path, else the airline sample.")
+                   help="Training file (CSV/TSV/JSON/JSONL/Parquet); default: data.path of the recipe (one of the two is needed).")
     p.add_argument("--out", default=None, help="Run folder to write (default: a new run under AIRBOT_HOME/runs).")
     p.add_argument("--name", default=None, help="Name of the new run when --out is not given.")
     p.add_argument("--method", choices=METHODS, default=None,
@@ -60,6 +60,9 @@ def _run_train(args: argparse.Namespace) -> int:
         check_training_target(out, resume=bool(args.resume))
     recipe = args.config or (str(out / "config.yaml") if args.resume and out is not None else None)
     config = load_config(recipe, [*args.set, *(f"{k}={v}" for k, v in flags.items() if v is not None)])
+    from airbot.train.sft_data import resolve_data_path
+
+    resolve_data_path(config, args.data)  # no file named: said before a run folder is made
     from airbot.train.progress import dist_info  # imports transformers: after the settings are checked
 
     rank, world, _ = dist_info()

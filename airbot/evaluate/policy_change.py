@@ -87,19 +87,18 @@ def read_changes(path: Path, limit: int | None = None) -> list[Change]:
 # --- which documents ----------------------------------------------------------------------------
 def pick_documents(kb: KnowledgeBase, old: str | None, new: Path | None) -> tuple[str, Path]:
     """The indexed document to replace and its new version. Defaults: the only document of the
-    index (or the shipped policy when the index holds it among others, with its shipped version 2)."""
+    index; its new version must be given, except for the shipped policy (its shipped version 2).
+    An index of several documents never defaults to the shipped one: the user names theirs."""
     from airbot.samples import sample_path
 
     indexed = [d.name for d in kb.documents()]
     if old:
         name = Path(old).name
     else:
-        sample_names = {sample_path("policy").name, sample_path("policy_pdf").name}
-        found = [n for n in indexed if n in sample_names]
-        if not found and len(indexed) != 1:
+        if len(indexed) != 1:
             raise AirbotError(f"Which document changed? The index holds {', '.join(indexed) or 'nothing'}; "
                               f"pass --old NAME and --new FILE.")
-        name = found[0] if found else indexed[0]
+        name = indexed[0]
     if name not in indexed:
         raise AirbotError(f"'{name}' is not in the index '{kb.root.name}' (it holds {', '.join(indexed) or 'nothing'}); "
                           f"pass --old with one of those names.")

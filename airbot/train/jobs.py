@@ -17,7 +17,7 @@ ZeroGPU Space a subprocess would not get the GPU, so the run trains in the app's
 same cancel flag.
 
     python -c "from airbot.train.jobs import start_training; from airbot.config import load_config; \\
-               print(start_training(load_config(), None))"
+               print(start_training(load_config(), 'airbot/samples/airline_train.jsonl'))"
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ train tokens/s of earlier runs of the same method here (read from their status.j
 constants measured on a 2-core laptop CPU (see bench/train_speed.py)::
 
     python -c "from airbot.train.preflight import preflight; from airbot.config import load_config; \\
-               print(preflight(load_config(), None))"
+               print(preflight(load_config(), 'airbot/samples/airline_train.jsonl'))"
 """
 
 from __future__ import annotations

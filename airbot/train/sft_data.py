@@ -4,8 +4,8 @@ Only the assistant answers and their end-of-turn token are learned (labels are -
 using the base model's own chat template and the bots' system prompt, so the model is trained
 on exactly what chat will show it::
 
-    python -c "from airbot.train.sft_data import prepare_data; from airbot.config import load_config; \\
-               from airbot.models import load_tokenizer; print(prepare_data(load_config(), None, load_tokenizer()))"
+    python -c "from airbot.train.sft_data import prepare_data, SAMPLE_DATA; from airbot.config import load_config; \\
+               from airbot.models import load_tokenizer; print(prepare_data(load_config(), SAMPLE_DATA, load_tokenizer()))"
 """
 
 from __future__ import annotations
@@ -27,8 +27,12 @@ SAMPLE_DATA = sample_path("airline_train.jsonl")
 
 
 def resolve_data_path(config: AirbotConfig, data: Path | str | None) -> Path:
-    """The explicit file, else data.path from the config, else the shipped airline sample."""
-    path = Path(data or config.data.path or SAMPLE_DATA).expanduser()
+    """The explicit file, else data.path from the config. Never the shipped sample unasked: a user
+    who forgot --data would otherwise train on an airline's answers and believe it was their own."""
+    if not (data or config.data.path):
+        raise DataError(f"No training data: pass --data FILE (CSV, TSV, JSON, JSONL or Parquet) or set data.path in "
+                        f"the recipe. To try the airline example: --data {SAMPLE_DATA}")
+    path = Path(data or config.data.path).expanduser()
     if not path.is_file():
         raise DataError(f"Training file {path} does not exist. Pass --data FILE (CSV, TSV, JSON, JSONL or Parquet) "
                         f"or pick a dataset in the Train tab.")

@@ -44,5 +44,10 @@ def test_user_mistakes_are_one_line_and_exit_2(fresh_home: Path, capsys: pytest.
     assert err.startswith("error:") and "train.epoch" in err and "Traceback" not in err
     assert main(["train", "--data", "/nonexistent.csv", "--out", str(fresh_home / "x")]) == 2
     assert "does not exist" in capsys.readouterr().err
+    # no --data and no data.path: an error that names the fix, never the airline sample in silence
+    assert main(["train", "--out", str(fresh_home / "y"), "--max-steps", "1"]) == 2
+    err = capsys.readouterr().err
+    assert "No training data: pass --data FILE" in err and "airline_train.jsonl" in err
+    assert not (fresh_home / "y").exists()  # refused before a run folder is made
     assert main(["runs", "delete", "nope"]) == 2
     assert "no run" in capsys.readouterr().err
