@@ -303,7 +303,8 @@ def policy_summary(names: list[str], results: list[ChangeResult], rag_update_s: 
     """eval.json keys: ``policy_change`` maps each bot to {new, old, neither} counts (what the
     guide reads), ``policy_change_questions`` holds the per-question rows."""
     counts = {b: {o: sum(1 for r in results if r.bot == b and r.outcome == o) for o in OUTCOMES} for b in names}
-    return {"policy_change": counts, "bots": counts, "rag_update_s": rag_update_s,
+    # no "bots" key: merged into an eval.json, it would replace the per-bot accuracy table
+    return {"policy_change": counts, "rag_update_s": rag_update_s,
             "retrain_s": estimate["retrain_s"] if estimate else None,
             "retrain_estimate": estimate,
             "policy_change_questions": [asdict(r) for r in results],

@@ -83,6 +83,12 @@ def test_guide_reads_a_saved_evaluation(scripted: Path, tmp_path: Path) -> None:
               "rag_update_s": 0.8, "retrain_s": 1200.0}
     path = eval_report.merge_policy(report.out_dir, policy)
     evidence = Evidence.from_eval_json(json.loads(path.read_text()))
+    # a real policy-change result merged in keeps the per-bot accuracy table (it used to replace it)
+    from airbot.evaluate.policy_change import policy_summary
+
+    real = policy_summary(["rag"], [], 0.8, None, "policy.md", tmp_path / "v2.md", True)
+    merged = json.loads(eval_report.merge_policy(report.out_dir, real).read_text())
+    assert merged["bots"]["rag"]["fact_accuracy"] == 1.0 and merged["policy_change"] == real["policy_change"]
     assert evidence.bots["rag"].fact_accuracy == 1.0 and evidence.bots["finetuned"].n == 3
     assert evidence.policy_change == {"rag": "new", "finetuned": "old"}
     rec = recommend(replace(PRESETS["Airline FAQs"], knowledge_change="weekly"), evidence)
