@@ -77,7 +77,8 @@ def grade(ans: Answer, row: dict[str, Any]) -> dict[str, Any]:
             "model": model.correct and not ans.refused, "extract": ans.mode == "extract",
             "refused": ans.refused, "garbage": shows_garbage(ans), "mode": ans.mode,
             "flags": final.flags, "model_flags": model.flags, "check_flags": list(ans.flags), "answer": ans.text,
-            "model_text": ans.model_text,
+            "model_text": ans.model_text, "best_score": ans.best_score, "threshold": ans.threshold,
+            "evidence_score": ans.evidence_score, "source_texts": [s.text for s in ans.sources[:3]],
             "sources": [s.clause or s.section for s in ans.sources], "latency_s": ans.timings.total_s}
 
 
@@ -129,7 +130,9 @@ def answers(config: AirbotConfig, kb: KnowledgeBase, held: list[dict[str, Any]],
             print(f"  oos {'refused ' if a.refused else 'ANSWERED'} {a.question[:60]!r} -> {a.text[:90]!r}")
     return {"graded": graded, "oos_refused": sum(a.refused for a in oos_answers), "oos_n": len(oos),
             "oos": [{"question": a.question, "refused": a.refused, "mode": a.mode, "answer": a.text,
-                     "best_score": a.best_score, "threshold": a.threshold, "flags": list(a.flags)} for a in oos_answers],
+                     "best_score": a.best_score, "threshold": a.threshold, "flags": list(a.flags),
+                     "model_text": a.model_text, "evidence_score": a.evidence_score,
+                     "source_texts": [s.text for s in a.sources[:3]]} for a in oos_answers],
             "oos_garbage": sum(shows_garbage(a) for a in oos_answers if not a.refused),
             "mean_latency_s": statistics.fmean(latencies) if latencies else 0.0}
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import queue
+import random
 import threading
 import time
 from collections.abc import Iterator, Mapping
@@ -104,17 +105,30 @@ def preferences_path() -> Path:
 
 
 def record_vote(vote: str, question: str, left: Mapping[str, Any], right: Mapping[str, Any],
-                settings: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """Append one vote (question, both answers, which bots, their settings) to the preference log."""
+                settings: Mapping[str, Any] | None = None, blind: bool = False) -> dict[str, Any]:
+    """Append one vote (question, both answers, which bots, their settings) to the preference log;
+    ``blind``: the voter saw the answers without the bots' names (the guide trusts those more)."""
     if vote not in VOTES:
         raise AirbotError(f"Vote '{vote}' is not one of {', '.join(VOTES)}.")
     if not question.strip() or not left.get("answer") or not right.get("answer"):
         raise AirbotError("Ask a question and let both bots answer before voting.")
-    record = {"time": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "vote": vote, "question": question,
-              "left": dict(left), "right": dict(right), "settings": dict(settings or {})}
+    record: dict[str, Any] = {"time": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "vote": vote, "question": question,
+                              "left": dict(left), "right": dict(right), "settings": dict(settings or {})}
+    if blind:
+        record["blind"] = True
     with preferences_path().open("a", encoding="utf-8") as fh:
         fh.write(json.dumps(record, ensure_ascii=False, default=str) + "\n")
     return record
+
+
+def blind_pair(available: list[str], rng: random.Random | None = None) -> tuple[str, str]:
+    """Two different bots of ``available`` in random order, for a blind comparison: which two and
+    which is "A" are both drawn, so neither position nor habit tells the voter who is who."""
+    if len(set(available)) < 2:
+        raise AirbotError("A blind comparison needs two bots: pick a fine-tuned run or a knowledge index (the base "
+                          "model is always there).")
+    first, second = (rng or random.SystemRandom()).sample(sorted(set(available)), 2)
+    return first, second
 
 
 def read_votes() -> list[dict[str, Any]]:

@@ -89,6 +89,7 @@ class Answer:
     mode: Mode = "generated"
     model_text: str = ""  # what the model wrote, shown or not ("" for a refusal)
     flags: list[str] = field(default_factory=list)  # why the model's text was replaced by the extract
+    evidence_score: float | None = None  # RAG bots: the best evidence sentence's score (grounding.select_evidence)
 
     def reading(self) -> str:
         """One short line saying what the user is reading (the Chat tab shows it under the answer)."""
@@ -113,7 +114,7 @@ class Answer:
         return {"bot": self.bot, "question": self.question, "answer": self.text, "refused": self.refused,
                 "mode": self.mode, "model_text": self.model_text, "flags": list(self.flags),
                 "sources": [asdict(s) for s in self.sources], "timings": timings,
-                "best_score": self.best_score, "threshold": self.threshold}
+                "best_score": self.best_score, "threshold": self.threshold, "evidence_score": self.evidence_score}
 
 
 class Retrieval(NamedTuple):
@@ -134,6 +135,7 @@ class Final(NamedTuple):
     mode: Mode
     model_text: str
     flags: tuple[str, ...] = ()
+    evidence_score: float | None = None
 
 
 @runtime_checkable
@@ -183,7 +185,8 @@ class Reply:
         final = self.final or Final("".join(parts), "refused" if found.refusal is not None else "generated",
                                     "" if found.refusal is not None else "".join(parts))
         self.answer = Answer(self.bot.name, self.question, final.text, found.sources, timings, final.mode == "refused",
-                             found.best, found.threshold, final.mode, final.model_text, list(final.flags))
+                             found.best, found.threshold, final.mode, final.model_text, list(final.flags),
+                             final.evidence_score)
 
     def _deltas(self, stats: GenerationStats) -> Iterator[str]:
         """Retrieve, then either the refusal or the model's stream, then its citation markers when
@@ -285,11 +288,12 @@ class RagBot(ChatBot):
                                    sentences=QUOTED_SENTENCES)
         context = " ".join(passage_text(s) for s in shown)
         flags = check_answer(model_text, question, evidence, context)
+        score = round(evidence[0].score, 4) if evidence else None
         if not flags:
-            return Final(text + self.citation(sources), "generated", model_text)
+            return Final(text + self.citation(sources), "generated", model_text, (), score)
         if not evidence:  # nothing quotable (every sentence spoke to the model): say so rather than show it
             return Final(self.rag.refusal, "refused", model_text, flags)
-        return Final(extract_text(quoted(evidence)), "extract", model_text, flags)
+        return Final(extract_text(quoted(evidence)), "extract", model_text, flags, score)
 
     def messages(self, question: str, history: list[Message] | None, sources: list[Source]) -> list[Message]:
         shown = sources[: max(1, self.rag.context_chunks)]

@@ -23,7 +23,7 @@ def add_train(sub: argparse._SubParsersAction) -> None:
                                    "Also runs under `torchrun --nproc_per_node 2 -m airbot train ...` and "
                                    "`accelerate launch --config_file configs/accelerate/ddp-cpu.yaml -m airbot train ...`.")
     p.add_argument("--data", default=None,
-                   help="Training file (CSV/TSV/JSON/JSONL/Parquet); default: data.path of the recipe (one of the two is needed).")
+                   help="Training file (CSV/TSV/JSON/JSONL/Parquet); default: the recipe's data.path (one is needed).")
     p.add_argument("--out", default=None, help="Run folder to write (default: a new run under AIRBOT_HOME/runs).")
     p.add_argument("--name", default=None, help="Name of the new run when --out is not given.")
     p.add_argument("--method", choices=METHODS, default=None,

@@ -30,12 +30,12 @@ TITLE = "airbot: fine-tune or RAG? See it on your own data"
 UPLOAD_CACHE_S = 3600
 """Gradio's upload cache is emptied of files older than this, checked as often (a public link's
 uploads would otherwise pile up on disk forever)."""
-CHAT_EVENTS = {"chat_ask", "chat_ask_submit", "chat_regenerate", "ask"}
+CHAT_EVENTS = {"chat_ask", "chat_ask_submit", "chat_regenerate", "ask", "blind_ask"}
 HEAVY_EVENTS = {"eval_run", "policy_change_run", "kb_add", "kb_use_sample", "kb_replace", "run_export_merged",
                 "run_download", "run_export", "run_push"}
 DATA_EVENTS = {"data_check", "data_use_sample"}
-GPU_EVENTS = {"chat_ask": 120, "chat_ask_submit": 120, "chat_regenerate": 120, "ask": 120, "eval_run": 600,
-              "policy_change_run": 600}
+GPU_EVENTS = {"chat_ask": 120, "chat_ask_submit": 120, "chat_regenerate": 120, "ask": 120, "blind_ask": 120,
+              "eval_run": 600, "policy_change_run": 600}
 """Events that generate text, with the seconds of GPU each may borrow on ZeroGPU (training: airbot.train.jobs)."""
 SWEEP_EVERY_S = 600
 

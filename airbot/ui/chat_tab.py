@@ -8,6 +8,7 @@ question with any bots for ``gradio_client``.
 
 from __future__ import annotations
 
+import re
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,7 @@ PANES: dict[str, str] = {"finetuned": "Fine-tuned bot", "rag": "RAG bot", "base"
 LEFT, RIGHT = "finetuned", "rag"
 EXTRA = {"Base model": "base", "Hybrid bot": "hybrid"}
 VOTE_LABELS = {"left": "👈 Fine-tuned better", "right": "👉 RAG better", "tie": "🤝 Tie", "both_bad": "👎 Both bad"}
+BLIND_LABELS = {"left": "A is better", "right": "B is better", "tie": "Tie", "both_bad": "Both bad"}
 
 
 MAX_HISTORY = 40
@@ -186,6 +188,41 @@ def vote(choice: str, turns: list[dict], state: AppState) -> tuple[str, pd.DataF
     return f"Recorded: **{VOTE_LABELS[choice]}** for “{last['question']}”.", tally_frame()
 
 
+def blind_ask(question: str, run: str | None, index: str | None, state: AppState | None = None) -> tuple[Any, ...]:
+    """Two bots drawn at random (of those the picked run and index allow, the base model always)
+    answer as "A" and "B", names hidden until the vote. Returns both answers, the duel to vote on,
+    and a line for the page."""
+    question = (question or "").strip()
+    if not question:
+        raise AirbotError("Type a question first, or pick one of the examples.")
+    available = ["base", *(["finetuned"] if run else []), *(["rag"] if index else []), *(["hybrid"] if run and index else [])]
+    pair = arena.blind_pair(available)
+    result = ask_api(question, ",".join(pair), run or "", index or "", state)
+    broken = {**result["problems"], **result["errors"]}
+    if broken:  # shown with its error, a bot would give its name away
+        raise AirbotError.collected("The blind comparison needs both bots to answer:", list(broken.values()))
+    a, b = (result["answers"][kind] for kind in pair)
+    duel = {"question": question, "run": run, "index": index, "a": a, "b": b}
+    return _unmarked(a["answer"]), _unmarked(b["answer"]), duel, "Which answer is better? Vote to see who wrote which."
+
+
+def _unmarked(text: str) -> str:
+    """An answer without its citation markers ("[1]"), which only the retrieval bots write."""
+    return re.sub(r"\s*\[\d+\]", "", text).strip()
+
+
+def blind_vote(choice: str, duel: dict[str, Any] | None, state: AppState) -> tuple[str, pd.DataFrame, dict]:
+    """Record a blind vote (``"blind": true`` in the preference log), then reveal the names; a
+    duel takes one vote."""
+    if not duel:
+        raise AirbotError("Ask two bots blind first (the button above), then vote.")
+    settings = {"run": duel.get("run"), "index": duel.get("index"), "chat": vars(state.config.chat),
+                "rag": vars(state.config.rag), "model": state.config.model.base}
+    arena.record_vote(choice, duel["question"], duel["a"], duel["b"], settings, blind=True)
+    a, b = (PANES.get(duel[k].get("bot", ""), duel[k].get("bot", "?")) for k in ("a", "b"))
+    return (f"Recorded **{BLIND_LABELS[choice]}**. A was the **{a}**, B the **{b}**.", tally_frame(), {})
+
+
 def tally_frame() -> pd.DataFrame:
     table = arena.tally(arena.read_votes())
     rows = [{"bot": bot, **counts} for bot, counts in table.items()]
@@ -237,6 +274,18 @@ def build(state: AppState) -> None:
     with gr.Row():
         vote_buttons = {choice: gr.Button(label) for choice, label in VOTE_LABELS.items()}
     vote_status = gr.Markdown()
+    with gr.Accordion("🙈 Blind comparison: two bots drawn at random, names shown after your vote", open=False):
+        gr.Markdown("Asks the question above of two bots drawn from those your run and index allow (the base "
+                    "model always), as **A** and **B**. Votes cast here are marked blind; the decision guide "
+                    "cites their win rates.")
+        blind_send = gr.Button("Ask two bots blind", elem_id="blind-ask")
+        with gr.Row():
+            blind_a = gr.Markdown(label="Answer A", elem_id="blind-a", container=True)
+            blind_b = gr.Markdown(label="Answer B", elem_id="blind-b", container=True)
+        with gr.Row():
+            blind_buttons = {choice: gr.Button(label) for choice, label in BLIND_LABELS.items()}
+        blind_status = gr.Markdown(elem_id="blind-status")
+        duel = gr.State({})
     tally = gr.Dataframe(tally_frame(), label="Votes so far", interactive=False)
     turns = gr.State([])
     _wire(state, locals())
@@ -279,6 +328,12 @@ def _wire(state: AppState, c: dict[str, Any]) -> None:
     for choice, button in c["vote_buttons"].items():
         button.click(user_errors(lambda t, choice=choice: vote(choice, t, state)), c["turns"],
                      [c["vote_status"], c["tally"]], api_name=f"vote_{choice}")
+
+    c["blind_send"].click(user_errors(lambda q, r, i: blind_ask(q, r, i, state)), [c["prompt"], c["run"], c["index"]],
+                          [c["blind_a"], c["blind_b"], c["duel"], c["blind_status"]], api_name="blind_ask")
+    for choice, button in c["blind_buttons"].items():
+        button.click(user_errors(lambda d, choice=choice: blind_vote(choice, d, state)), c["duel"],
+                     [c["blind_status"], c["tally"], c["duel"]], api_name=f"blind_vote_{choice}")
 
     def ask_endpoint(question: str, bots: str = "finetuned,rag", run: str = "", index: str = "default",
                      history: list[dict[str, str]] | None = None) -> dict:

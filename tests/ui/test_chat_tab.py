@@ -94,3 +94,39 @@ def test_chat_examples_are_the_runs_own_held_out_questions(fresh_home: Path, tmp
     _, held = split_rows(20, 0.1, 42)
     assert chat_tab.example_questions("kennel") == [rows[i]["question"] for i in held]
     assert chat_tab.example_questions(None) == [] and chat_tab.example_questions("no-such-run") == []
+
+
+def test_a_blind_comparison_hides_the_names_until_the_vote_and_the_guide_calls_it_blind(fresh_home: Path) -> None:
+    """Two bots drawn at random answer as A and B (no names, no citation markers); the vote is logged
+    with "blind": true, then reveals who was who; the guide's vote line says "blind"."""
+    import random
+
+    import pytest
+
+    from airbot.bots import arena
+    from airbot.config import load_config
+    from airbot.errors import AirbotError
+    from airbot.guide.votes import vote_lines
+    from airbot.knowledge.index import build_index
+    from airbot.ui.state import AppState
+
+    assert {tuple(sorted(arena.blind_pair(["base", "rag", "finetuned"], random.Random(seed)))) for seed in range(40)} \
+        == {("base", "rag"), ("base", "finetuned"), ("finetuned", "rag")}  # every pair is drawn, in both orders
+    with pytest.raises(AirbotError, match="two bots"):
+        arena.blind_pair(["base"])
+    build_index([Path(__file__).resolve().parents[1] / "fixtures" / "telecom" / "policy.md"],
+                fresh_home / "indexes" / "telecom")
+    state = AppState(config=load_config())
+    with pytest.raises(AirbotError, match="Ask two bots blind first"):
+        chat_tab.blind_vote("left", {}, state)
+    a, b, duel, said = chat_tab.blind_ask("How long am I tied in when I sign up?", None, "telecom", state)
+    assert {duel["a"]["bot"], duel["b"]["bot"]} == {"base", "rag"} and "Vote" in said  # no run: base and RAG
+    for shown in (a, b):
+        assert "[1]" not in shown and "RAG" not in shown and "base" not in shown.lower().split()
+    reveal, tally, cleared = chat_tab.blind_vote("right", duel, state)
+    names = {"base": "Base model", "rag": "RAG bot"}
+    assert reveal.endswith(f"A was the **{names[duel['a']['bot']]}**, B the **{names[duel['b']['bot']]}**.")
+    assert cleared == {} and int(tally.loc[tally["bot"] == duel["b"]["bot"], "wins"].iloc[0]) == 1
+    logged = arena.read_votes()[-1]
+    assert logged["blind"] is True and logged["vote"] == "right" and logged["right"]["bot"] == duel["b"]["bot"]
+    assert any("blind side-by-side votes" in line for line in vote_lines(arena.read_votes()))
