@@ -43,8 +43,8 @@ def questions(n: int) -> list[dict[str, Any]]:
 def quick_adapter(steps: int) -> Path:
     """A real LoRA adapter from ``steps`` steps of the default recipe (speed does not need a good one)."""
     from airbot.config import load_config
-    from airbot.train.finetune import run_finetune
     from airbot.samples import sample_path
+    from airbot.train.finetune import run_finetune
     from airbot.train.runs import create_run
 
     config = load_config(overrides=[f"train.max_steps={steps}", "train.probe=false"])
