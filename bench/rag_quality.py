@@ -39,6 +39,7 @@ import statistics
 import sys
 import tempfile
 import time
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -78,7 +79,7 @@ def grade(ans: Answer, row: dict[str, Any]) -> dict[str, Any]:
             "refused": ans.refused, "garbage": shows_garbage(ans), "mode": ans.mode,
             "flags": final.flags, "model_flags": model.flags, "check_flags": list(ans.flags), "answer": ans.text,
             "model_text": ans.model_text, "best_score": ans.best_score, "threshold": ans.threshold,
-            "evidence_score": ans.evidence_score, "source_texts": [s.text for s in ans.sources[:3]],
+            "evidence_score": ans.evidence_score, "source_rows": [asdict(s) for s in ans.sources],
             "sources": [s.clause or s.section for s in ans.sources], "latency_s": ans.timings.total_s}
 
 
@@ -132,7 +133,7 @@ def answers(config: AirbotConfig, kb: KnowledgeBase, held: list[dict[str, Any]],
             "oos": [{"question": a.question, "refused": a.refused, "mode": a.mode, "answer": a.text,
                      "best_score": a.best_score, "threshold": a.threshold, "flags": list(a.flags),
                      "model_text": a.model_text, "evidence_score": a.evidence_score,
-                     "source_texts": [s.text for s in a.sources[:3]]} for a in oos_answers],
+                     "source_rows": [asdict(s) for s in a.sources]} for a in oos_answers],
             "oos_garbage": sum(shows_garbage(a) for a in oos_answers if not a.refused),
             "mean_latency_s": statistics.fmean(latencies) if latencies else 0.0}
 

@@ -181,9 +181,13 @@ def _count_training_tokens(config: AirbotConfig) -> int:
     return int(sum(len(ids) for ids in prepared.train["input_ids"]))
 
 
-def plan_changes(kb: KnowledgeBase, doc_name: str, new_path: Path, changes: Path | None, limit: int | None) -> list[Change]:
-    """The changed questions: the user's file when given, else every figure that differs between the
-    indexed version of the document and its new version (``find_changes``)."""
+def plan_changes(kb: KnowledgeBase, doc_name: str, new_path: Path, changes: Path | list[Change] | None,
+                 limit: int | None) -> list[Change]:
+    """The changed questions: the user's (a file, or rows edited in the Evaluate tab) when given, else
+    every figure that differs between the indexed version of the document and its new version
+    (``find_changes``)."""
+    if isinstance(changes, list):
+        return changes[:limit] if limit else changes
     if changes is not None:
         return read_changes(Path(changes), limit)
     from airbot.knowledge.chunking import read_chunks
@@ -195,10 +199,41 @@ def plan_changes(kb: KnowledgeBase, doc_name: str, new_path: Path, changes: Path
     return found[:limit] if limit else found
 
 
+def preview_changes(config: AirbotConfig, index: KnowledgeBase | str | Path, old: str | None,
+                    new: Path | None) -> list[Change]:
+    """The changed figures and the question generated for each, before anything is asked: the
+    Evaluate tab shows them for the user to reword or drop, then runs the test on the edited rows."""
+    from airbot.knowledge.index import open_index
+
+    kb = open_index(index, config)
+    doc_name, new_path = pick_documents(kb, old, new)
+    return plan_changes(kb, doc_name, new_path, None, None)
+
+
+def edited_changes(rows: list[list[Any]] | list[dict[str, Any]]) -> list[Change]:
+    """Rows of the Evaluate tab's changes table (question, old, new, clause) as Changes; a row with a
+    blank question, old or new figure is an error naming its row (an emptied row is dropped)."""
+    changes, problems = [], []
+    for n, row in enumerate(rows, start=1):
+        cells = [row.get(k) for k in ("question", "old", "new", "clause")] if isinstance(row, dict) else list(row) + [None] * 4
+        question, before, after, clause = (str(c).strip() if c is not None and str(c) != "nan" else "" for c in cells[:4])
+        if not (question or before or after):
+            continue
+        missing = [name for name, value in (("question", question), ("old", before), ("new", after)) if not value]
+        if missing:
+            problems.append(f"row {n}: {', '.join(missing)} is blank")
+            continue
+        changes.append(Change(question, before, after, clause or None))
+    if problems:
+        raise DataError.collected("The changed questions cannot be asked:", problems,
+                                  "Fill in each row's question, old and new figure, or empty the whole row to drop it.")
+    return changes
+
+
 # --- the test -----------------------------------------------------------------------------------
 def policy_change(bots: list[str], config: AirbotConfig, *, run_dir: Path | None,
                   index: KnowledgeBase | str | Path | None,
-                  old: str | None = None, new: Path | None = None, changes: Path | None = None,
+                  old: str | None = None, new: Path | None = None, changes: Path | list[Change] | None = None,
                   apply: bool = False, limit: int | None = None, progress: Progress | None = None,
                   should_stop: Callable[[], bool] | None = None) -> dict[str, Any]:
     """Replace the old document with the new one, re-ask the changed questions, score outcomes.

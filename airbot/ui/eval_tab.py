@@ -252,21 +252,53 @@ def show_results(choice: str | None) -> tuple[Any, ...]:
     return render(load_report(path))
 
 
+CHANGE_COLUMNS = ["question", "old", "new", "clause"]
+
+
+def find_policy_changes(state: AppState, index: str | None, new_doc: str | None,
+                        old_name: str | None = None) -> pd.DataFrame:
+    """The figures that differ between the indexed document and its new version, each with the
+    question the test will ask: shown in an editable table before the test runs."""
+    from airbot.evaluate.policy_change import preview_changes
+
+    _, index_name, config = _inputs(state, None, index)
+    if index_name is None:
+        raise AirbotError("Pick the document index that holds the old version first.")
+    if not new_doc:
+        raise AirbotError("Upload the new version of the document first (the box 'Its new version').")
+    found = preview_changes(config, index_name, old_name or None, Path(new_doc))
+    return pd.DataFrame([[c.question, c.old, c.new, c.clause or ""] for c in found], columns=CHANGE_COLUMNS)
+
+
+def _table_rows(table: Any) -> list[list[Any]]:
+    """The changes table's rows, whatever form Gradio hands it in (a DataFrame, or a dict over HTTP)."""
+    if table is None:
+        return []
+    if isinstance(table, pd.DataFrame):
+        return table.values.tolist()
+    if isinstance(table, dict):
+        return list(table.get("data") or [])
+    return list(table)
+
+
 def run_policy_change(state: AppState, run: str | None, index: str | None, bots: list[str], choice: str | None,
                       new_doc: str | None = None, changes: str | None = None, old_name: str | None = None,
-                      progress: gr.Progress | None = None) -> tuple[Any, ...]:
+                      edited: Any = None, progress: gr.Progress | None = None) -> tuple[Any, ...]:
     """Update a copy of the index to the new policy, re-ask the changed questions, store the result
-    in the evaluation on screen (or a new one) so the guide sees it."""
-    from airbot.evaluate.policy_change import policy_change
+    in the evaluation on screen (or a new one) so the guide sees it. The questions: an uploaded
+    changes file, else the rows of the changes table (as the user edited them), else every figure
+    that differs between the two versions."""
+    from airbot.evaluate.policy_change import edited_changes, policy_change
     from airbot.evaluate.report import EvalReport, load_report, merge_policy, save_report, saved_eval
 
     into = saved_eval(choice)  # checked before the long test: only an evaluation of the store is written to
     run_dir, index_name, config = _inputs(state, run, index)
     if index_name is None:
         raise AirbotError("Pick the document index to update (the policy-change test needs one).")
+    rows = edited_changes(_table_rows(edited)) if not changes else []
+    asked: Path | list[Any] | None = Path(changes) if changes else (rows or None)
     result = policy_change(list(bots or []), config, run_dir=run_dir, index=index_name, old=old_name or None,
-                           new=Path(new_doc) if new_doc else None, changes=Path(changes) if changes else None,
-                           progress=_reporter(progress))
+                           new=Path(new_doc) if new_doc else None, changes=asked, progress=_reporter(progress))
     if into is not None:
         target = merge_policy(into, result)
     else:
@@ -308,6 +340,10 @@ def build(state: AppState) -> None:
             new_doc = gr.File(label="Its new version", type="filepath", elem_id="eval-new-doc")
             changes = gr.File(label="Changed questions (optional JSONL: question, old, new)",
                               type="filepath")
+        find = gr.Button("Find the changed figures", elem_id="eval-policy-find")
+        edits = gr.Dataframe(headers=CHANGE_COLUMNS, datatype=["str"] * 4, interactive=True, column_count=4,
+                             label="Changed figures and the question asked about each: reword a question, or empty "
+                                   "its row to drop it; the test asks these rows", elem_id="eval-changes")
     saved = gr.Dropdown(eval_choices(), value=None, label="Saved evaluations", allow_custom_value=True)
     header = gr.Markdown(elem_id="eval-header")
     with gr.Row():
@@ -330,15 +366,18 @@ def build(state: AppState) -> None:
 
     @user_errors
     def on_policy(run: str | None, index: str | None, bots: list[str], choice: str | None, new: str | None,
-                  changed: str | None, old: str | None,
+                  changed: str | None, old: str | None, edited: Any = None,
                   progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:  # noqa: B008
-        return run_policy_change(state, run, index, bots, choice, new, changed, old, progress)
+        return run_policy_change(state, run, index, bots, choice, new, changed, old, edited, progress)
 
     go.click(on_run, [run, index, bots, data, limit], [*outputs, saved], api_name="eval_run")
     stop.click(stop_eval, None, None, api_visibility="private")
     saved.change(user_errors(show_results), saved, outputs, api_name="eval_results")
-    change.click(on_policy, [run, index, bots, saved, new_doc, changes, old_name], [*outputs, saved],
+    change.click(on_policy, [run, index, bots, saved, new_doc, changes, old_name, edits], [*outputs, saved],
                  api_name="policy_change_run")
+    find.click(user_errors(lambda i, n, o: find_policy_changes(state, i, n, o)), [index, new_doc, old_name], edits,
+               api_name="policy_change_find")
+    new_doc.change(lambda _: None, new_doc, edits, api_visibility="private", show_progress="hidden")  # a new file: stale rows
     run.focus(lambda: gr.Dropdown(choices=run_choices()), None, run, api_visibility="private")
     index.focus(lambda: gr.Dropdown(choices=index_choices()), None, index, api_visibility="private")
     root_block().load(newest_pickers, None, [run, index], api_visibility="private")

@@ -73,3 +73,37 @@ def test_retrain_estimate_uses_the_runs_own_speed(tmp_path: Path) -> None:
     assert est["retrain_s"] == pytest.approx(3000 * 3 / 100 + 10)
     assert estimate_retrain(None) is None
     assert estimate_retrain(write_jsonl(tmp_path / "x", []).parent / "missing") is None
+
+
+def test_found_changes_can_be_reworded_or_dropped_before_they_are_asked(tiny_files: dict[str, Path],
+                                                                        tiny_index: Path, fresh_home: Path) -> None:
+    """The Evaluate tab's table: the figures found between the two versions, each with its question;
+    the rows as edited are what the test asks (a reworded question, a dropped row)."""
+    import shutil
+
+    import pandas as pd
+
+    from airbot.evaluate.policy_change import edited_changes, preview_changes
+    from airbot.ui import eval_tab
+    from airbot.ui.state import AppState
+
+    found = preview_changes(load_config(None, FAST), tiny_index, None, tiny_files["policy_v2"])
+    assert {(c.old, c.new) for c in found} == {("23 kg", "25 kg"), ("USD 70", "USD 90")}
+    assert all(c.question.endswith("?") for c in found)
+    shutil.copytree(tiny_index, fresh_home / "indexes" / "skyway")  # the tab names indexes of the store
+    shown = eval_tab.find_policy_changes(AppState(config=load_config(None, FAST)), "skyway",
+                                         str(tiny_files["policy_v2"]))
+    assert list(shown.columns) == ["question", "old", "new", "clause"] and len(shown) == len(found)
+    table = shown.copy()
+    row = table.index[table["old"] == "23 kg"][0]
+    table.loc[row, "question"] = "How heavy may my checked bag be?"
+    table.loc[table.index[table["old"] == "USD 70"][0], ["question", "old", "new", "clause"]] = ["", "", "", ""]
+    asked = edited_changes(eval_tab._table_rows(table))
+    assert [(c.question, c.old, c.new) for c in asked] == [("How heavy may my checked bag be?", "23 kg", "25 kg")]
+    result = policy_change(["rag"], load_config(None, FAST), run_dir=None, index=tiny_index,
+                           new=tiny_files["policy_v2"], changes=asked)
+    assert [q["question"] for q in result["policy_change_questions"]] == ["How heavy may my checked bag be?"]
+    with pytest.raises(DataError, match="row 1: new is blank"):
+        edited_changes(pd.DataFrame([["Q?", "1 kg", "", ""]]).values.tolist())
+    with pytest.raises(AirbotError, match="new version"):
+        eval_tab.find_policy_changes(AppState(config=load_config(None, FAST)), "skyway", None)
