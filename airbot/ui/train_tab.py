@@ -429,9 +429,9 @@ def build(state: AppState) -> None:
     log = gr.Textbox(label="Log", lines=8, max_lines=8, autoscroll=True, interactive=False)
     gr.Markdown("### Runs")
     history = gr.Dataframe(history_frame(), interactive=False, wrap=True)
-    gr.Markdown("### Take a run elsewhere\n"
-                "**Adapter**: the PEFT folder (its base named by hub id, with a model card) for "
-                "`PeftModel.from_pretrained`. **Merged**: a standalone model for plain `transformers` or vLLM, "
+    gr.Markdown("### Take a run elsewhere")
+    gr.Markdown("The **adapter**: the PEFT folder (its base named by hub id, with a model card) for "
+                "`PeftModel.from_pretrained`. The **merged** model: a standalone model for plain `transformers` or vLLM, "
                 "whose chat template carries the system prompt it was trained with. **GGUF**: one file for "
                 "llama.cpp (`llama-server -m FILE`). The same as `python -m airbot export`.")
     with gr.Row():
@@ -440,7 +440,7 @@ def build(state: AppState) -> None:
         quant = gr.Dropdown(list(GGUF_QUANTS), value="q8_0", label="GGUF weights", visible=False, scale=1)
     with gr.Row():
         download = gr.Button("Export and download", variant="primary", elem_id="run-export")
-    file_out = gr.File(label="Download", interactive=False)
+    file_out = gr.File(label="Download", interactive=False, height=90)
     with gr.Accordion("Push to the Hugging Face Hub", open=False):
         gr.Markdown("Uploads the export above to a model repo of your account, **private** unless you tick "
                     "Public. On a Space, sign in with Hugging Face first; on your own machine the `HF_TOKEN` "
