@@ -278,8 +278,13 @@ def main() -> None:
         figures += quality(args.quality, args)
     if args.peer == "llamacpp":
         figures += llamacpp(args, qs)
+    from airbot.generate.kernels import choose_int8_kernel
+
+    kernel = choose_int8_kernel()  # measured on this machine at first use (see airbot.generate.kernels)
+    timed = ", ".join(f"{k} {v} ms" for k, v in kernel["ms"].items())
     report(f"chat: {len(qs)} questions x {args.repeats} repeats, max {args.max_new_tokens} new tokens, "
-           f"{args.threads} thread(s)", figures, as_json=args.json)
+           f"{args.threads} thread(s); int8 kernel chosen by measurement on {kernel['cpu']}: {kernel['kernel']} "
+           f"({timed} per one-row product)", figures, as_json=args.json)
 
 
 def argparse_hidden() -> str:

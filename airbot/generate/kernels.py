@@ -10,9 +10,13 @@ change is low-rank, so it survives where plain rounding would mostly undo it (be
 ``--quality`` measures the fact accuracy). ``quantize="int8"`` keeps per-channel int8 instead.
 
 Int8 weights (the tied head, an NF4-rounded QLoRA base) run through FBGEMM's int8 GEMM
-(``qint8``: the row is quantized to 8 bits per call, int32 accumulation) where the CPU has VNNI:
-1.4-2x faster than ``torch._weight_int8pack_mm`` for one row (the 28 MB head: 0.8 vs 1.8 ms per
-token). Without VNNI FBGEMM's int16 sums could saturate, so the plain int8 kernel stays.
+(``qint8``: the row is quantized to 8 bits per call, int32 accumulation) or through
+``torch._weight_int8pack_mm``. Which is faster depends on the machine (on one AMD EPYC FBGEMM was
+1.4-2x faster for one row, the 28 MB head 0.8 vs 1.8 ms per token), so it is not assumed from CPU
+flags: at first use both are timed on the head's shape (``choose_int8_kernel``, ~50 ms) and the
+choice is kept per CPU model and torch version in ``AIRBOT_HOME/cache/kernels.json``. FBGEMM is a
+candidate only where the CPU has VNNI: without it FBGEMM's int16 sums could saturate (wrong
+results, whatever the speed).
 """
 
 from __future__ import annotations
@@ -54,6 +58,77 @@ def qint8_available() -> bool:
     except OSError:  # not Linux: keep the plain int8 kernel
         return False
     return "avx512_vnni" in flags or "avx_vnni" in flags
+
+
+def cpu_model() -> str:
+    """The CPU's model name (what a kernel timing is valid for), else the platform's processor."""
+    import platform
+
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+@functools.cache
+def choose_int8_kernel() -> dict[str, Any]:
+    """Which int8 kernel this machine runs faster for one row, measured once per CPU model and torch
+    version: ``{"kernel": "qint8"|"int8", "ms": {...}, "cpu": ..., "measured": bool}`` (``measured``
+    False: read back from the cache). Only kernels that compute right here are timed (see the
+    module docstring)."""
+    import torch
+
+    from airbot.config import airbot_home
+    from airbot.storage import read_json, write_json
+
+    key = f"{cpu_model()} | torch {torch.__version__}"
+    path = airbot_home() / "cache" / "kernels.json"
+    cached = (read_json(path) or {}).get(key) if path.is_file() else None
+    if isinstance(cached, dict) and cached.get("kernel") in ("qint8", "int8"):
+        return {**cached, "cpu": key, "measured": False}
+    timings = {"int8": _time_int8("int8")}
+    if qint8_available():
+        timings["qint8"] = _time_int8("qint8")
+    choice = {"kernel": min(timings, key=lambda k: timings[k]), "ms": {k: round(v, 4) for k, v in timings.items()}}
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_json(path, {**(read_json(path) or {}), key: choice})
+    except OSError:  # a read-only home: measure again next time, decode all the same
+        pass
+    return {**choice, "cpu": key, "measured": True}
+
+
+def _time_int8(kernel: str, rows: int = 8192, cols: int = 576, calls: int = 30) -> float:
+    """Milliseconds per one-row product with ``kernel`` on a [rows, cols] int8 weight (the shape of a
+    slice of the tied head: the largest int8 matmul of a decode step), median of ``calls``."""
+    import statistics
+    import time
+
+    import torch
+
+    generator = torch.Generator().manual_seed(0)
+    weight = torch.randn(rows, cols, generator=generator)
+    q, scale = quantize_int8(weight)
+    x = torch.randn(1, cols, generator=generator).to(torch.bfloat16)
+    if kernel == "qint8":
+        packed = prepack_qint8(q, scale)
+        if packed is None:
+            return float("inf")
+        call = lambda: torch.ops.quantized.linear_dynamic(x.float(), packed)  # noqa: E731
+    else:
+        bf16_scale = scale.to(torch.bfloat16)
+        call = lambda: torch._weight_int8pack_mm(x, q, bf16_scale)  # noqa: E731
+    for _ in range(5):
+        call()
+    times = []
+    for _ in range(calls):
+        started = time.perf_counter()
+        call()
+        times.append(time.perf_counter() - started)
+    return statistics.median(times) * 1000
 
 
 def prepack_qint8(q: torch.Tensor, scale: torch.Tensor) -> Any:
@@ -180,7 +255,7 @@ class Linear:
         if self.kind == "dense" and mode in ("auto", "int8", "int4") and dtype == torch.bfloat16:
             q, scale = quantize_int8(weight)
             self.kind, self.weight, self.scale = "int8", q, scale.to(dtype)
-            self.packed = prepack_qint8(q, scale) if qint8_available() else None
+            self.packed = prepack_qint8(q, scale) if choose_int8_kernel()["kernel"] == "qint8" else None
             if self.packed is not None:
                 self.kind, self.weight = "qint8", torch.empty(0, dtype=torch.int8)
         elif self.kind == "dense":
