@@ -205,7 +205,8 @@ class Reply:
         said = "".join(parts)
         started = time.perf_counter()
         self.final = final = self.bot.finish(self.question, said, found.sources)
-        self.retrieval_s += time.perf_counter() - started  # evidence search: retrieval work, not decoding
+        if found.sources:  # evidence search: retrieval work, not decoding (a bot without sources searched nothing)
+            self.retrieval_s += time.perf_counter() - started
         if final.mode == "generated" and final.text.startswith(said) and len(final.text) > len(said):
             yield final.text[len(said):]  # the citation markers
 
