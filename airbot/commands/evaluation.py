@@ -149,8 +149,8 @@ def _run_policy_change(args: argparse.Namespace) -> int:
     result = _policy(args, bots, config, run_dir, index, progress_bar(not args.json))
     if args.into:
         merge_policy(Path(args.into), result)
-    if args.json:
-        print_json(result)
+    if args.json:  # bots.<bot>.{new,old,neither} as well: the shape a script reads per bot
+        print_json({**result, "bots": result["policy_change"]})
         return 0
     _print_policy(result)
     return 0

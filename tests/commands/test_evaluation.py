@@ -71,3 +71,16 @@ def test_policy_change_without_an_index_is_one_line() -> None:
     proc = _airbot("policy-change", "--bots", "rag", "--json")
     assert proc.returncode == 2 and proc.stderr.count("\n") == 1
     assert "needs the document index" in proc.stderr
+
+
+def test_policy_change_json_finds_the_changes_itself_and_counts_per_bot(tiny_files: dict[str, Path],
+                                                                        tiny_index: Path) -> None:
+    """No changes file: the changed figures come from the two versions; the JSON has `changes` and
+    `bots.<bot>.{new,old,neither}` (as `policy_change`), and the user's index is left as it was."""
+    proc = _airbot("policy-change", "--index", str(tiny_index), "--new", str(tiny_files["policy_v2"]),
+                   "--bots", "rag", "--json", *[a for kv in FAST for a in ("--set", kv)])
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout)
+    assert {(c["old"], c["new"]) for c in result["changes"]} == {("23 kg", "25 kg"), ("USD 70", "USD 90")}
+    assert result["bots"] == result["policy_change"] and set(result["bots"]["rag"]) == {"new", "old", "neither"}
+    assert sum(result["bots"]["rag"].values()) == 2
