@@ -56,6 +56,8 @@ def _eval_inputs(p: argparse.ArgumentParser) -> None:
     p.add_argument("--changes", default=None, help="Policy change: JSONL of {question, old, new}; default: every figure "
                                                    "that differs between the two versions, found by airbot.")
     p.add_argument("--apply", action="store_true", help="Policy change: update the index itself, not a copy.")
+    p.add_argument("--retrain", action="store_true", help="Policy change: time a real retrain of the run (same recipe "
+                                                          "and data; minutes) instead of estimating it.")
     p.add_argument("--json", action="store_true", help="Print one JSON object instead of a table.")
 
 
@@ -113,7 +115,7 @@ def _policy(args: argparse.Namespace, bots: list[str], config: AirbotConfig, run
 
     return policy_change(bots, config, run_dir=run_dir, index=index, old=args.old,
                          new=Path(args.new) if args.new else None, changes=Path(args.changes) if args.changes else None,
-                         apply=args.apply, limit=args.limit, progress=show)
+                         apply=args.apply, limit=args.limit, progress=show, retrain=args.retrain)
 
 
 def _print_policy(result: dict[str, Any]) -> None:
@@ -126,9 +128,11 @@ def _print_policy(result: dict[str, Any]) -> None:
               + ", ".join(f"{b} {row.get(b + '_before') or '?'}->{row.get(b, '-')}" for b in bots))
     for bot, counts in result["policy_change"].items():
         print(f"  {bot}: new {counts['new']}, old {counts['old']}, neither {counts['neither']}")
-    retrain = result.get("retrain_s")
-    print(f"  updating RAG took {result['rag_update_s']:.2f} s; a retrain would take "
-          + (f"~{retrain:.0f} s (estimate from the run's measured speed)" if retrain else "an unknown time (no run)"))
+    retrain, measured = result.get("retrain_s"), (result.get("retrain_estimate") or {}).get("measured")
+    print(f"  updating RAG took {result['rag_update_s']:.2f} s; " + (
+        f"retraining took {retrain:.0f} s (timed)" if retrain and measured else
+        f"a retrain would take ~{retrain:.0f} s (estimate from the run's measured speed)" if retrain else
+        "a retrain would take an unknown time (no run)"))
 
 
 # --- policy-change ---------------------------------------------------------------------------

@@ -180,8 +180,11 @@ def _update_times(report: dict[str, Any], counts: dict[str, dict[str, int]]) -> 
                       for b, c in counts.items())
     rag, retrain = report.get("rag_update_s"), report.get("retrain_s")
     times = f"Updating the RAG index took <b>{rag:.2f} s</b>" if rag is not None else "No RAG update was timed"
-    times += (f"; retraining the fine-tuned bot would take <b>~{retrain:.0f} s</b> "
-              f"(an estimate from the run's measured tokens/s, not a timed retrain)." if retrain else ".")
+    if retrain and (report.get("retrain_estimate") or {}).get("measured"):
+        times += f"; retraining the fine-tuned bot took <b>{retrain:.0f} s</b> (timed: trained again, same recipe)."
+    else:
+        times += (f"; retraining the fine-tuned bot would take <b>~{retrain:.0f} s</b> "
+                  f"(an estimate from the run's measured tokens/s, not a timed retrain)." if retrain else ".")
     return f"<p>{html.escape(tally)}</p><p>{times}</p>"
 
 
@@ -283,7 +286,8 @@ def _table_rows(table: Any) -> list[list[Any]]:
 
 def run_policy_change(state: AppState, run: str | None, index: str | None, bots: list[str], choice: str | None,
                       new_doc: str | None = None, changes: str | None = None, old_name: str | None = None,
-                      edited: Any = None, progress: gr.Progress | None = None) -> tuple[Any, ...]:
+                      edited: Any = None, retrain: bool = False,
+                      progress: gr.Progress | None = None) -> tuple[Any, ...]:
     """Update a copy of the index to the new policy, re-ask the changed questions, store the result
     in the evaluation on screen (or a new one) so the guide sees it. The questions: an uploaded
     changes file, else the rows of the changes table (as the user edited them), else every figure
@@ -298,7 +302,8 @@ def run_policy_change(state: AppState, run: str | None, index: str | None, bots:
     rows = edited_changes(_table_rows(edited)) if not changes else []
     asked: Path | list[Any] | None = Path(changes) if changes else (rows or None)
     result = policy_change(list(bots or []), config, run_dir=run_dir, index=index_name, old=old_name or None,
-                           new=Path(new_doc) if new_doc else None, changes=asked, progress=_reporter(progress))
+                           new=Path(new_doc) if new_doc else None, changes=asked, progress=_reporter(progress),
+                           retrain=bool(retrain))
     if into is not None:
         target = merge_policy(into, result)
     else:
@@ -340,6 +345,7 @@ def build(state: AppState) -> None:
             new_doc = gr.File(label="Its new version", type="filepath", elem_id="eval-new-doc")
             changes = gr.File(label="Changed questions (optional JSONL: question, old, new)",
                               type="filepath")
+        retrain = gr.Checkbox(label="Also time a real retrain of the run (trains it again: minutes)", value=False)
         find = gr.Button("Find the changed figures", elem_id="eval-policy-find")
         edits = gr.Dataframe(headers=CHANGE_COLUMNS, datatype=["str"] * 4, interactive=True, column_count=4,
                              label="Changed figures and the question asked about each: reword a question, or empty "
@@ -366,14 +372,14 @@ def build(state: AppState) -> None:
 
     @user_errors
     def on_policy(run: str | None, index: str | None, bots: list[str], choice: str | None, new: str | None,
-                  changed: str | None, old: str | None, edited: Any = None,
+                  changed: str | None, old: str | None, edited: Any = None, retrain: bool = False,
                   progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:  # noqa: B008
-        return run_policy_change(state, run, index, bots, choice, new, changed, old, edited, progress)
+        return run_policy_change(state, run, index, bots, choice, new, changed, old, edited, retrain, progress)
 
     go.click(on_run, [run, index, bots, data, limit], [*outputs, saved], api_name="eval_run")
     stop.click(stop_eval, None, None, api_visibility="private")
     saved.change(user_errors(show_results), saved, outputs, api_name="eval_results")
-    change.click(on_policy, [run, index, bots, saved, new_doc, changes, old_name, edits], [*outputs, saved],
+    change.click(on_policy, [run, index, bots, saved, new_doc, changes, old_name, edits, retrain], [*outputs, saved],
                  api_name="policy_change_run")
     find.click(user_errors(lambda i, n, o: find_policy_changes(state, i, n, o)), [index, new_doc, old_name], edits,
                api_name="policy_change_find")

@@ -107,3 +107,20 @@ def test_found_changes_can_be_reworded_or_dropped_before_they_are_asked(tiny_fil
         edited_changes(pd.DataFrame([["Q?", "1 kg", "", ""]]).values.tolist())
     with pytest.raises(AirbotError, match="new version"):
         eval_tab.find_policy_changes(AppState(config=load_config(None, FAST)), "skyway", None)
+
+
+def test_a_real_retrain_is_timed_when_asked(tiny_run: Path) -> None:
+    """The run trains again from its own config.yaml and training file; the time is measured and
+    labelled so (the Evaluate tab and the CLI say 'took', not 'would take ~')."""
+    from airbot.evaluate.policy_change import measure_retrain
+    from airbot.ui.eval_tab import _update_times
+
+    timed = measure_retrain(tiny_run)
+    assert timed["measured"] is True and timed["retrain_s"] > 0 and timed["steps"] >= 1
+    assert "measured" in timed["note"] and "train.jsonl" in timed["note"]
+    shown = _update_times({"rag_update_s": 0.5, "retrain_s": timed["retrain_s"], "retrain_estimate": timed}, {})
+    assert "took <b>" in shown and "timed" in shown
+    broken = tiny_run.parent / "no-config"
+    broken.mkdir()
+    with pytest.raises(AirbotError, match="cannot be retrained"):
+        measure_retrain(broken)
