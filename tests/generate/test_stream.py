@@ -304,3 +304,11 @@ def test_the_int8_kernel_is_chosen_by_timing_once_per_cpu_and_kept(fresh_home) -
         assert Linear(torch.randn(64, 128), None, "int8", torch.bfloat16).kind == first["kernel"]
     finally:
         kernels.choose_int8_kernel.cache_clear()
+
+
+def test_the_decode_step_is_still_scripted():
+    """TorchScript is deprecated; the engine keeps it only because it measured faster (engine._script).
+    When a torch drops it this fails, so the Python step's speed is measured and the choice redone."""
+    from airbot.generate import engine
+
+    assert isinstance(engine._decode_step, torch.jit.ScriptFunction), "TorchScript is gone: re-measure engine._script"
