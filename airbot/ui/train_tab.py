@@ -410,10 +410,12 @@ def build(state: AppState) -> None:
                                label="Epochs (0 = auto: chosen from the number of pairs)")
             max_steps = gr.Number(value=t.max_steps, label="Max steps (-1 = all epochs)", precision=0)
         with gr.Row():
-            lora_r = gr.Number(value=t.lora_r, label="LoRA rank r", precision=0, minimum=1)
-            lora_alpha = gr.Number(value=t.lora_alpha, label="LoRA alpha", precision=0, minimum=1)
-            max_length = gr.Number(value=t.max_length, label="Max length (tokens)", precision=0, minimum=16)
-            batch = gr.Number(value=t.batch_size, label="Batch size", precision=0, minimum=1)
+            # no Gradio minimum: a cleared box arrives as 0 and the config's own check names the setting
+            # ("train.lora_r must be ..."), where a minimum gave Gradio's bare "Value 0 is less than 1"
+            lora_r = gr.Number(value=t.lora_r, label="LoRA rank r", precision=0)
+            lora_alpha = gr.Number(value=t.lora_alpha, label="LoRA alpha", precision=0)
+            max_length = gr.Number(value=t.max_length, label="Max length (tokens)", precision=0)
+            batch = gr.Number(value=t.batch_size, label="Batch size", precision=0)
     preflight_md = gr.Markdown("")
     heldout = gr.HTML("")
     command = gr.Code(label="Same run from a terminal", language="shell", interactive=False)
