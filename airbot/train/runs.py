@@ -264,6 +264,12 @@ def is_usable(info: RunInfo) -> bool:
     return finished and has_adapter(info.path)
 
 
+def run_choices() -> list[tuple[str, str]]:
+    """Every run picker's options, newest first, as (label, name): the label says which are partial;
+    the value is the bare name the API takes (never a server folder)."""
+    return [(run_label(r), r.name) for r in usable_runs()]
+
+
 def run_label(info: RunInfo) -> str:
     """How a picker names a run: 'lora-0612 (lora, done)' or 'lora-0613 (lora, cancelled: partial adapter)'."""
     state = "cancelled: partial adapter" if info.partial else info.phase

@@ -20,7 +20,7 @@ from airbot.bots import arena
 from airbot.bots.kinds import MAX_QUESTION_CHARS, Answer, ChatBot, check_question, make_bot
 from airbot.errors import AirbotError
 from airbot.storage import store_root
-from airbot.train.runs import default_run, run_label, run_path, usable_runs
+from airbot.train.runs import default_run, run_choices, run_path
 from airbot.ui.errors import user_errors
 from airbot.ui.state import AppState, root_block
 
@@ -33,12 +33,6 @@ BLIND_LABELS = {"left": "A is better", "right": "B is better", "tie": "Tie", "bo
 
 MAX_HISTORY = 40
 """Most earlier messages ``/ask`` takes (20 exchanges): bounded work for one call."""
-
-
-def run_choices() -> list[tuple[str, str]]:
-    """Runs a bot can load (done, or cancelled with a partial adapter) as (label, name); the label says
-    which are partial, the value stays the bare name that ``/chat_ask`` and ``/ask`` take."""
-    return [(run_label(r), r.name) for r in usable_runs()]
 
 
 def example_questions(run: str | None, limit: int = 8) -> list[str]:

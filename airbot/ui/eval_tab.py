@@ -32,11 +32,10 @@ _stops: dict[str, threading.Event] = {}
 
 # --- pickers ------------------------------------------------------------------------------------
 def run_choices() -> list[tuple[str, str]]:
-    """Runs a bot can load (done, or cancelled with a partial adapter), newest first, as (label, name):
-    names, never server folders, are what the page and the API schema show."""
-    from airbot.train.runs import run_label, usable_runs
+    """The runs of every picker (``train.runs.run_choices``) after "(no run)": an evaluation may do without."""
+    from airbot.train.runs import run_choices as choices
 
-    return [(NO_RUN, NO_RUN)] + [(run_label(r), r.name) for r in usable_runs()]
+    return [(NO_RUN, NO_RUN), *choices()]
 
 
 def index_choices() -> list[str]:
