@@ -11,6 +11,8 @@ action has a stable ``api_name`` for ``gradio_client``::
     c.predict(run, api_name="/train_status")      # {'phase': 'training', 'progress': 0.4, ...}
     c.predict(run, api_name="/train_cancel")
     c.predict(api_name="/runs_list"); c.predict(run, api_name="/run_download")
+    c.predict(run, "gguf", "q8_0", api_name="/run_export")   # adapter | merged | gguf, as a file
+    c.predict(run, "merged", "q8_0", "me/my-bot", False, api_name="/run_push")  # the owner's HF_TOKEN only
 
 Epochs 0 means 'auto' (the budget rule of ``airbot.train.budget`` picks them from the number of pairs).
 The config itself rejects 0 epochs, as ``--epochs 0`` on the CLI; the tab maps 0 to
