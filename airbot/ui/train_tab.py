@@ -36,6 +36,7 @@ from airbot.errors import AirbotError, ConfigError
 from airbot.train import jobs, runs
 from airbot.train import status as run_status
 from airbot.train.checkpoints import latest_checkpoint
+from airbot.train.gguf import QUANTS
 from airbot.train.learned import read_learned
 from airbot.ui.errors import user_errors
 from airbot.ui.state import TRACK, AppState, root_block
@@ -52,8 +53,6 @@ METHOD_NOTES = {
 }
 EXPORT_LABELS = {"adapter": "Adapter (PEFT, zip)", "merged": "Merged model (safetensors, zip)",
                  "gguf": "GGUF (llama.cpp)"}
-GGUF_QUANTS = ("q8_0", "q4_1", "f16")
-"""The Export row's choices; the same names as ``airbot.train.export.FORMATS`` / ``train.gguf.QUANTS``."""
 AUTO_EPOCHS = 0.0
 """What the Epochs box and /train_start's epochs argument send for 'auto' (see the module docstring)."""
 PRESETS = {"Auto: learn the set (epochs from its size)": AUTO_EPOCHS, "Quick look (1 epoch: it will not learn the set)": 1.0}
@@ -346,7 +345,6 @@ def run_push(run: str, fmt: str, quant: str, repo_id: str, public: bool = False,
 def _export_run(run: str, fmt: str, quant: str) -> Path:
     """The run folder of an export request, after checking what was asked for."""
     from airbot.train.export import FORMATS
-    from airbot.train.gguf import QUANTS
 
     if not run:
         raise AirbotError("Pick a run in the list first.")
@@ -441,7 +439,7 @@ def build(state: AppState) -> None:
     with gr.Row():
         picked = gr.Dropdown(label="Run", choices=[], allow_custom_value=True, scale=2)
         fmt = gr.Radio([(EXPORT_LABELS[f], f) for f in EXPORT_LABELS], value="adapter", label="Format", scale=3)
-        quant = gr.Dropdown(list(GGUF_QUANTS), value="q8_0", label="GGUF weights", visible=False, scale=1)
+        quant = gr.Dropdown(list(QUANTS), value="q8_0", label="GGUF weights", visible=False, scale=1)
     with gr.Row():
         download = gr.Button("Export and download", variant="primary", elem_id="run-export")
     file_out = gr.File(label="Download", interactive=False, height=90)
