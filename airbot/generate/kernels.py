@@ -14,9 +14,9 @@ Int8 weights (the tied head, an NF4-rounded QLoRA base) run through FBGEMM's int
 ``torch._weight_int8pack_mm``. Which is faster depends on the machine (on one AMD EPYC FBGEMM was
 1.4-2x faster for one row, the 28 MB head 0.8 vs 1.8 ms per token), so it is not assumed from CPU
 flags: at first use both are timed on the head's shape (``choose_int8_kernel``; 2.5 s with its
-imports on this Xeon, once per CPU) and the choice is kept per CPU model and torch version in ``AIRBOT_HOME/cache/kernels.json``. FBGEMM is a
-candidate only where the CPU has VNNI: without it FBGEMM's int16 sums could saturate (wrong
-results, whatever the speed).
+imports on this Xeon, once per CPU) and the choice is kept per CPU model and torch version in
+``AIRBOT_HOME/cache/kernels.json``. FBGEMM is a candidate only where the CPU has VNNI: without it
+FBGEMM's int16 sums could saturate (wrong results, whatever the speed).
 """
 
 from __future__ import annotations
