@@ -183,7 +183,7 @@ def quality(n: int, args: Any) -> list[Figure]:
             use_fastgen(fast)
             texts[fast] = [bot.answer(r["question"]).text for r in rows]
             ok = [all(fact_present(f, t) for f in r["facts"]) for r, t in zip(rows, texts[fast])]
-            figures.append(Figure(f"quality {kind} {'fastgen' if fast else 'generate bf16'} fact accuracy", "share",
+            figures.append(Figure(f"quality {kind} {'fastgen' if fast else 'generate'} fact accuracy", "share",
                                   [sum(ok) / len(ok)], note=f"{sum(ok)}/{len(ok)} questions"))
         same = sum(a == b for a, b in zip(texts[False], texts[True]))
         figures.append(Figure(f"quality {kind} identical answers", "share", [same / len(rows)]))

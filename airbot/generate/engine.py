@@ -8,10 +8,15 @@ computed once per answer (the softmax scale folded into q's rows), and a preallo
 one-row attention as two fp32 batched matmuls runs several times
 faster on the CPU than bf16 ones or SDPA's flash kernel (3 vs 27 us at 64 positions).
 
-The prompt (prefill) uses the model's own bf16 weights: for many rows at once bf16 GEMM beats
-the weight-only kernels, which only win for one row. ``exact`` engines (quantize="none") decode
-through the same path as the prompt, with ``generate``'s attention kernel and dtype, so their
-greedy tokens equal ``generate``'s.
+The prompt (prefill) uses the model's own weights in its own dtype: for many rows at once a GEMM
+beats the weight-only kernels, which only win for one row. The decode step runs bf16 rows whatever
+the model's dtype, because the CPU int4 kernel is vectorized for bf16 rows only (one [3072, 576]
+product, 1 thread, a Xeon without AVX512-BF16: bf16 rows 0.15 ms, fp32 rows 3.7 ms, fp16 5.7 ms,
+the dense fp32 product 0.30 ms). So on a CPU without bf16 units, where the bots load fp32 (a bf16
+prompt GEMM there is 2.3x slower: 300 tokens 2.4 s vs 1.05 s), the prompt runs fp32 and the
+decode step int4 with bf16 rows: 20 ms a token instead of 70 ms through the fp32 model.
+``exact`` engines (quantize="none") decode through the same path as the prompt, with ``generate``'s
+attention kernel and dtype, so their greedy tokens equal ``generate``'s.
 """
 
 from __future__ import annotations
@@ -37,6 +42,9 @@ class Layer:
 
     norm1: torch.Tensor
     norm2: torch.Tensor
+    prompt_norm1: torch.Tensor
+    """The norms in the model's dtype, for the prompt rows (``norm1``/``norm2``: the decode step's)."""
+    prompt_norm2: torch.Tensor
     attn: Any  # the HF attention module: q/k/v/o_proj for prefill
     mlp: Any  # the HF MLP module: gate/up/down_proj for prefill
     qkv: Linear
@@ -67,6 +75,9 @@ class Engine:
 
     model: Any
     dtype: torch.dtype
+    """The model's dtype: the prompt's rows and its KV tables."""
+    step_dtype: torch.dtype
+    """The decode step's rows: bf16 where weights are quantized (the int kernels want bf16), else ``dtype``."""
     layers: list[Layer]
     norm: torch.Tensor
     embed: torch.Tensor
@@ -85,19 +96,20 @@ class Engine:
     @classmethod
     def build(cls, model: Any, quantize: Quantize) -> Engine:
         """Fuse q/k/v and gate/up, quantize each projection as ``quantize`` says, keep the rest."""
-        dtype = next(model.parameters()).dtype  # bots.py picks bf16 where the CPU has bf16 units
-        mode: Quantize = quantize if dtype == torch.bfloat16 else "none"  # int kernels want bf16 rows
-        first = _layer(model.model.layers[0], mode, dtype)
+        dtype = next(model.parameters()).dtype  # bots.py picks bf16 where the CPU has bf16 units, else fp32
+        mode: Quantize = quantize if dtype in (torch.bfloat16, torch.float32) else "none"
+        step_dtype = torch.bfloat16 if mode != "none" else dtype  # the int kernels want bf16 rows
+        first = _layer(model.model.layers[0], mode, dtype, step_dtype)
         # The first layer decides for all: if its off-grid q/k/v did not fit int4 + a low-rank change
         # (an NF4-rounded QLoRA base), no other layer will, and each try costs an SVD.
         rank = 0 if first.qkv.kind in ("int8", "qint8") else RESIDUAL_RANK
-        layers = [first, *(_layer(layer, mode, dtype, rank) for layer in model.model.layers[1:])]
+        layers = [first, *(_layer(layer, mode, dtype, step_dtype, rank) for layer in model.model.layers[1:])]
         c = model.config
         head_dim = getattr(c, "head_dim", None) or c.hidden_size // c.num_attention_heads
         # The head (tied embedding) is not on a 4-bit grid: int8, no residual (a near-tie's argmax must not move).
-        head = fused_linear([model.lm_head], "int8" if mode != "none" else "none", dtype, residual_rank=0)
-        engine = cls(model, dtype, layers, model.model.norm.weight.detach().to(dtype),
-                     model.model.embed_tokens.weight.detach().to(dtype), head,
+        head = fused_linear([model.lm_head], "int8" if mode != "none" else "none", step_dtype, residual_rank=0)
+        engine = cls(model, dtype, step_dtype, layers, model.model.norm.weight.detach().to(step_dtype),
+                     model.model.embed_tokens.weight.detach().to(step_dtype), head,
                      c.num_attention_heads, c.num_key_value_heads, head_dim, c.intermediate_size, c.rms_norm_eps,
                      mode == "none")
         linears = [p for lyr in layers for p in (lyr.qkv, lyr.o, lyr.gate_up, lyr.down)] + [head]
@@ -116,13 +128,14 @@ class Engine:
         """Logits for the last of ``ids`` (1-D), appending their keys and values to ``state``."""
         if len(ids) == 1 and not self.exact:
             return self.step(int(ids[0]), state)
-        x = F.embedding(ids, self.embed)
+        inner = self.model.model
+        x = inner.embed_tokens(ids)
         for layer, keys, values in zip(self.layers, state.keys, state.values):
-            x = x + self._attention(layer, self.rms(x, layer.norm1), keys, values, state)
-            h = self.rms(x, layer.norm2)
+            x = x + self._attention(layer, self.rms(x, layer.prompt_norm1), keys, values, state)
+            h = self.rms(x, layer.prompt_norm2)
             x = x + layer.mlp.down_proj(F.silu(layer.mlp.gate_proj(h)) * layer.mlp.up_proj(h))
         state.length += len(ids)
-        return self.head(self.rms(x[-1:], self.norm))[0]
+        return self.head(self.rms(x[-1:], inner.norm.weight).to(self.step_dtype))[0]
 
     def step(self, token: int, state: State) -> torch.Tensor:
         """Logits after one more token, through the scripted decode step."""
@@ -172,12 +185,14 @@ def _rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor
     return x * cos + torch.cat([x[..., half:], x[..., :half]], -1) * sin
 
 
-def _layer(layer: Any, mode: Quantize, dtype: torch.dtype, rank: int = RESIDUAL_RANK) -> Layer:
+def _layer(layer: Any, mode: Quantize, dtype: torch.dtype, step_dtype: torch.dtype, rank: int = RESIDUAL_RANK) -> Layer:
     a, m = layer.self_attn, layer.mlp
-    return Layer(layer.input_layernorm.weight.detach().to(dtype), layer.post_attention_layernorm.weight.detach().to(dtype),
-                 a, m, fused_linear([a.q_proj, a.k_proj, a.v_proj], mode, dtype, rank),
-                 fused_linear([a.o_proj], mode, dtype, rank), fused_linear([m.gate_proj, m.up_proj], mode, dtype, rank),
-                 fused_linear([m.down_proj], mode, dtype, rank))
+    n1, n2 = layer.input_layernorm.weight.detach(), layer.post_attention_layernorm.weight.detach()
+    return Layer(n1.to(step_dtype), n2.to(step_dtype), n1.to(dtype), n2.to(dtype),
+                 a, m, fused_linear([a.q_proj, a.k_proj, a.v_proj], mode, step_dtype, rank),
+                 fused_linear([a.o_proj], mode, step_dtype, rank),
+                 fused_linear([m.gate_proj, m.up_proj], mode, step_dtype, rank),
+                 fused_linear([m.down_proj], mode, step_dtype, rank))
 
 
 def _pack(linears: Sequence[Linear]) -> tuple[list[int], list[torch.Tensor], list[torch.Tensor], list[torch.Tensor | None],

@@ -95,6 +95,24 @@ def test_quantized_weights_are_int4_where_lossless_and_answer_the_same_way(bf16_
     assert stats.first_text is not None and stats.tokens_per_s > 0
 
 
+def test_an_fp32_model_decodes_int4_with_bf16_rows_and_its_prompt_in_fp32(tokenizer):
+    """On a CPU without bf16 units the bots load fp32; the int4 kernel still decodes (bf16 rows, the
+    only ones it vectorizes) while the prompt keeps the model's fp32 GEMMs. Same first words as
+    fp32 ``generate``; quantize="none" stays exact (same text)."""
+    from airbot.models import load_causal_lm
+
+    fp32 = load_causal_lm(dtype=torch.float32).eval()
+    engine = engine_for(fp32, FAST)
+    assert engine is not None and not engine.exact and engine.dtype == torch.float32
+    assert engine.step_dtype == torch.bfloat16 and engine.kinds.get("int4", 0) == 120
+    chat = ChatConfig(max_new_tokens=16)
+    expected, _ = _run(fp32, tokenizer, QUESTIONS[0], chat)
+    got, _ = _run(fp32, tokenizer, QUESTIONS[0], chat, FAST)
+    assert "".join(got).split()[:6] == "".join(expected).split()[:6]
+    exact, _ = _run(fp32, tokenizer, QUESTIONS[0], chat, EXACT)
+    assert "".join(exact) == "".join(expected)
+
+
 def test_deltas_join_to_the_text_and_stats_are_filled(bf16_model, tokenizer):
     deltas, stats = _run(bf16_model, tokenizer, QUESTIONS[0], ChatConfig(max_new_tokens=24), FAST)
     assert len(deltas) > 5 and all(deltas)
