@@ -33,7 +33,7 @@ import os
 import threading
 import time
 import weakref
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -64,14 +64,18 @@ class FastGenSettings:
     int8: per-channel int8 where not already 4-bit; none: exact weights."""
     threads: int = 1
     """Intra-op threads while this answer computes; 0 leaves torch's setting alone."""
+    batching: bool = True
+    """Answers in flight on the same model decode together (``airbot.generate.batch``)."""
 
 
 def settings_from_env() -> FastGenSettings:
-    """``AIRBOT_FASTGEN_QUANTIZE`` (auto|int4|int8|none) and ``AIRBOT_DECODE_THREADS`` (0 = torch's)."""
+    """``AIRBOT_FASTGEN_QUANTIZE`` (auto|int4|int8|none), ``AIRBOT_DECODE_THREADS`` (0 = torch's) and
+    ``AIRBOT_BATCHING`` (1, or 0: every answer decodes alone)."""
     quantize = os.environ.get("AIRBOT_FASTGEN_QUANTIZE", "auto")
     if quantize not in ("auto", "int4", "int8", "none"):
         quantize = "auto"
-    return FastGenSettings(quantize=quantize, threads=int(os.environ.get("AIRBOT_DECODE_THREADS", "1") or 1))  # type: ignore[arg-type]
+    return FastGenSettings(quantize=quantize, threads=int(os.environ.get("AIRBOT_DECODE_THREADS", "1") or 1),  # type: ignore[arg-type]
+                           batching=os.environ.get("AIRBOT_BATCHING", "1").strip() not in ("0", "false", "no", "off"))
 
 
 # --- which models, cached -------------------------------------------------------------------
@@ -227,20 +231,19 @@ def stream_chat(model: Any, tokenizer: Any, messages: list[Message], chat: ChatC
     if engine is None:
         yield from generate_stream_chat(model, tokenizer, messages, chat, stats)
         return
-    yield from _stream(engine, tokenizer, messages, chat, stats, settings.threads)
+    yield from _stream(engine, tokenizer, messages, chat, stats, settings)
 
 
 def _stream(engine: Engine, tokenizer: Any, messages: list[Message], chat: ChatConfig, stats: GenerationStats,
-            threads: int) -> Iterator[str]:
-    import torch
-
+            settings: FastGenSettings) -> Iterator[str]:
     stats.started = time.perf_counter()
     prompt = encode_chat(tokenizer, messages, "cpu")["input_ids"][0]
     stats.prompt_tokens, stats.new_tokens = len(prompt), 0
     stop, text = eos_ids(engine.model, tokenizer), TextDeltas(tokenizer)
     seen = prompt.clone()
+    following: Generator[int, None, None] | None = None
     try:
-        with compute_scope(threads):
+        with compute_scope(settings.threads):  # the prompt in this thread: a joining answer never stalls the batch's steps
             state = engine.start(len(prompt) + chat.max_new_tokens + 1)
             token = next_token(engine.forward(prompt, state), seen, chat)
         while True:
@@ -251,13 +254,36 @@ def _stream(engine: Engine, tokenizer: Any, messages: list[Message], chat: ChatC
                 yield delta
             if token in stop or stats.new_tokens >= chat.max_new_tokens:
                 break
-            with compute_scope(threads):
-                if chat.repetition_penalty != 1.0:  # only the penalty reads the history
-                    seen = torch.cat([seen, torch.tensor([token])])
-                token = next_token(engine.forward(torch.tensor([token]), state), seen, chat)
+            if following is None:
+                following = _following(engine, state, token, seen, chat, stop, settings)
+            token = next(following)
         tail = text.push(None)
         if tail:
             stats.first_text = stats.first_text or time.perf_counter()
             yield tail
     finally:
+        if following is not None:
+            following.close()  # a batched answer leaves the batch now, not at its stop
         stats.finished = time.perf_counter()
+
+
+def _following(engine: Engine, state: Any, token: int, seen: torch.Tensor, chat: ChatConfig, stop: set[int],
+               settings: FastGenSettings) -> Generator[int, None, None]:
+    """The tokens after ``token``: from the engine's batch (``airbot.generate.batch``), or decoded here
+    one by one (batching off, or an exact engine, whose steps are the prompt path's)."""
+    left = chat.max_new_tokens - 1
+    if settings.batching and not engine.exact:
+        from airbot.generate.batch import batcher_for
+
+        yield from batcher_for(engine, settings.threads).decode(state, token, seen, chat, stop, left)
+        return
+    import torch
+
+    for _ in range(left):
+        with compute_scope(settings.threads):
+            if chat.repetition_penalty != 1.0:  # only the penalty reads the history
+                seen = torch.cat([seen, torch.tensor([token])])
+            token = next_token(engine.forward(torch.tensor([token]), state), seen, chat)
+        yield token
+        if token in stop:
+            return
