@@ -1,7 +1,7 @@
 """App speed: cold start to the first page, and ``/ask`` latency with concurrent gradio_client users.
 
     .venv/bin/python bench/app.py                                   # base bot, 8 users x 2 questions
-    .venv/bin/python bench/app.py --bots rag --users 8 --questions 3 --repeats 2 --json
+    .venv/bin/python bench/app.py --bots base,rag --users 8 --questions 2 --repeats 3 --json
 
 Each start spawns ``python -m airbot app`` on a free port of 127.0.0.1 in a throw-away
 AIRBOT_HOME (sharing the converted model cache) and polls ``/`` until HTTP 200: that is the cold
@@ -9,6 +9,10 @@ start. Then ``--users`` threads, each with its own ``gradio_client.Client``, cal
 Chat tab's ``gr.api``) ``--questions`` times in a row; the figures are per-call latency (p50/p95)
 and answers per second. Everything is bounded (timeouts on every wait) and talks to 127.0.0.1 only.
 The rag and hybrid bots get an index named ``default`` built from the shipped policy.
+
+Each repeat starts the app twice, with continuous batching on and off (``AIRBOT_BATCHING``,
+``airbot.generate.batch``), alternating which goes first; ``speedup_concurrent`` is the median
+answers per second with batching ÷ without (``--batching on`` or ``off`` runs one way only).
 
 ``--with-jobs`` measures fair sharing: on one running app it first times a single user asking the
 questions alone (the baseline), then starts a training (``/train_start``, the sample, QLoRA) and an
@@ -22,6 +26,7 @@ from __future__ import annotations
 
 import os
 import signal
+import statistics
 import subprocess
 import sys
 import threading
@@ -38,11 +43,12 @@ START_TIMEOUT_S = 240
 CALL_TIMEOUT_S = 600
 
 
-def start_app(home: Path) -> tuple[subprocess.Popen, str, float]:
+def start_app(home: Path, env_extra: dict[str, str] | None = None) -> tuple[subprocess.Popen, str, float]:
     """Spawn the app and wait for its first page; (process, url, seconds to HTTP 200)."""
     port = free_port()
     url = f"http://127.0.0.1:{port}/"
-    env = {**os.environ, "AIRBOT_HOME": str(home), "GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1"}
+    env = {**os.environ, "AIRBOT_HOME": str(home), "GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1",
+           **(env_extra or {})}
     started = time.perf_counter()
     proc = subprocess.Popen([sys.executable, "-m", "airbot", "app", "--host", "127.0.0.1", "--port", str(port)],
                             cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
@@ -194,6 +200,8 @@ def main() -> None:
                    help="Ask while a training and an evaluation run in the app, and compare with one user alone.")
     p.add_argument("--train-steps", type=int, default=200, help="--with-jobs: max steps of the training (cancelled after).")
     p.add_argument("--eval-limit", type=int, default=20, help="--with-jobs: questions the evaluation answers.")
+    p.add_argument("--batching", choices=["both", "on", "off"], default="both",
+                   help="Continuous batching in the app: compare both ways (default) or run one.")
     args = p.parse_args()
     from airbot.samples import sample_path
 
@@ -202,25 +210,33 @@ def main() -> None:
     if args.with_jobs:
         jobs_mode(args, home, qs)
         return
+    modes = ["on", "off"] if args.batching == "both" else [args.batching]
     cold = Figure("cold start to first page", "s")
-    latency = Figure(f"/ask latency, {args.users} concurrent users, bots={args.bots}", "s")
-    rate = Figure("/ask answers per second", "answers/s")
+    latency = {m: Figure(f"/ask latency, {args.users} concurrent users, bots={args.bots}, batching {m}", "s")
+               for m in modes}
+    rate = {m: Figure(f"/ask answers per second, batching {m}", "answers/s") for m in modes}
     errors: list[str] = []
-    for _ in range(args.repeats):
-        proc, url, took = start_app(home)
-        cold.samples.append(took)
-        try:
-            lat, wall, errs = load_test(url, args.bots, args.users, qs)
-        finally:
-            stop_app(proc)
-        latency.samples += lat
-        rate.samples.append(len(lat) / wall)
-        errors += errs
-    if latency.samples:
-        latency.note = f"p50 {percentile(latency.samples, 50):.2f} s, p95 {percentile(latency.samples, 95):.2f} s"
-    extra = {"errors": len(errors), **({"first_error": errors[0]} if errors else {})}
-    report(f"app: {args.repeats} start(s), {args.users} users x {args.questions} questions", [cold, latency, rate],
-           extra, as_json=args.json)
+    for repeat in range(args.repeats):
+        for mode in modes if repeat % 2 == 0 else modes[::-1]:  # alternate: neither way always runs first
+            proc, url, took = start_app(home, {"AIRBOT_BATCHING": "1" if mode == "on" else "0"})
+            cold.samples.append(took)
+            try:
+                lat, wall, errs = load_test(url, args.bots, args.users, qs)
+            finally:
+                stop_app(proc)
+            latency[mode].samples += lat
+            rate[mode].samples.append(len(lat) / wall)
+            errors += errs
+    extra: dict[str, Any] = {"errors": len(errors), **({"first_error": errors[0]} if errors else {})}
+    for mode in modes:
+        if latency[mode].samples:
+            p50, p95 = percentile(latency[mode].samples, 50), percentile(latency[mode].samples, 95)
+            latency[mode].note = f"p50 {p50:.2f} s, p95 {p95:.2f} s"
+            extra[f"p50_s_batching_{mode}"], extra[f"p95_s_batching_{mode}"] = round(p50, 3), round(p95, 3)
+    if len(modes) == 2 and rate["off"].samples and rate["on"].samples:
+        extra["speedup_concurrent"] = round(statistics.median(rate["on"].samples) / statistics.median(rate["off"].samples), 3)
+    report(f"app: {args.repeats} repeat(s), {args.users} users x {args.questions} questions",
+           [cold, *latency.values(), *rate.values()], extra, as_json=args.json)
 
 
 if __name__ == "__main__":

@@ -66,16 +66,19 @@ class FastGenSettings:
     """Intra-op threads while this answer computes; 0 leaves torch's setting alone."""
     batching: bool = True
     """Answers in flight on the same model decode together (``airbot.generate.batch``)."""
+    batch_threads: int = 0
+    """Intra-op threads of a step that decodes several answers (0: every core); a lone answer uses ``threads``."""
 
 
 def settings_from_env() -> FastGenSettings:
-    """``AIRBOT_FASTGEN_QUANTIZE`` (auto|int4|int8|none), ``AIRBOT_DECODE_THREADS`` (0 = torch's) and
-    ``AIRBOT_BATCHING`` (1, or 0: every answer decodes alone)."""
+    """``AIRBOT_FASTGEN_QUANTIZE`` (auto|int4|int8|none), ``AIRBOT_DECODE_THREADS`` (0 = torch's),
+    ``AIRBOT_BATCHING`` (1, or 0: every answer decodes alone) and ``AIRBOT_BATCH_THREADS`` (0 = every core)."""
     quantize = os.environ.get("AIRBOT_FASTGEN_QUANTIZE", "auto")
     if quantize not in ("auto", "int4", "int8", "none"):
         quantize = "auto"
     return FastGenSettings(quantize=quantize, threads=int(os.environ.get("AIRBOT_DECODE_THREADS", "1") or 1),  # type: ignore[arg-type]
-                           batching=os.environ.get("AIRBOT_BATCHING", "1").strip() not in ("0", "false", "no", "off"))
+                           batching=os.environ.get("AIRBOT_BATCHING", "1").strip() not in ("0", "false", "no", "off"),
+                           batch_threads=int(os.environ.get("AIRBOT_BATCH_THREADS", "0") or 0))
 
 
 # --- which models, cached -------------------------------------------------------------------
@@ -275,7 +278,8 @@ def _following(engine: Engine, state: Any, token: int, seen: torch.Tensor, chat:
     if settings.batching and not engine.exact:
         from airbot.generate.batch import batcher_for
 
-        yield from batcher_for(engine, settings.threads).decode(state, token, seen, chat, stop, left)
+        yield from batcher_for(engine, settings.threads, settings.batch_threads or os.cpu_count() or 1).decode(
+            state, token, seen, chat, stop, left)
         return
     import torch
 

@@ -56,10 +56,14 @@ def _env_number(name: str, default: float, lowest: float = 1) -> float:
 def concurrency() -> dict[str, int]:
     """How many events of each group run at once: ``heavy`` (evaluation, indexing, export, policy
     change: AIRBOT_HEAVY_CONCURRENCY, 1 on up to 4 cores else 2), ``data`` (checking an upload, 2),
-    ``chat`` (AIRBOT_CHAT_CONCURRENCY, 4) and everything else (4)."""
+    ``chat`` (AIRBOT_CHAT_CONCURRENCY: 8 with continuous batching, whose steps grow cheaper per answer
+    the more answers share them; 4 without) and everything else (4)."""
+    from airbot.generate.stream import settings_from_env
+
     heavy = 1 if (os.cpu_count() or 1) <= 4 else 2
+    chat = 8 if settings_from_env().batching else 4
     return {"heavy": int(_env_number("AIRBOT_HEAVY_CONCURRENCY", heavy)), "data": 2,
-            "chat": int(_env_number("AIRBOT_CHAT_CONCURRENCY", 4)), "default": 4}
+            "chat": int(_env_number("AIRBOT_CHAT_CONCURRENCY", chat)), "default": 4}
 
 
 def queue_max() -> int:
