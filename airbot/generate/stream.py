@@ -17,6 +17,8 @@ Why it is fast on a CPU (each measured in bench/chat.py, see bench/README.md):
 * ``model.generate`` spends more time in Python than in matmuls for a 135M model; the decode
   step here is one TorchScript function with fused projections, one RoPE op for q and k, and a
   preallocated fp32 KV cache (``airbot.generate.engine``).
+* Answers in flight on the same model share each decoding step (``airbot.generate.batch``,
+  continuous batching): the weights are read once per step for all of them.
 * One intra-op thread per answer (``threads``): a 135M model's per-token matmuls are too small
   to split well, the arena streams several bots at once, and OpenMP threads that outnumber free
   cores stall at every barrier. ``AIRBOT_DECODE_THREADS=0`` leaves torch's setting alone.
@@ -47,7 +49,7 @@ from airbot.prompts import Message
 if TYPE_CHECKING:
     import torch
 
-    from airbot.generate.engine import Engine
+    from airbot.generate.engine import Engine, State
 
 __all__ = ["FastGenSettings", "Linear", "TextDeltas", "build_engine", "engine_for", "next_token", "quantize_int4", "stream_chat",
            "unsupported_reason"]
@@ -270,7 +272,7 @@ def _stream(engine: Engine, tokenizer: Any, messages: list[Message], chat: ChatC
         stats.finished = time.perf_counter()
 
 
-def _following(engine: Engine, state: Any, token: int, seen: torch.Tensor, chat: ChatConfig, stop: set[int],
+def _following(engine: Engine, state: State, token: int, seen: torch.Tensor, chat: ChatConfig, stop: set[int],
                settings: FastGenSettings) -> Generator[int, None, None]:
     """The tokens after ``token``: from the engine's batch (``airbot.generate.batch``), or decoded here
     one by one (batching off, or an exact engine, whose steps are the prompt path's)."""
