@@ -248,6 +248,29 @@ def _project_rows(x: torch.Tensor, kind: int, weight: torch.Tensor, scale: torch
                       for b in range(x.shape[0])], 0)
 
 
+def _rms(x: torch.Tensor, weight: torch.Tensor, eps: float) -> torch.Tensor:
+    """LlamaRMSNorm of rows, as ``Engine.rms``."""
+    h = x.float()
+    return weight * (h * torch.rsqrt(h.pow(2).mean(-1, keepdim=True) + eps)).to(x.dtype)
+
+
+def _linear_at(x: torch.Tensor, at: int, kinds: list[int], weights: list[torch.Tensor], scales: list[torch.Tensor],
+               biases: list[torch.Tensor | None], loras_a: list[torch.Tensor | None], loras_bt: list[torch.Tensor | None],
+               packs: list[torch.classes.quantized.LinearPackedParamsBase | None]) -> torch.Tensor:  # type: ignore[name-defined]
+    """Rows through the ``at``-th packed linear (per layer: qkv, o, gate/up, down; the head last)."""
+    return _project_rows(x, kinds[at], weights[at], scales[at], biases[at], loras_a[at], loras_bt[at], packs[at])
+
+
+def _feed_forward(x: torch.Tensor, j: int, norm: torch.Tensor, eps: float, intermediate: int, kinds: list[int],
+                  weights: list[torch.Tensor], scales: list[torch.Tensor], biases: list[torch.Tensor | None],
+                  loras_a: list[torch.Tensor | None], loras_bt: list[torch.Tensor | None],
+                  packs: list[torch.classes.quantized.LinearPackedParamsBase | None]) -> torch.Tensor:  # type: ignore[name-defined]
+    """``x`` plus the MLP of the layer whose first linear is ``j`` (gate/up at j + 2, down at j + 3)."""
+    gu = _linear_at(_rms(x, norm, eps), j + 2, kinds, weights, scales, biases, loras_a, loras_bt, packs)
+    act = F.silu(gu.narrow(1, 0, intermediate)) * gu.narrow(1, intermediate, intermediate)
+    return x + _linear_at(act, j + 3, kinds, weights, scales, biases, loras_a, loras_bt, packs)
+
+
 def _decode_step_py(token: int, position: int, embed: torch.Tensor, norms1: list[torch.Tensor], norms2: list[torch.Tensor],
                     final_norm: torch.Tensor, kinds: list[int], weights: list[torch.Tensor], scales: list[torch.Tensor],
                     biases: list[torch.Tensor | None], loras_a: list[torch.Tensor | None],
@@ -262,10 +285,7 @@ def _decode_step_py(token: int, position: int, embed: torch.Tensor, norms1: list
     x = embed.narrow(0, token, 1)
     for i in range(len(norms1)):
         j = 4 * i
-        h = x.float()
-        h = (norms1[i] * (h * torch.rsqrt(h.pow(2).mean(-1, keepdim=True) + eps)).to(x.dtype))
-        qkv = _project(h, kinds[j], weights[j], scales[j], biases[j], loras_a[j],
-                       loras_bt[j], packs[j])[0]
+        qkv = _linear_at(_rms(x, norms1[i], eps), j, kinds, weights, scales, biases, loras_a, loras_bt, packs)[0]
         qk = qkv.narrow(0, 0, nqk).view(heads + kv_heads, head_dim)
         qk = torch.addcmul(qk * cos, qk.roll(half, -1), sin)  # fp32: the tables are
         keys[i].select(1, position).copy_(qk.narrow(0, heads, kv_heads))
@@ -273,20 +293,9 @@ def _decode_step_py(token: int, position: int, embed: torch.Tensor, norms1: list
         q = qk.narrow(0, 0, heads).view(kv_heads, heads // kv_heads, head_dim)
         probs = torch.bmm(q, keys[i].narrow(1, 0, length).transpose(1, 2)).softmax(-1)
         attn = torch.bmm(probs, values[i].narrow(1, 0, length)).view(1, heads * head_dim).to(x.dtype)
-        x = x + _project(attn, kinds[j + 1], weights[j + 1], scales[j + 1], biases[j + 1], loras_a[j + 1],
-                         loras_bt[j + 1], packs[j + 1])
-        h = x.float()
-        h = (norms2[i] * (h * torch.rsqrt(h.pow(2).mean(-1, keepdim=True) + eps)).to(x.dtype))
-        gu = _project(h, kinds[j + 2], weights[j + 2], scales[j + 2], biases[j + 2], loras_a[j + 2],
-                      loras_bt[j + 2], packs[j + 2])
-        act = F.silu(gu.narrow(1, 0, intermediate)) * gu.narrow(1, intermediate, intermediate)
-        x = x + _project(act, kinds[j + 3], weights[j + 3], scales[j + 3], biases[j + 3], loras_a[j + 3],
-                         loras_bt[j + 3], packs[j + 3])
-    h = x.float()
-    h = final_norm * (h * torch.rsqrt(h.pow(2).mean(-1, keepdim=True) + eps)).to(x.dtype)
-    k = len(kinds) - 1
-    return _project(h, kinds[k], weights[k], scales[k], biases[k], loras_a[k],
-                    loras_bt[k], packs[k])[0]
+        x = x + _linear_at(attn, j + 1, kinds, weights, scales, biases, loras_a, loras_bt, packs)
+        x = _feed_forward(x, j, norms2[i], eps, intermediate, kinds, weights, scales, biases, loras_a, loras_bt, packs)
+    return _linear_at(_rms(x, final_norm, eps), len(kinds) - 1, kinds, weights, scales, biases, loras_a, loras_bt, packs)[0]
 
 
 def _decode_rows_py(tokens: torch.Tensor, positions: torch.Tensor, length: int, embed: torch.Tensor,
@@ -308,9 +317,7 @@ def _decode_rows_py(tokens: torch.Tensor, positions: torch.Tensor, length: int, 
     x = embed.index_select(0, tokens)
     for i in range(len(norms1)):
         j = 4 * i
-        h = x.float()
-        h = (norms1[i] * (h * torch.rsqrt(h.pow(2).mean(-1, keepdim=True) + eps)).to(x.dtype))
-        qkv = _project_rows(h, kinds[j], weights[j], scales[j], biases[j], loras_a[j], loras_bt[j], packs[j])
+        qkv = _linear_at(_rms(x, norms1[i], eps), j, kinds, weights, scales, biases, loras_a, loras_bt, packs)
         qk = qkv.narrow(1, 0, nqk).reshape(rows, heads + kv_heads, head_dim)
         qk = torch.addcmul(qk * cos, qk.roll(half, -1), sin)
         key, value = keys[i], values[i]
@@ -324,20 +331,9 @@ def _decode_rows_py(tokens: torch.Tensor, positions: torch.Tensor, length: int, 
         probs = scores.softmax(-1).view(rows * kv_heads, group, length)
         v = value.view(rows * kv_heads, capacity, head_dim).narrow(1, 0, length)
         attn = torch.bmm(probs, v).view(rows, heads * head_dim).to(x.dtype)
-        x = x + _project_rows(attn, kinds[j + 1], weights[j + 1], scales[j + 1], biases[j + 1], loras_a[j + 1],
-                              loras_bt[j + 1], packs[j + 1])
-        h = x.float()
-        h = (norms2[i] * (h * torch.rsqrt(h.pow(2).mean(-1, keepdim=True) + eps)).to(x.dtype))
-        gu = _project_rows(h, kinds[j + 2], weights[j + 2], scales[j + 2], biases[j + 2], loras_a[j + 2],
-                           loras_bt[j + 2], packs[j + 2])
-        act = F.silu(gu.narrow(1, 0, intermediate)) * gu.narrow(1, intermediate, intermediate)
-        x = x + _project_rows(act, kinds[j + 3], weights[j + 3], scales[j + 3], biases[j + 3], loras_a[j + 3],
-                              loras_bt[j + 3], packs[j + 3])
-    h = x.float()
-    h = final_norm * (h * torch.rsqrt(h.pow(2).mean(-1, keepdim=True) + eps)).to(x.dtype)
-    last = len(kinds) - 1
-    return _project_rows(h, kinds[last], weights[last], scales[last], biases[last], loras_a[last], loras_bt[last],
-                         packs[last])
+        x = x + _linear_at(attn, j + 1, kinds, weights, scales, biases, loras_a, loras_bt, packs)
+        x = _feed_forward(x, j, norms2[i], eps, intermediate, kinds, weights, scales, biases, loras_a, loras_bt, packs)
+    return _linear_at(_rms(x, final_norm, eps), len(kinds) - 1, kinds, weights, scales, biases, loras_a, loras_bt, packs)
 
 
 def _script(fn: Any) -> Any:
