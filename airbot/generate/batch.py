@@ -180,18 +180,14 @@ class Batcher:
                 for r in active + joining:
                     r.outbox.put(err)
                 active, pool = [], Pool()
-                continue
-            for index in range(len(active) - 1, -1, -1):  # from the end: a leaving row takes the last one's place
-                if active[index].left <= 0 or active[index].closed:
-                    pool.leave(active, index)
 
     def _step(self, active: list[Request], pool: Pool) -> None:
         import torch
 
         from airbot.generate.stream import next_token
 
-        for index in range(len(active) - 1, -1, -1):
-            if active[index].closed:
+        for index in range(len(active) - 1, -1, -1):  # from the end: a leaving row takes the last one's place
+            if active[index].left <= 0 or active[index].closed:
                 pool.leave(active, index)
         if not active:
             return
