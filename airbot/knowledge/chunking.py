@@ -13,7 +13,9 @@ those, so PDF, DOCX, HTML, Markdown and plain text are chunked by the same rules
 * a labelled sub-item (``(a)``, ``(iv)``, ``(1)``) is a clause of its own, cited ``3(b)``,
   ``3(b)(ii)`` or ``Art. 4(1)``, and repeats the sentence that introduces its list so it reads alone;
 * bullets and unlabelled numbered items stay with their clause; without any numbering, each
-  paragraph (a PDF block) is a chunk, cited by its heading and page;
+  paragraph (a PDF block) is a chunk, cited by its heading and page, and so is each item of a
+  list (with the sentence introducing the list), unless the items are a few words each;
+* plain numbers (``1.``, ``2)``) may start again at 1 under every heading;
 * a chunk is never more than one clause or paragraph: anything longer than ``max_tokens``
   embedder tokens is split at sentence ends, each piece repeating the last sentence before it.
 
@@ -81,6 +83,11 @@ class Chunk:
 _LIST_ITEM = re.compile(r"^(?:[-*•▪◦]\s+|\d{1,2}[.)]\s+|[a-z][.)]\s+|\([a-z0-9]{1,5}\)\s+)")
 
 
+SHORT_ITEM_WORDS = 3
+"""List items of this many words or fewer ("- Mondays", "- Bank holidays") stay together in the
+paragraph that lists them: alone they are too short to retrieve or to read."""
+
+
 def _heading_level(line: str, alone: bool) -> int:
     """Level of a heading line in a format without explicit headings (0: not a heading).
 
@@ -142,8 +149,7 @@ class _Chunker:
     def __init__(self, blocks: list[Block]) -> None:
         self.blocks = blocks
         self.infer_headings = not any(b.level for b in blocks)
-        order = [(ln.strip(), not b.level) for b in blocks for ln in b.text.split("\n") if ln.strip()]
-        self.scheme = Scheme(Scheme.of(order).families)
+        self.scheme = Scheme(Scheme.of(self._line_roles()).families)
         top = [b for b in blocks if b.level == 1]
         deeper = any(b.level > 1 for b in blocks)
         # A lone level-1 heading above deeper ones is the document's title, not a section's topic.
@@ -153,16 +159,31 @@ class _Chunker:
         self.current: _Unit | None = None
         self.parent = _Parent()
 
+    def _lines(self, block: Block) -> list[tuple[str, bool, bool]]:
+        """A body block's lines, each with whether it is the block's first and whether it stands
+        alone (nothing runs into it: first, or after a full stop), which a heading line must."""
+        lines = [ln.strip() for ln in block.text.split("\n") if ln.strip()]
+        return [(line, i == 0, i == 0 or lines[i - 1][-1] in ".!?:") for i, line in enumerate(lines)]
+
+    def _line_roles(self) -> list[tuple[str, bool]]:
+        """Every line in order with whether it is body text (not a heading, given or inferred):
+        what ``Scheme.of`` reads the numbering from."""
+        roles: list[tuple[str, bool]] = []
+        for block in self.blocks:
+            if block.level:
+                roles.append((block.text.strip(), False))
+                continue
+            roles += [(line, not (self.infer_headings and _heading_level(line, alone)))
+                      for line, _, alone in self._lines(block)]
+        return roles
+
     def run(self) -> list[_Unit]:
         for block in self.blocks:
             if block.level:
                 self._heading(block.text, block.level)
                 continue
-            lines = [ln.strip() for ln in block.text.split("\n") if ln.strip()]
-            for i, line in enumerate(lines):
-                # A line can be a heading if nothing runs into it: first, or after a full stop.
-                alone = i == 0 or lines[i - 1][-1] in ".!?:"
-                self._line(line, block.page, first=i == 0, alone=alone)
+            for line, first, alone in self._lines(block):
+                self._line(line, block.page, first=first, alone=alone)
         self._flush()
         return self.units
 
@@ -176,6 +197,7 @@ class _Chunker:
         self._flush()
         while self.stack and self.stack[-1][0] >= level:
             self.stack.pop()
+        self.scheme.restart()
         self.scheme.accept(text)  # a numbered heading ("1.1 Cover") sets the order its clauses follow
         self.stack.append((level, text, heading_clause(text)))
         self.parent = _Parent(self._default_clause())
@@ -196,10 +218,24 @@ class _Chunker:
             self._start(line, page, self._default_clause(), numbered=False)
         elif cur.numbered and (first or _LIST_ITEM.match(line)):
             cur.lines.append("\n" + line)  # list items and follow-on paragraphs stay with their clause
+        elif not cur.numbered and _LIST_ITEM.match(line) and len(line.split()) > SHORT_ITEM_WORDS:
+            self._list_item(line, page, cur)
         elif first or (page != cur.page and not cur.numbered):
             self._start(line, page, self._default_clause(), numbered=False)
         else:
             cur.lines.append(("\n" if _LIST_ITEM.match(line) else "") + line)
+
+    def _list_item(self, line: str, page: int | None, cur: _Unit) -> None:
+        """An item of an unnumbered list is a paragraph of its own (a list of prices is several
+        facts, not one) and repeats the sentence that introduces the list, if any; a paragraph
+        that is nothing but that sentence is not kept alone."""
+        text = _join_lines(cur.lines)
+        lead = cur.lead or (_lead_in(cur) if text.endswith(":") else "")
+        if lead and text == lead:
+            self.current = None
+        self._start(line, page, self._default_clause(), numbered=False)
+        assert self.current is not None  # _start just opened it
+        self.current.lead = lead
 
     def _sub_item(self, label: Label, line: str, page: int | None) -> bool:
         """Open a chunk for a sub-item ``(b)`` of the clause above, if it continues a level of

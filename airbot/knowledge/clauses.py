@@ -186,6 +186,8 @@ class Scheme:
         counts: dict[str, int] = {}
         probe = cls({"word", "sign", "dotted", "letter", "single"})
         for line, body in lines:
+            if not body:
+                probe.restart()
             if (label := probe.accept(line)) is not None and label.family != "sub" and body:
                 counts[label.family] = counts.get(label.family, 0) + 1
         families = {f for f in ("word", "sign", "dotted") if counts.get(f)}
@@ -193,6 +195,11 @@ class Scheme:
         if not families and counts.get("single", 0) >= 2:
             families.add("single")
         return cls(families)
+
+    def restart(self) -> None:
+        """A heading was passed: plain numbers may start again at 1 under it ("## Fees" 1. 2.,
+        "## Damage" 1. 2.), the way many documents number each section's items."""
+        self.last.pop("single", None)
 
     def accept(self, line: str) -> Label | None:
         """The label ``line`` opens with if it is one of this document's clause labels, in order."""

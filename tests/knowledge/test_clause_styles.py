@@ -115,6 +115,49 @@ def test_no_numbering_gives_one_chunk_per_paragraph_under_its_heading(tmp_path: 
     assert chunks[1].section == "Borrowing > Loan periods" and chunks[2].label() == "Fines"
 
 
+RESTARTED = """MUNICIPAL POOL - VISITOR RULES
+
+I. ADMISSION
+1. Children under 8 must be accompanied by an adult in the water.
+2. A single swim costs EUR 4; a 10-swim card costs EUR 35.
+
+II. LOCKERS
+1. Lockers need a EUR 1 coin, which is returned.
+2. Items left in lockers overnight are kept for 14 days.
+   a) Keys are kept at reception.
+"""
+
+
+@pytest.mark.parametrize("fmt", ["txt", "md"])
+def test_numbered_items_that_restart_under_each_heading_are_clauses(tmp_path: Path, fmt: str) -> None:
+    """Many documents number each section's items from 1 again: every item is a clause of its
+    own, cited as written, with its section heading as context (not one chunk per section)."""
+    text = RESTARTED
+    if fmt == "md":
+        for old, new in (("MUNICIPAL", "# Municipal"), ("I. ADMISSION", "## Admission"), ("II. LOCKERS", "## Lockers"),
+                         ("   a)", "    a)")):
+            text = text.replace(old, new)
+    path = tmp_path / f"pool.{fmt}"
+    path.write_text(text)
+    chunks = read_chunks(path)
+    assert [c.clause for c in chunks] == ["1", "2", "1", "2", "2(a)"]
+    assert [len(c.text.split("\n")) for c in chunks[:4]] == [1, 1, 1, 1]
+    assert "Lockers need a EUR 1 coin" in chunks[2].text and chunks[2].section.lower().endswith("lockers")
+
+
+def test_items_of_an_unnumbered_list_are_chunks_with_their_lead_in(tmp_path: Path) -> None:
+    """A price list is several facts: each item of a list under a plain paragraph is a chunk that
+    repeats the sentence introducing the list; a list of a few words per item stays whole."""
+    path = tmp_path / "groom.md"
+    path.write_text("# Grooming\n\n## Prices\n\nOur prices are:\n\n- A full groom for a small dog costs GBP 35.\n"
+                    "- A full groom for a large dog costs GBP 55.\n\nWe are closed on:\n- Mondays\n- Bank holidays\n")
+    chunks = read_chunks(path)
+    assert [c.text for c in chunks] == ["Our prices are:\n- A full groom for a small dog costs GBP 35.",
+                                        "Our prices are:\n- A full groom for a large dog costs GBP 55.",
+                                        "We are closed on:\n- Mondays\n- Bank holidays"]
+    assert all(c.section == "Prices" for c in chunks)
+
+
 def test_a_long_clause_splits_at_sentences_with_overlap() -> None:
     sentences = [f"Fee {n} is EUR {n * 10} a visit." for n in range(1, 30)]
     chunks = chunk_blocks([Block("Fees", level=1), Block("7.1 " + " ".join(sentences))], "d.md", max_tokens=60)
