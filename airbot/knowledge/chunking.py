@@ -83,6 +83,34 @@ class Chunk:
 _LIST_ITEM = re.compile(r"^(?:[-*•▪◦]\s+|\d{1,2}[.)]\s+|[a-z][.)]\s+|\([a-z0-9]{1,5}\)\s+)")
 
 
+# "Late fee: USD 20": a block of nothing but such lines is a list (a fee schedule), one fact a line.
+_KEY_VALUE = re.compile(r"^[A-Z][^:.!?]{1,50}:\s+\S[^:]{0,60}$")
+TITLE_LEVEL = 10
+"""Heading level of a clause label with only a title ("Article 2. Access") found in the body:
+below every heading the format marks (levels 1-6), nested by the label's depth."""
+
+
+def _is_title(rest: str) -> bool:
+    """Whether the words after a clause label are a title ("Late payment"), not a clause's text:
+    one to six words, capitalised, no figure, not ending like a sentence."""
+    rest = rest.lstrip(" -—–:*").rstrip(" *")
+    words = rest.split()
+    return 0 < len(words) <= 6 and rest[0].isupper() and rest[-1] not in ".,;:!?" and not re.search(r"\d", rest)
+
+
+@dataclass(frozen=True)
+class _Line:
+    """A body line: whether it opens its block, stands alone (nothing runs into it: first, or
+    after a full stop; a heading line must), is a list item (a bullet, an unlabelled number, a
+    line of a "Key: value" block) and is closed (the next line does not continue its sentence)."""
+
+    text: str
+    first: bool
+    alone: bool
+    item: bool
+    closed: bool
+
+
 SHORT_ITEM_WORDS = 3
 """List items of this many words or fewer ("- Mondays", "- Bank holidays") stay together in the
 paragraph that lists them: alone they are too short to retrieve or to read."""
@@ -159,11 +187,13 @@ class _Chunker:
         self.current: _Unit | None = None
         self.parent = _Parent()
 
-    def _lines(self, block: Block) -> list[tuple[str, bool, bool]]:
-        """A body block's lines, each with whether it is the block's first and whether it stands
-        alone (nothing runs into it: first, or after a full stop), which a heading line must."""
+    def _lines(self, block: Block) -> list[_Line]:
+        """A body block's lines with what the chunker needs to know about each in context."""
         lines = [ln.strip() for ln in block.text.split("\n") if ln.strip()]
-        return [(line, i == 0, i == 0 or lines[i - 1][-1] in ".!?:") for i, line in enumerate(lines)]
+        table = len(lines) >= 2 and all(_KEY_VALUE.match(line) for line in lines)
+        return [_Line(line, i == 0, i == 0 or lines[i - 1][-1] in ".!?:", table or bool(_LIST_ITEM.match(line)),
+                      i + 1 == len(lines) or not lines[i + 1][:1].islower())
+                for i, line in enumerate(lines)]
 
     def _line_roles(self) -> list[tuple[str, bool]]:
         """Every line in order with whether it is body text (not a heading, given or inferred):
@@ -173,8 +203,7 @@ class _Chunker:
             if block.level:
                 roles.append((block.text.strip(), False))
                 continue
-            roles += [(line, not (self.infer_headings and _heading_level(line, alone)))
-                      for line, _, alone in self._lines(block)]
+            roles += [(ln.text, not (self.infer_headings and _heading_level(ln.text, ln.alone))) for ln in self._lines(block)]
         return roles
 
     def run(self) -> list[_Unit]:
@@ -182,8 +211,8 @@ class _Chunker:
             if block.level:
                 self._heading(block.text, block.level)
                 continue
-            for line, first, alone in self._lines(block):
-                self._line(line, block.page, first=first, alone=alone)
+            for line in self._lines(block):
+                self._line(line, block.page)
         self._flush()
         return self.units
 
@@ -202,12 +231,18 @@ class _Chunker:
         self.stack.append((level, text, heading_clause(text)))
         self.parent = _Parent(self._default_clause())
 
-    def _line(self, line: str, page: int | None, first: bool, alone: bool) -> None:
-        if self.infer_headings and (level := _heading_level(line, alone)):
+    def _line(self, ln: _Line, page: int | None) -> None:
+        line, first = ln.text, ln.first
+        if self.infer_headings and (level := _heading_level(line, ln.alone)):
             self._heading(line, level)
             return
         label = self.scheme.accept(line)
         if label is not None and label.family != "sub":
+            if ln.closed and _is_title(line[label.end:]):
+                # "Article 2. Access", "§ 4 Late payment": a label with a title and nothing else heads
+                # the clauses below it; alone it would be a chunk without a fact. Below any real heading.
+                self._heading(line, TITLE_LEVEL + depth(label.text))
+                return
             self._start(line, page, label.text, numbered=True)
             self.parent = _Parent(label.text, self.current)
             return
@@ -216,14 +251,14 @@ class _Chunker:
         cur = self.current
         if cur is None:
             self._start(line, page, self._default_clause(), numbered=False)
-        elif cur.numbered and (first or _LIST_ITEM.match(line)):
+        elif cur.numbered and (first or ln.item):
             cur.lines.append("\n" + line)  # list items and follow-on paragraphs stay with their clause
-        elif not cur.numbered and _LIST_ITEM.match(line) and len(line.split()) > SHORT_ITEM_WORDS:
+        elif not cur.numbered and ln.item and len(line.split()) > SHORT_ITEM_WORDS:
             self._list_item(line, page, cur)
         elif first or (page != cur.page and not cur.numbered):
             self._start(line, page, self._default_clause(), numbered=False)
         else:
-            cur.lines.append(("\n" if _LIST_ITEM.match(line) else "") + line)
+            cur.lines.append(("\n" if ln.item else "") + line)
 
     def _list_item(self, line: str, page: int | None, cur: _Unit) -> None:
         """An item of an unnumbered list is a paragraph of its own (a list of prices is several

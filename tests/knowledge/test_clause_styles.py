@@ -158,6 +158,27 @@ def test_items_of_an_unnumbered_list_are_chunks_with_their_lead_in(tmp_path: Pat
     assert all(c.section == "Prices" for c in chunks)
 
 
+def test_a_label_with_only_a_title_heads_its_clauses_instead_of_being_a_chunk(tmp_path: Path) -> None:
+    """"**Article 2.** Access" or "§ 4 Late payment" in the body is a heading: no chunk without a
+    fact, and the clauses below keep it as context (sub-items cited under it)."""
+    path = tmp_path / "storage.md"
+    path.write_text("# Storage Rental\n\n**1.1** Rent for a small unit is USD 60.\n\n**Article 2.** Access\n\n"
+                    "**2.1.** Gates open from 6:00 to 22:00.\n\n§ 4 Late payment\n(1) A late fee of USD 20 applies.\n"
+                    "(2) After 60 days we may sell the contents.\n\n**2.2** Members of the Premium\nplan get a key.\n")
+    chunks = read_chunks(path)
+    assert [c.clause for c in chunks] == ["1.1", "2.1", "§ 4(1)", "§ 4(2)", "2.2"]
+    assert chunks[1].section.endswith("Article 2. Access") and chunks[2].section.endswith("§ 4 Late payment")
+    assert chunks[4].text == "2.2 Members of the Premium plan get a key."  # a wrapped clause is not a title
+
+
+def test_a_block_of_key_value_lines_is_a_list_of_facts(tmp_path: Path) -> None:
+    path = tmp_path / "fees.md"
+    path.write_text("# Fees\n\n## Schedule\n\nLate fee: USD 20\nLock cutting fee: USD 45\nGate code reset: USD 5\n\n"
+                    "Note: fees are charged\nto your card.\n")
+    assert [c.text for c in read_chunks(path)] == ["Late fee: USD 20", "Lock cutting fee: USD 45", "Gate code reset: USD 5",
+                                                   "Note: fees are charged to your card."]
+
+
 def test_a_long_clause_splits_at_sentences_with_overlap() -> None:
     sentences = [f"Fee {n} is EUR {n * 10} a visit." for n in range(1, 30)]
     chunks = chunk_blocks([Block("Fees", level=1), Block("7.1 " + " ".join(sentences))], "d.md", max_tokens=60)
