@@ -24,13 +24,15 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple, Protocol, runtime_checkable
 
+from airbot.bots import rerank
 from airbot.bots.grounding import CachedEmbed, check_answer, extract_text, select_evidence
 from airbot.bots.loop_guard import stop_degenerate, stop_repeats
 from airbot.config import ADAPTER_BOTS, BOT_KINDS, RETRIEVAL_BOTS, AirbotConfig, ChatConfig, RagConfig, load_config
 from airbot.errors import AirbotError, ModelError
 from airbot.generate.hf_generate import GenerationStats
-from airbot.generate.stream import stream_chat
+from airbot.generate.stream import settings_from_env, stream_chat
 from airbot.knowledge import refusal
+from airbot.models import compute_scope
 from airbot.prompts import Message, chat_messages, passage_text, rag_messages
 
 if TYPE_CHECKING:
@@ -262,11 +264,15 @@ class RagBot(ChatBot):
         airbot.knowledge.refusal) the documents do not cover the question, and the bot says so instead of
         letting a small model improvise."""
         started = time.perf_counter()
-        hits = self.kb.search(question, max(self.rag.top_k, self.rag.context_chunks))
-        best, limit = self.kb.relevance(question, hits), self.kb.refusal_threshold(self.rag.min_score)
-        elapsed = time.perf_counter() - started
+        k = max(self.rag.top_k, self.rag.context_chunks)
+        hits = self.kb.search(question, max(k, rerank.POOL) if self.rag.rerank else k)
+        best, limit = self.kb.relevance(question, hits[:k]), self.kb.refusal_threshold(self.rag.min_score)
         if best < limit:
-            return Retrieval([], self.rag.refusal, elapsed, round(best, 4), limit)
+            return Retrieval([], self.rag.refusal, time.perf_counter() - started, round(best, 4), limit)
+        if self.rag.rerank:
+            with compute_scope(settings_from_env().threads):
+                hits = rerank.rerank(self.model, self.tokenizer, question, hits, k)
+        elapsed = time.perf_counter() - started
         sources = [Source(h.doc, h.page, h.section, h.clause, h.text, round(h.score, 4)) for h in hits]
         return Retrieval(sources, None, elapsed, round(best, 4), limit)
 
@@ -285,7 +291,12 @@ class RagBot(ChatBot):
         if not sources:
             return Final(model_text, "generated", model_text)
         shown = sources[: max(1, self.rag.context_chunks)]
-        evidence = select_evidence(question, sources, _sentence_vectors(self.kb), chunks=len(sources),
+        # Re-ranked, the first clause is the right one 90% of the time and the extract quotes the clause(s)
+        # the model read; ranked by the embedder alone, the best sentence of any retrieved clause does better.
+        # Corpus tune half, final answers right: re-ranked 97/109 quoting what was read vs 93 quoting any
+        # clause; not re-ranked 94 vs 89 (bench/README.md "Re-ranking").
+        quotable = shown if self.rag.rerank else sources
+        evidence = select_evidence(question, quotable, _sentence_vectors(self.kb), chunks=len(quotable),
                                    sentences=QUOTED_SENTENCES)
         context = " ".join(passage_text(s) for s in shown)
         flags = check_answer(model_text, question, evidence, context)

@@ -132,7 +132,7 @@ def test_rag_bot_refuses_at_its_index_calibrated_threshold(config: AirbotConfig,
     question = "How long am I tied in when I sign up?"
     assert bot.kb.relevance(question, bot.kb.search(question, 3)) < config.rag.min_score
     sources, refusal, _ = bot.lookup(question)[:3]
-    assert refusal is None and sources[0].clause == "Art. 3.1"  # cited as the document writes it
+    assert refusal is None and "Art. 3.1" in [s.clause for s in sources]  # cited as the document writes it
     assert bot.lookup("How do I bake sourdough bread?").refusal == config.rag.refusal
 
 
