@@ -76,11 +76,16 @@ _LEADING_LABEL = re.compile(
     re.IGNORECASE)
 
 
-# One worked example, in a domain no user's documents are likely to share: it shows a tiny
-# reader the answer we want (one sentence, the figure with its unit) instead of a summary.
+# Two worked examples, in domains no user's documents are likely to share: they show a tiny reader
+# the answer we want (the one sentence of the passage that answers, the figure with its unit) instead
+# of a summary; one answers from the passage's second sentence, the other from its first. With one
+# example the reader copied it ("A renewal costs EUR 2 per book.") whenever a passage confused it.
 DEMO_POLICY = "Library members may borrow up to 8 books for 21 days. A renewal costs EUR 2 per book."
 DEMO_QUESTION = "How much do I pay to renew a book?"
 DEMO_ANSWER = "A renewal costs EUR 2 per book."
+DEMO2_POLICY = "The car park is open from 06:00 to 23:30. Parking costs USD 3 per hour, up to USD 18 a day."
+DEMO2_QUESTION = "Until what time is the car park open?"
+DEMO2_ANSWER = "The car park is open from 06:00 to 23:30."
 
 
 def _reader_turn(question: str, context: str) -> str:
@@ -89,19 +94,22 @@ def _reader_turn(question: str, context: str) -> str:
 
 def rag_messages(question: str, passages: Sequence[Passage], system_prompt: str,
                  history: Sequence[Message] = ()) -> list[Message]:
-    """The reader's prompt: one worked example, then the question and the passage(s) after it.
-    The example can never reach the user: ``leaked_prompt`` flags an answer that repeats it.
+    """The reader's prompt: two worked examples, then the question and the passage(s) after it.
+    The examples can never reach the user: ``leaked_prompt`` flags an answer that repeats them.
 
     Measured on the shipped held-out set (bench/rag_quality.py; the final report has the whole
     table): with the right clause given, passages in the system prompt 0.46, "Policy: ...
     Question: ..." 0.42-0.60, question first then "Answer with the facts from this policy text:
-    ..." 0.72; end to end the worked example added a few points. Several passages go with the
-    best nearest the answer. RAFT training uses the same layout so a hybrid bot sees what it was
+    ..." 0.72; end to end the worked example added a few points. The second example (corpus tune
+    half, 109 questions, re-ranked): the model's own words right 59 -> 74, final answers 97 both
+    ways. Several passages go with the best nearest the answer. RAFT training uses the same layout so a hybrid bot sees what it was
     trained on.
     """
     context = " ".join(passage_text(p) for p in reversed(passages))
     demo = [{"role": "user", "content": _reader_turn(DEMO_QUESTION, DEMO_POLICY)},
-            {"role": "assistant", "content": DEMO_ANSWER}]
+            {"role": "assistant", "content": DEMO_ANSWER},
+            {"role": "user", "content": _reader_turn(DEMO2_QUESTION, DEMO2_POLICY)},
+            {"role": "assistant", "content": DEMO2_ANSWER}]
     return [*system_turn(system_prompt), *demo, *history, {"role": "user", "content": _reader_turn(question, context)}]
 
 
@@ -124,4 +132,5 @@ def _word_runs(text: str) -> set[tuple[str, ...]]:
 
 
 _PROMPT_RUNS = frozenset(_word_runs(DEMO_POLICY) | _word_runs(DEMO_QUESTION) | _word_runs(DEMO_ANSWER)
+                         | _word_runs(DEMO2_POLICY) | _word_runs(DEMO2_QUESTION) | _word_runs(DEMO2_ANSWER)
                          | _word_runs(_reader_turn("", "")))

@@ -85,7 +85,8 @@ def test_the_extract_reads_in_document_order_with_each_source_cited() -> None:
 
 @pytest.mark.parametrize(("answer", "flag"), [
     ("", "empty answer"),
-    ("A renewal costs EUR 2 per book.", "repeats the prompt's own text"),  # the worked example, leaked
+    ("A renewal costs EUR 2 per book.", "repeats the prompt's own text"),  # a worked example, leaked
+    ("The car park is open from 06:00 to 23:30.", "repeats the prompt's own text"),  # the other one
     ("The service costs EUR 2 per flight.", "invented figure: 2"),
     ("A3. A4. A5. A6. A7.", "label run"),
     ("Bills cost bills cost bills cost bills cost EUR 1.50.", "loop"),
