@@ -102,8 +102,8 @@ def rag_messages(question: str, passages: Sequence[Passage], system_prompt: str,
     Question: ..." 0.42-0.60, question first then "Answer with the facts from this policy text:
     ..." 0.72; end to end the worked example added a few points. The second example (corpus tune
     half, 109 questions, re-ranked): the model's own words right 59 -> 74, final answers 97 both
-    ways. Several passages go with the best nearest the answer. RAFT training uses the same layout so a hybrid bot sees what it was
-    trained on.
+    ways. Several passages go with the best nearest the answer. RAFT training uses the same layout
+    so a hybrid bot sees what it was trained on.
     """
     context = " ".join(passage_text(p) for p in reversed(passages))
     demo = [{"role": "user", "content": _reader_turn(DEMO_QUESTION, DEMO_POLICY)},
