@@ -125,8 +125,8 @@ def check_answer(answer: str, question: str, evidence: Sequence[Evidence], conte
     """Why the model's ``answer`` must not be shown (empty: it may be). It fails when it is empty,
     loops or lists labels (``airbot.text.degenerate``), repeats the prompt's own words, writes a
     figure that neither the passages it read (``context``) nor the question state, or misses a key
-    figure of the best evidence sentence (its number with the word after it, "10 business days",
-    matched as the evaluation matches facts); with no figure at stake, when under ``min_support``
+    figure of the best evidence sentences (``CHECKED_SENTENCES``; its number with the word after it,
+    "10 business days", matched as the evaluation matches facts); with no figure at stake, when under ``min_support``
     of its words are in the passages or the question."""
     if not answer.strip():
         return ("empty answer",)
@@ -138,7 +138,8 @@ def check_answer(answer: str, question: str, evidence: Sequence[Evidence], conte
     asked = stated_figures(question)
     allowed = stated_figures(context) | asked
     flags += [f"invented figure: {f}" for f in sorted(stated_figures(answer, digits_only=True) - allowed, key=float)]
-    wanted = [f for f in key_figures(evidence[0].text) if not stated_figures(f) <= asked] if evidence else []
+    best = [e for e in evidence[:CHECKED_SENTENCES] if e.source == evidence[0].source] if evidence else []
+    wanted = list(dict.fromkeys(f for e in best for f in key_figures(e.text) if not stated_figures(f) <= asked))
     masked = mask_labels(answer)
     flags += [f"missing figure: {f}" for f in wanted if not fact_present(mask_labels(f), masked)]
     if not wanted and not flags:
@@ -147,6 +148,14 @@ def check_answer(answer: str, question: str, evidence: Sequence[Evidence], conte
         if support < min_support:
             flags.append("not supported by the documents")
     return tuple(flags)
+
+
+CHECKED_SENTENCES = 2
+"""The answer must state the key figures of this many best evidence sentences (those of the best one's
+clause). With the best one alone, "A correction can be made for up to 3 characters per name." passed
+for a question about the larger correction's fee in the clause's next sentence. Measured by replaying
+the grounding check on saved answers (corpus tune half, 109 questions / shipped airline set, 50):
+final answers right 97 -> 99 / 36 -> 39 with two sentences; three: the same."""
 
 
 def grounded(answer: str, question: str, evidence: Sequence[Evidence], context: str) -> bool:

@@ -107,6 +107,20 @@ def test_the_check_passes_an_answer_with_every_figure_of_the_best_sentence() -> 
     assert check_answer("A paper bill costs EUR 1.50.", "Paper bill price?", ev, context) == ("missing figure: EUR 3",)
 
 
+def test_the_check_wants_the_figures_of_the_two_best_sentences_of_the_clause_read() -> None:
+    """"Small corrections are free for up to 3 characters." is half an answer to a question about
+    the larger correction's fee in the next sentence of the same clause; a sentence of another clause
+    is not wanted (its figures answer another question)."""
+    context = "Small name corrections are free for up to 3 characters. Larger corrections cost USD 35."
+    ev = [Evidence("Small name corrections are free for up to 3 characters.", 1, 0, 0.62),
+          Evidence("Larger corrections cost USD 35.", 1, 1, 0.60), Evidence("Seats cost USD 9.", 2, 0, 0.5)]
+    question = "What does fixing a big name error cost?"
+    assert check_answer("Corrections are free for up to 3 characters.", question, ev, context) == ("missing figure: USD 35",)
+    assert check_answer("Up to 3 characters are free; larger corrections cost USD 35.", question, ev, context) == ()
+    other = [ev[0], Evidence("Seats cost USD 9.", 2, 0, 0.61)]
+    assert check_answer("Corrections are free for up to 3 characters.", question, other, context) == ()
+
+
 def test_cached_embed_reuses_vectors_and_forgets_the_least_recent(embed) -> None:
     asked: list[list[str]] = []
 
