@@ -98,8 +98,9 @@ def main() -> None:
                         "passages_read": read, "per_document": {d: f"{a}/{b}" for d, (a, b) in per.items()}})
         label = f"band {band:<4} weight {weight:<4}" if band else "first stage alone    "
         print(f"{label} top1 {right}/{len(rows)}  read {read:4d}  " + " ".join(f"{d[:8]}:{a}/{b}" for d, (a, b) in per.items()))
-    seconds = Figure("re-ranking time per question (shipped settings, 1 thread)", "ms",
-                     [r["seconds"] * 1000 for r in rows], f"{sum(r['reranked'] for r in rows)}/{len(rows)} questions re-ranked")
+    reranked = [r["seconds"] * 1000 for r in rows[1:] if r["reranked"]]  # the first question warms the model up
+    seconds = Figure("re-ranking time of a question that has a close call (shipped settings, 1 thread)", "ms", reranked,
+                     f"{len(reranked)}/{len(rows) - 1} questions had one; the others cost nothing")
     print(seconds.line())
     info = machine()
     took = time.perf_counter() - started
