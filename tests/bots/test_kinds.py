@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from airbot.bots import rerank
 from airbot.bots.kinds import Answer, Bot, make_bot
 from airbot.config import AirbotConfig, load_config
 from airbot.errors import AirbotError, DocumentError, JobError
@@ -176,7 +177,12 @@ def test_prompt_tuning_adapter_loads_without_merging(config: AirbotConfig, tmp_p
     get_peft_model(load_causal_lm(device="cpu"), PromptTuningConfig(task_type="CAUSAL_LM", num_virtual_tokens=4)
                    ).save_pretrained(run / "adapter")
     (run / "status.json").write_text(json.dumps({"phase": "done"}))
-    _check_answer(make_bot("finetuned", config, run_dir=run), "Hello?")
+    bot = make_bot("finetuned", config, run_dir=run)
+    _check_answer(bot, "Hello?")
+    # a hybrid bot re-ranks with this model too: virtual tokens in front of every passage still score
+    passages = ["Pets fly in the cabin.", "Seats cost EUR 9."]
+    scores = rerank.question_scores(bot.model, bot.tokenizer, "Can I bring a cat?", passages)
+    assert len(scores) == 2 and all(-20 < s < 0 for s in scores)
 
 
 def test_clear_errors_before_any_model_loads(config: AirbotConfig, tmp_path: Path) -> None:
