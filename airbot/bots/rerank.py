@@ -85,14 +85,15 @@ def question_scores(model: Any, tokenizer: Any, question: str, passages: Sequenc
         prompts.append(tokenizer(text, add_special_tokens=False)["input_ids"] + question_ids)
     width = max(len(p) for p in prompts)
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
-    ids = torch.tensor([[pad] * (width - len(p)) + p for p in prompts])
-    mask = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in prompts])
+    device = next(model.parameters()).device  # the bot's model may sit on a GPU
+    ids = torch.tensor([[pad] * (width - len(p)) + p for p in prompts], device=device)
+    mask = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in prompts], device=device)
     positions = (mask.cumsum(-1) - 1).clamp(min=0)
     m = len(question_ids)
     with torch.inference_mode():
         logits = model(input_ids=ids, attention_mask=mask, position_ids=positions, logits_to_keep=m + 1).logits
     logprobs = torch.log_softmax(logits[:, :m].float(), -1)  # position j predicts question token j
-    target = torch.tensor(question_ids).expand(len(prompts), m)
+    target = torch.tensor(question_ids, device=device).expand(len(prompts), m)
     return logprobs.gather(2, target[..., None])[..., 0].mean(-1).tolist()
 
 
