@@ -84,7 +84,8 @@ _LIST_ITEM = re.compile(r"^(?:[-*•▪◦]\s+|\d{1,2}[.)]\s+|[a-z][.)]\s+|\([a-
 
 
 # "Late fee: USD 20": a block of nothing but such lines is a list (a fee schedule), one fact a line.
-_KEY_VALUE = re.compile(r"^[A-Z][^:.!?]{1,50}:\s+\S[^:]{0,60}$")
+# Never a question ("Question: Can I ...?"): a FAQ's question and answer lines stay one chunk.
+_KEY_VALUE = re.compile(r"^[A-Z][^:.!?]{1,50}:\s+\S[^:?]{0,60}$")
 TITLE_LEVEL = 10
 """Heading level of a clause label with only a title ("Article 2. Access") found in the body:
 below every heading the format marks (levels 1-6), nested by the label's depth."""

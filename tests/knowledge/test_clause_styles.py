@@ -177,6 +177,9 @@ def test_a_block_of_key_value_lines_is_a_list_of_facts(tmp_path: Path) -> None:
                     "Note: fees are charged\nto your card.\n")
     assert [c.text for c in read_chunks(path)] == ["Late fee: USD 20", "Lock cutting fee: USD 45", "Gate code reset: USD 5",
                                                    "Note: fees are charged to your card."]
+    faq = tmp_path / "faq.md"  # a FAQ's "Question: ... / Answer: ..." pair is not a list: it stays together
+    faq.write_text("# FAQ\n\n## Booking\n\nQuestion: How far ahead can I book?\nAnswer: Up to 8 weeks ahead.\n")
+    assert [c.text for c in read_chunks(faq)] == ["Question: How far ahead can I book? Answer: Up to 8 weeks ahead."]
 
 
 def test_a_long_clause_splits_at_sentences_with_overlap() -> None:
