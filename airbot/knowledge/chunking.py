@@ -16,6 +16,8 @@ those, so PDF, DOCX, HTML, Markdown and plain text are chunked by the same rules
   paragraph (a PDF block) is a chunk, cited by its heading and page, and so is each item of a
   list (with the sentence introducing the list), unless the items are a few words each;
 * plain numbers (``1.``, ``2)``) may start again at 1 under every heading;
+* a label with only a title ("Article 2. Access") and a question standing alone as a paragraph
+  (a FAQ's bold question) are headings of what follows them, not chunks without a fact;
 * a chunk is never more than one clause or paragraph: anything longer than ``max_tokens``
   embedder tokens is split at sentence ends, each piece repeating the last sentence before it.
 
@@ -99,6 +101,15 @@ def _is_title(rest: str) -> bool:
     return 0 < len(words) <= 6 and rest[0].isupper() and rest[-1] not in ".,;:!?" and not re.search(r"\d", rest)
 
 
+QUESTION_LEVEL = TITLE_LEVEL + 9
+"""Heading level of a question standing alone as a paragraph: below every other heading."""
+
+
+def _is_question(line: str) -> bool:
+    """A single question of up to 25 words ("How far ahead can I book?")."""
+    return line.endswith("?") and len(line.split()) <= 25 and not re.search(r"[.!?]\s", line)
+
+
 @dataclass(frozen=True)
 class _Line:
     """A body line: whether it opens its block, stands alone (nothing runs into it: first, or
@@ -110,6 +121,8 @@ class _Line:
     alone: bool
     item: bool
     closed: bool
+    whole: bool = False
+    """The block's only line (a paragraph of one line)."""
 
 
 SHORT_ITEM_WORDS = 3
@@ -193,7 +206,7 @@ class _Chunker:
         lines = [ln.strip() for ln in block.text.split("\n") if ln.strip()]
         table = len(lines) >= 2 and all(_KEY_VALUE.match(line) for line in lines)
         return [_Line(line, i == 0, i == 0 or lines[i - 1][-1] in ".!?:", table or bool(_LIST_ITEM.match(line)),
-                      i + 1 == len(lines) or not lines[i + 1][:1].islower())
+                      i + 1 == len(lines) or not lines[i + 1][:1].islower(), len(lines) == 1)
                 for i, line in enumerate(lines)]
 
     def _line_roles(self) -> list[tuple[str, bool]]:
@@ -238,6 +251,11 @@ class _Chunker:
             self._heading(line, level)
             return
         label = self.scheme.accept(line)
+        if label is None and ln.whole and _is_question(line):
+            # A FAQ's question as a paragraph of its own (a bold line in DOCX or HTML): it heads its
+            # answer, which would otherwise be a chunk that never says what it answers.
+            self._heading(line, QUESTION_LEVEL)
+            return
         if label is not None and label.family != "sub":
             if ln.closed and _is_title(line[label.end:]):
                 # "Article 2. Access", "§ 4 Late payment": a label with a title and nothing else heads

@@ -182,6 +182,23 @@ def test_a_block_of_key_value_lines_is_a_list_of_facts(tmp_path: Path) -> None:
     assert [c.text for c in read_chunks(faq)] == ["Question: How far ahead can I book? Answer: Up to 8 weeks ahead."]
 
 
+def test_a_faq_question_standing_alone_heads_its_answer(tmp_path: Path) -> None:
+    """A DOCX FAQ with each question as a bold paragraph: the answer's chunk carries its question
+    (a question chunk without its answer would be retrieved for the question and say nothing)."""
+    import docx
+
+    doc = docx.Document()
+    doc.add_heading("Riverside Grooming FAQ", 0)
+    for question, answer in (("How far ahead can I book?", "You can book up to 8 weeks in advance."),
+                             ("Is there a deposit?", "We take a deposit of GBP 10 when you book.")):
+        doc.add_paragraph().add_run(question).bold = True
+        doc.add_paragraph(answer)
+    doc.save(str(tmp_path / "faq.docx"))
+    chunks = read_chunks(tmp_path / "faq.docx")
+    assert [c.text for c in chunks] == ["You can book up to 8 weeks in advance.", "We take a deposit of GBP 10 when you book."]
+    assert chunks[1].section.endswith("Is there a deposit?") and "deposit" in chunks[1].embed_text()
+
+
 def test_a_long_clause_splits_at_sentences_with_overlap() -> None:
     sentences = [f"Fee {n} is EUR {n * 10} a visit." for n in range(1, 30)]
     chunks = chunk_blocks([Block("Fees", level=1), Block("7.1 " + " ".join(sentences))], "d.md", max_tokens=60)
