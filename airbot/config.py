@@ -143,7 +143,7 @@ class RagConfig:
     rrf_k: int = _f(60, "Reciprocal rank fusion damping: larger values flatten the rank differences.", lo=1, hi=1000)
     rerank: bool = _f(True, "Close calls among the best 5 chunks are decided by the reader model: which chunk makes "
                             "the question most likely (airbot.bots.rerank). Costs ~0.4-2 s (median 0.7 s, 1 thread, 2-core "
-                            "CPU without bf16) on the ~40% of questions that have a close call.")
+                            "CPU without bf16) on each question that has a close call (40-80% of them).")
     min_score: float = _f(0.4, "Below this cosine (question vs best chunk) the bot says the documents do not cover it.",
                           lo=-1, hi=1)
     refusal: str = _f("The documents I have do not cover that question, so I cannot answer it.",
