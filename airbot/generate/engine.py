@@ -122,9 +122,7 @@ class Engine:
 
     def rms(self, x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
         """LlamaRMSNorm exactly: fp32 statistics, back to the compute dtype, then the weight."""
-        h = x.float()
-        h = h * torch.rsqrt(h.pow(2).mean(-1, keepdim=True) + self.eps)
-        return weight * h.to(x.dtype)
+        return _rms(x, weight, self.eps)
 
     def forward(self, ids: torch.Tensor, state: State) -> torch.Tensor:
         """Logits for the last of ``ids`` (1-D), appending their keys and values to ``state``."""
@@ -249,7 +247,7 @@ def _project_rows(x: torch.Tensor, kind: int, weight: torch.Tensor, scale: torch
 
 
 def _rms(x: torch.Tensor, weight: torch.Tensor, eps: float) -> torch.Tensor:
-    """LlamaRMSNorm of rows, as ``Engine.rms``."""
+    """LlamaRMSNorm of rows: fp32 statistics, back to the rows' dtype, then the weight."""
     h = x.float()
     return weight * (h * torch.rsqrt(h.pow(2).mean(-1, keepdim=True) + eps)).to(x.dtype)
 

@@ -185,12 +185,22 @@ class _Parent:
     subs: list[_Sub] = field(default_factory=list)
 
 
+def _block_lines(block: Block) -> list[_Line]:
+    """A body block's lines with what the chunker needs to know about each in context."""
+    lines = [ln.strip() for ln in block.text.split("\n") if ln.strip()]
+    table = len(lines) >= 2 and all(_KEY_VALUE.match(line) for line in lines)
+    return [_Line(line, i == 0, i == 0 or lines[i - 1][-1] in ".!?:", table or bool(_LIST_ITEM.match(line)),
+                  i + 1 == len(lines) or not lines[i + 1][:1].islower(), len(lines) == 1)
+            for i, line in enumerate(lines)]
+
+
 class _Chunker:
     """Walks blocks once, tracking the heading path, and emits clause / paragraph units."""
 
     def __init__(self, blocks: list[Block]) -> None:
         self.blocks = blocks
         self.infer_headings = not any(b.level for b in blocks)
+        self.lines = [[] if b.level else _block_lines(b) for b in blocks]
         self.scheme = Scheme(Scheme.of(self._line_roles()).families)
         top = [b for b in blocks if b.level == 1]
         deeper = any(b.level > 1 for b in blocks)
@@ -201,31 +211,23 @@ class _Chunker:
         self.current: _Unit | None = None
         self.parent = _Parent()
 
-    def _lines(self, block: Block) -> list[_Line]:
-        """A body block's lines with what the chunker needs to know about each in context."""
-        lines = [ln.strip() for ln in block.text.split("\n") if ln.strip()]
-        table = len(lines) >= 2 and all(_KEY_VALUE.match(line) for line in lines)
-        return [_Line(line, i == 0, i == 0 or lines[i - 1][-1] in ".!?:", table or bool(_LIST_ITEM.match(line)),
-                      i + 1 == len(lines) or not lines[i + 1][:1].islower(), len(lines) == 1)
-                for i, line in enumerate(lines)]
-
     def _line_roles(self) -> list[tuple[str, bool]]:
         """Every line in order with whether it is body text (not a heading, given or inferred):
         what ``Scheme.of`` reads the numbering from."""
         roles: list[tuple[str, bool]] = []
-        for block in self.blocks:
+        for block, lines in zip(self.blocks, self.lines, strict=True):
             if block.level:
                 roles.append((block.text.strip(), False))
                 continue
-            roles += [(ln.text, not (self.infer_headings and _heading_level(ln.text, ln.alone))) for ln in self._lines(block)]
+            roles += [(ln.text, not (self.infer_headings and _heading_level(ln.text, ln.alone))) for ln in lines]
         return roles
 
     def run(self) -> list[_Unit]:
-        for block in self.blocks:
+        for block, lines in zip(self.blocks, self.lines, strict=True):
             if block.level:
                 self._heading(block.text, block.level)
                 continue
-            for line in self._lines(block):
+            for line in lines:
                 self._line(line, block.page)
         self._flush()
         return self.units
