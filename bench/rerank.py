@@ -56,7 +56,7 @@ def scored_questions(split: str, limit: int | None) -> list[dict[str, Any]]:
                     rerank.rerank(model, tokenizer, row["question"], hits, 3)  # the shipped path, timed
                     took = time.perf_counter() - took
                 likely = rerank.question_scores(model, tokenizer, row["question"],
-                                                [rerank.passage_prompt(h.section, h.text) for h in hits])
+                                                [rerank.passage_prompt(h) for h in hits])
                 rows.append({"doc": name, "right": [source_matches(h, row["clause"]) for h in hits],
                              "cosine": [h.score for h in hits], "likely": likely, "seconds": took,
                              "reranked": bool(rerank.contenders([h.score for h in hits]))})

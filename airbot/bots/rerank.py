@@ -25,7 +25,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Protocol, TypeVar
 
-from airbot.knowledge.clauses import strip_clause_number
+from airbot.prompts import passage_text
 
 POOL = 5
 """Retrieved passages a close call is decided among."""
@@ -35,7 +35,6 @@ WEIGHT = 0.2
 """Share of the question's mean log-probability (per token, typically -1 to -4) added to the cosine."""
 CUE = "Question:"
 """Opens the model's turn: the question is scored as what the model would write after it."""
-
 
 
 class Ranked(Protocol):
@@ -63,10 +62,11 @@ def contenders(scores: Sequence[float]) -> list[int]:
     return close if len(close) > 1 else []
 
 
-def passage_prompt(section: str, text: str) -> str:
-    """What the model reads before the question: the passage (its heading, its text without the label)."""
-    body = " ".join(strip_clause_number(text).split())
-    return f"{section}: {body}" if section else body
+def passage_prompt(hit: Ranked) -> str:
+    """What the model reads before the question: the passage as the reader sees it
+    (``prompts.passage_text``: no clause label, no sentence addressed to the model) after its heading."""
+    body = " ".join(passage_text(hit).split())
+    return f"{hit.section}: {body}" if hit.section else body
 
 
 def question_scores(model: Any, tokenizer: Any, question: str, passages: Sequence[str]) -> list[float]:
@@ -104,7 +104,7 @@ def rerank(model: Any, tokenizer: Any, question: str, hits: Sequence[Hit], top_k
     close = contenders([h.score for h in pool])
     if not close:
         return list(hits[:top_k])
-    likely = question_scores(model, tokenizer, question, [passage_prompt(pool[i].section, pool[i].text) for i in close])
+    likely = question_scores(model, tokenizer, question, [passage_prompt(pool[i]) for i in close])
     score = {i: pool[i].score + WEIGHT * lp for i, lp in zip(close, likely, strict=True)}
     # The contenders first, most likely first; every other passage after them in its old order.
     order = sorted(close, key=lambda i: -score[i]) + [i for i in range(len(pool)) if i not in score]
