@@ -12,12 +12,15 @@ Why each fast default is the default: see ``airbot.train.finetune``'s module doc
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from airbot.config import AirbotConfig
 from airbot.errors import ConfigError
 from airbot.train.sft_data import PreparedData
+
+log = logging.getLogger("airbot.train.builders")
 
 if TYPE_CHECKING:
     import torch
@@ -124,6 +127,8 @@ def build_trainer(config: AirbotConfig, model: PreTrainedModel, tokenizer: PreTr
 
     from airbot.models import resolve_base_model
     from airbot.train.budget import apply_budget
+    from airbot.train.int8_base import install as install_int8
+    from airbot.train.int8_base import int8_pays
     from airbot.train.progress import dist_info
     from airbot.train.step import install_compact_lm_head
 
@@ -142,5 +147,8 @@ def build_trainer(config: AirbotConfig, model: PreTrainedModel, tokenizer: PreTr
             if param.requires_grad:
                 param.data = param.data.to(torch.bfloat16)
     install_compact_lm_head(trainer)
+    if config.train.method == "qlora" and device != "cuda" and config.train.qlora_cpu_base == "nf4-int8" \
+            and int8_pays(compute_dtype(config, device)):
+        log.info("frozen base multiplied in int8: %d layers (train.qlora_cpu_base nf4-int8)", install_int8(trainer.model))
     return trainer
 

@@ -39,7 +39,7 @@ def load_model(config: AirbotConfig, device: Device, dtype: torch.dtype) -> PreT
     from airbot.train.progress import dist_info
 
     method = config.train.method
-    if method == "qlora" and device != "cuda" and config.train.qlora_cpu_base == "nf4-bf16":
+    if method == "qlora" and device != "cuda" and config.train.qlora_cpu_base in ("nf4-int8", "nf4-bf16"):
         model = load_nf4_rounded(config, device, dtype)
     elif method == "qlora":
         local_rank = dist_info()[2]

@@ -74,7 +74,7 @@ def test_only_the_answer_and_its_end_of_turn_are_learned() -> None:
 
 
 # --- real training ----------------------------------------------------------------------------
-@pytest.mark.parametrize("method", [*METHODS, "qlora:train.qlora_cpu_base=bitsandbytes"])
+@pytest.mark.parametrize("method", [*METHODS, "qlora:train.qlora_cpu_base=bitsandbytes", "qlora:train.qlora_cpu_base=nf4-int8"])
 def test_each_method_lowers_the_loss_and_changes_trainable_weights(method: str, tmp_path: Path) -> None:
     method, *extra = method.split(":")
     config = resolve_train_config(_config(method, "train.max_steps=4", "train.batch_size=4", *extra,
