@@ -114,6 +114,9 @@ class TrainConfig:
     neftune_alpha: float = _f(0.0, "NEFTune: noise added to the input embeddings while training (0: off; "
                                    "the paper uses 5).", lo=0, hi=50)
     weight_decay: float = _f(0.0, "AdamW weight decay of the trained weights.", lo=0, hi=1)
+    loraplus_ratio: float = _f(0.0, "LoRA+ (Hayou et al., 2024): LoRA's B matrices learn this many times faster than "
+                                    "its A matrices (peft.optimizers.create_loraplus_optimizer; the paper uses 16). "
+                                    "0 or 1: one learning rate for both. LoRA and QLoRA only.", lo=0, hi=256)
     replay: float = _f(0.2, "Replay against forgetting: general questions, answered by the base model before "
                             "training, trained alongside, as this share of the pairs (at least 8; 0: off; "
                             "airbot.train.replay).", lo=0, hi=1)

@@ -147,8 +147,23 @@ def build_trainer(config: AirbotConfig, model: PreTrainedModel, tokenizer: PreTr
             if param.requires_grad:
                 param.data = param.data.to(torch.bfloat16)
     install_compact_lm_head(trainer)
+    if config.train.loraplus_ratio > 1 and config.train.method in ("lora", "qlora"):
+        trainer.optimizer = loraplus_optimizer(trainer.model, args, config.train.loraplus_ratio)
     if config.train.method == "qlora" and device != "cuda" and config.train.qlora_cpu_base == "nf4-int8" \
             and int8_pays(compute_dtype(config, device)):
         log.info("frozen base multiplied in int8: %d layers (train.qlora_cpu_base nf4-int8)", install_int8(trainer.model))
     return trainer
 
+
+def loraplus_optimizer(model: Any, args: SFTConfig, ratio: float) -> Any:
+    """The trainer's own AdamW (same betas, epsilon, decay, fused) with LoRA+'s groups: B at ``ratio`` x the rate.
+
+    Set as ``trainer.optimizer`` before ``train()``, the Trainer keeps it and builds its schedule on it (every
+    group's rate follows the same warm-up and cosine), and checkpoints save and resume its state as usual.
+    """
+    import torch
+    from peft.optimizers import create_loraplus_optimizer
+
+    return create_loraplus_optimizer(model, torch.optim.AdamW, lr=args.learning_rate, loraplus_lr_ratio=ratio,
+                                     weight_decay=args.weight_decay, betas=(args.adam_beta1, args.adam_beta2),
+                                     eps=args.adam_epsilon, fused=True)

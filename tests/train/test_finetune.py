@@ -74,7 +74,8 @@ def test_only_the_answer_and_its_end_of_turn_are_learned() -> None:
 
 
 # --- real training ----------------------------------------------------------------------------
-@pytest.mark.parametrize("method", [*METHODS, "qlora:train.qlora_cpu_base=bitsandbytes", "qlora:train.qlora_cpu_base=nf4-int8"])
+@pytest.mark.parametrize("method", [*METHODS, "qlora:train.qlora_cpu_base=bitsandbytes", "qlora:train.qlora_cpu_base=nf4-int8",
+                                    "qlora:train.loraplus_ratio=16"])
 def test_each_method_lowers_the_loss_and_changes_trainable_weights(method: str, tmp_path: Path) -> None:
     method, *extra = method.split(":")
     config = resolve_train_config(_config(method, "train.max_steps=4", "train.batch_size=4", *extra,
@@ -91,6 +92,9 @@ def test_each_method_lowers_the_loss_and_changes_trainable_weights(method: str, 
     assert changed / len(before) > 0.9, f"only {changed} of {len(before)} trainable tensors moved"
     losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
     assert len(losses) == 4 and losses[-1] < losses[0], losses  # one batch seen 4 times: it must be learned
+    if config.train.loraplus_ratio:  # LoRA+: the B matrices' group runs at 16x the A matrices' rate
+        rates = sorted({g["initial_lr"] for g in trainer.optimizer.param_groups if g["params"]})
+        assert rates == [config.train.learning_rate, 16 * config.train.learning_rate], rates
 
 
 def test_cpu_qlora_trains_on_bitsandbytes_nf4_weights_kept_dequantized(tmp_path: Path) -> None:
