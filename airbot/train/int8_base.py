@@ -113,14 +113,10 @@ def base_layers(model: Any) -> list[Any]:
 
 def install(model: Any) -> int:
     """Multiply every frozen base layer under LoRA in int8 from now on; the number of layers switched."""
-    import torch
-
     layers = base_layers(model)
     for layer in layers:
-        w = layer.weight.detach().float()
-        scale = w.abs().amax(dim=1).clamp_(min=1e-12).div_(127.0)
-        q = torch.round(w / scale[:, None]).to(torch.int8)
-        object.__setattr__(layer, _ROWS, (q, scale))  # not a buffer: stays out of state_dict and saving
+        q, scale = quantize_rows(layer.weight.detach().float())  # a weight row is an output channel
+        object.__setattr__(layer, _ROWS, (q, scale.squeeze(1)))  # not a buffer: stays out of state_dict and saving
         layer.forward = types.MethodType(_forward, layer)
     return len(layers)
 
@@ -133,11 +129,13 @@ def remove(model: Any) -> None:
             del layer.__dict__["forward"]
 
 
+@functools.cache
 def int8_pays(dtype: torch.dtype, rows: int = 256, features: tuple[int, int] = (576, 1536)) -> bool:
     """True when an int8 product (rounding and scaling included) beats ``dtype``'s here, by timing both.
 
-    Takes ~20 ms; the shape is a batch of a small model's layer. Wrong answers are cheap (either path
-    trains the same adapter to within rounding), so a few repeats of each are enough.
+    Takes ~20 ms; the shape is a batch of a small model's layer. A wrong call costs only speed (the
+    choice was asked for with nf4-int8), so the best of a few repeats of each is enough, and the answer
+    is kept for the process: a timing taken under a passing load spike does not flip later runs' choice.
     """
     import torch
 
