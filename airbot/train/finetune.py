@@ -34,9 +34,9 @@ from typing import TYPE_CHECKING, Any
 
 from airbot.config import AirbotConfig, save_config
 from airbot.errors import AirbotError, JobError
-from airbot.train import int8_base
 from airbot.train.builders import build_trainer, compute_dtype
 from airbot.train.checkpoints import checkpoint_step, drop_checkpoints, latest_checkpoint
+from airbot.train.int8_base import remove as remove_int8
 from airbot.train.model import count_parameters, load_model, save_adapter
 from airbot.train.sft_data import PreparedData, prepare_data
 
@@ -185,7 +185,7 @@ def _run(config: AirbotConfig, data: Path | str | None, run_dir: Path, reporter:
     reporter.update(phase="training", message="training", train_started=train_start)
     trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
     train_s = time.time() - train_start
-    int8_base.remove(trainer.model)  # the plain product again: the adapter is merged into these weights next
+    remove_int8(trainer.model)  # the plain product again: the adapter is merged into these weights next
     eval_after = _final_eval(trainer, prepared, callback)
     partial = callback.stopped
     if partial and trainer.state.global_step == 0:
