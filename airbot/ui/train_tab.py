@@ -238,7 +238,10 @@ class TrainTab:
         return jobs.start_training(config, dataset_path(dataset)).name
 
     def heldout(self, dataset: str) -> str:
-        """The rows this dataset's runs hold out (or why it cannot be read)."""
+        """The rows this dataset's runs hold out (or why it cannot be read). With no dataset picked it
+        says nothing: the cost line above already says "No dataset is picked" (the page showed it twice)."""
+        if not dataset:
+            return ""
         try:
             return heldout_html(self.config, dataset)
         except AirbotError as err:

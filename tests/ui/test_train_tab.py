@@ -123,7 +123,10 @@ def test_nothing_of_the_sample_is_stored_or_picked_unasked(fresh_home: Path, tmp
     assert train_tab.dataset_choices() == [] and list_datasets() == []
     with pytest.raises(AirbotError, match="Data tab"):
         train_tab.dataset_path(None)
-    assert "No dataset is picked" in train_tab.TrainTab(load_config()).heldout("")
+    tab = train_tab.TrainTab(load_config())
+    settings = ("", "qlora", 0, -1, 0, 16, 32, 256, 4)
+    warnings = [part for part in (*tab.preflight(*settings), tab.heldout("")) if "No dataset is picked" in part]
+    assert len(warnings) == 1  # said once on the page, by the cost line (it was shown twice)
     mine = tmp_path / "mine.jsonl"
     mine.write_text("".join(json.dumps({"question": f"How many days for form {i}?", "answer": f"{i + 3} days."}) + "\n"
                             for i in range(6)))
