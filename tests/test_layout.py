@@ -4,7 +4,7 @@ Layers, top to bottom (a module may import its own package and anything below it
   ui, commands, cli           -> everything
   bots, evaluate, guide, train services (runs, jobs, export, preflight, finetune)
   knowledge, generate, data, train engine (the modules a training process runs)
-  the base: config, errors, models, hosting, storage, prompts, text, log_noise, samples, workspace
+  the base: config, errors, models, hosting, storage, prompts, text, log_noise, samples, workspace, rounding
 Checked twice: statically over every ``import`` in the source, and by importing every module in a
 fresh interpreter (so a module that only breaks at import time fails here too).
 """
@@ -19,7 +19,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "airbot"
 BASE = {"config", "errors", "models", "hosting", "storage", "prompts", "text", "log_noise", "samples", "workspace",
-        "__init__"}
+        "rounding", "__init__"}
 # The train modules the app and CLI use (the run store, background jobs, cost before Start, exports); every
 # other train module is the engine that runs inside a training process and never imports these.
 TRAIN_SERVICES = {"train", "train.runs", "train.jobs", "train.preflight", "train.export", "train.gguf"}

@@ -26,6 +26,8 @@ import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from airbot.rounding import quantize_rows
+
 if TYPE_CHECKING:
     import torch
 
@@ -39,11 +41,8 @@ KIND_CODES = {"int4": 4, "int8": 8, "qint8": 9, "dense": 0}  # what the scripted
 
 def quantize_int8(weight: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Symmetric per-output-channel int8: (int8 [N, K], scales [N] fp32)."""
-    import torch
-
-    w = weight.detach().float()
-    scale = w.abs().amax(1).clamp(min=1e-12) / 127
-    return torch.round(w / scale[:, None]).clamp(-127, 127).to(torch.int8).contiguous(), scale
+    q, scale = quantize_rows(weight.detach().float())
+    return q.contiguous(), scale[:, 0]
 
 
 @functools.cache

@@ -34,6 +34,8 @@ import time
 import types
 from typing import TYPE_CHECKING, Any
 
+from airbot.rounding import quantize_rows
+
 if TYPE_CHECKING:
     import torch
 
@@ -41,18 +43,6 @@ log = logging.getLogger("airbot.train.int8_base")
 
 _ROWS = "_airbot_int8_rows"
 """Attribute holding a base layer's int8 weight ([out, in]) and its per-channel scale."""
-
-
-def quantize_rows(x: torch.Tensor, *, scratch: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
-    """Each row of a 2-D float tensor as int8 with its own absmax scale: (int8 rows, scale [rows, 1]).
-
-    ``scratch``: ``x`` is a temporary the caller drops, so it is divided in place (one pass less).
-    """
-    import torch
-
-    scale = x.abs().amax(dim=1, keepdim=True).clamp_(min=1e-12).div_(127.0)
-    scaled = x.div_(scale) if scratch else x.div(scale)
-    return scaled.round_().to(torch.int8), scale
 
 
 def _product() -> type:

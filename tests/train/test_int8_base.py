@@ -10,9 +10,10 @@ import torch
 
 from airbot.config import load_config
 from airbot.models import load_tokenizer
+from airbot.rounding import quantize_rows
 from airbot.train.builders import build_peft_config, build_trainer
 from airbot.train.finetune import resolve_train_config
-from airbot.train.int8_base import base_layers, install, int8_linear, int8_pays, quantize_rows, remove
+from airbot.train.int8_base import base_layers, install, int8_linear, int8_pays, remove
 from airbot.train.model import load_model
 from airbot.train.sft_data import prepare_data
 
