@@ -182,14 +182,30 @@ class Scheme:
     @classmethod
     def of(cls, lines: list[tuple[str, bool]]) -> Scheme:
         """The scheme of a document given its lines in order, each with whether it is body text
-        (headings feed the order, e.g. "1.1 Cover" above "1.1.1", but only body lines count)."""
+        (headings feed the order, e.g. "1.1 Cover" above "1.1.1", but only body lines count).
+
+        Numbers of a list that a line ending in ":" introduces ("(1) At pick-up present the
+        following:" 1. 2. 3.) are that clause's items, never evidence that plain numbers number the
+        clauses: counted, they made "3" the clause of a DOCX whose articles are its headings, and
+        swallowed the article's next sub-clause "(2) A deposit of EUR 300 ..." into it. Nor is a
+        number opening a line that continues the sentence above (a PDF line wrapped before "15.")."""
         counts: dict[str, int] = {}
         probe = cls({"word", "sign", "dotted", "letter", "single"})
+        listing, before = False, ""  # inside a numbered list that a line ending in ":" introduced
         for line, body in lines:
             if not body:
                 probe.restart()
-            if (label := probe.accept(line)) is not None and label.family != "sub" and body:
+            label = probe.accept(line)
+            if not body or (label is not None and label.family not in ("single", "sub")):
+                listing = False
+            elif label is not None and label.family == "single":
+                listing = listing or before.endswith(":")
+            # a number opening a line that continues the sentence above is a wrapped figure ("... EUR / 15. Cables")
+            wrapped = bool(before) and before[-1] not in ".!?:;"
+            item = label is not None and label.family == "single" and (listing or wrapped)
+            if label is not None and label.family != "sub" and body and not item:
                 counts[label.family] = counts.get(label.family, 0) + 1
+            before = line.rstrip() if body else ""
         families = {f for f in ("word", "sign", "dotted") if counts.get(f)}
         families |= {"letter"} if counts.get("letter", 0) >= 2 else set()
         if not families and counts.get("single", 0) >= 2:

@@ -167,15 +167,44 @@ def _pdf_blocks(pages: list[list[_PdfLine]]) -> list[Block]:
     current: list[_PdfLine] = []
     for ln in lines:
         prev = current[-1] if current else None
-        same = (prev is not None and prev.page == ln.page and 0 < prev.y - ln.y <= pitch * 1.25
-                and _pdf_heading(prev, body) == _pdf_heading(ln, body) and (prev.size, prev.bold) == (ln.size, ln.bold))
+        alike = prev is not None and _pdf_heading(prev, body) == _pdf_heading(ln, body) and (
+            (prev.size, prev.bold) == (ln.size, ln.bold))
+        same = alike and prev is not None and (
+            (prev.page == ln.page and 0 < prev.y - ln.y <= pitch * 1.25) or _runs_on(prev, ln, body))
         if not same and current:
             blocks.append(_pdf_block(current, body, levels))
             current = []
         current.append(ln)
     if current:
         blocks.append(_pdf_block(current, body, levels))
-    return blocks
+    return _table_headers(blocks)
+
+
+def _runs_on(prev: _PdfLine, line: _PdfLine, body: float) -> bool:
+    """Whether ``line`` opens a page in the middle of the sentence the last page ended ("... if you
+    have not received it," / "please call reception."): one paragraph, not two chunks."""
+    return (line.page == prev.page + 1 and not _pdf_heading(prev, body) and prev.text.rstrip()[-1:] not in ".!?:;"
+            and line.text[:1].islower())
+
+
+def _table_headers(blocks: list[Block]) -> list[Block]:
+    """A table's bold header row read as body text: a PDF has no tables, only lines, and a bold
+    row under "The fee depends on your package:" looked like a heading, which cut the table from
+    the clause that introduces it (its rows then cited no clause, and the clause's next sub-item
+    "(2)" lost its article). A heading never follows a sentence ending in ":"; the header's other
+    lines (same style, right after it) go with it."""
+    out: list[Block] = []
+    demoted: int | None = None
+    for block in blocks:
+        prev = out[-1] if out else None
+        if block.level and prev is not None and (
+                block.level == demoted or (not prev.level and prev.text.rstrip().endswith(":"))):
+            out.append(Block(block.text, page=block.page))
+            demoted = block.level
+            continue
+        demoted = None
+        out.append(block)
+    return out
 
 
 def _pdf_heading(line: _PdfLine, body: float) -> bool:

@@ -232,6 +232,26 @@ def test_docx_list_number_paragraphs_and_tables(tmp_path: Path) -> None:
     assert chunks["A3"].text.endswith("\nPackage: Basic, Monthly fee: EUR 0\nPackage: Premium, Monthly fee: EUR 12.50")
 
 
+def test_a_numbered_list_a_sub_clause_introduces_stays_in_it(tmp_path: Path) -> None:
+    """Articles numbered by their headings, paragraphs (1), (2), and a "List Number" list under
+    "(1) ... the following:": the items are (1)'s, not clauses "1", "2", "3" that swallow (2)."""
+    import docx
+
+    document = docx.Document()
+    document.add_heading("Art. 4 Documents required at pick-up", level=2)
+    document.add_paragraph("(1) At pick-up the renter must present the following:")
+    for item in ("a valid driving licence;", "a passport;", "a credit card in the renter's name."):
+        document.add_paragraph(item, style="List Number")
+    document.add_paragraph("(2) A deposit of EUR 300 is blocked on the credit card at pick-up.")
+    document.add_heading("Art. 5 Fuel", level=2)
+    document.add_paragraph("(1) A missing litre costs EUR 3.")
+    document.save(str(tmp_path / "rental.docx"))
+    chunks = _by_clause(read_chunks(tmp_path / "rental.docx"))
+    assert set(chunks) == {"Art. 4(1)", "Art. 4(2)", "Art. 5(1)"}
+    assert chunks["Art. 4(1)"].text.endswith("\n3. a credit card in the renter's name.")
+    assert chunks["Art. 4(2)"].text == "(2) A deposit of EUR 300 is blocked on the credit card at pick-up."
+
+
 def test_html_letter_dot_clauses_lists_and_tables(tmp_path: Path) -> None:
     (tmp_path / "hotel.html").write_text(
         "<html><body><h1>Hotel Terms</h1><h2>C. Cancelling</h2>"
@@ -253,14 +273,15 @@ def test_markdown_pipe_tables_are_read_row_by_row(tmp_path: Path) -> None:
 
 
 def _pdf(path: Path, pages: list[list[tuple[str, str]]]) -> Path:
-    """A PDF with headings ("h", bold and larger) and body paragraphs ("p") with a gap after each."""
+    """A PDF with headings ("h", bold and larger), bold body-size lines ("b", a table's header row)
+    and body paragraphs ("p"), with a gap after each."""
     from fpdf import FPDF
 
     pdf = FPDF()
     for lines in pages:
         pdf.add_page()
         for kind, text in lines:
-            pdf.set_font("helvetica", style="B" if kind == "h" else "", size=13 if kind == "h" else 10)
+            pdf.set_font("helvetica", style="B" if kind in "hb" else "", size=13 if kind == "h" else 10)
             pdf.multi_cell(0, 5, text, new_x="LMARGIN", new_y="NEXT")
             pdf.ln(3)
     pdf.output(str(path))
@@ -279,3 +300,26 @@ def test_pdf_blocks_headings_and_pages(tmp_path: Path) -> None:
                                              "Lost keys cost EUR 15."]
     assert chunks[0].text == long.strip() and chunks[0].page == 1  # a wrapped paragraph is one block
     assert [c.page for c in chunks] == [1, 1, 2, 2] and chunks[-1].label() == "Lockers, page 2"
+
+
+def test_a_pdf_paragraph_that_runs_over_a_page_break_is_one_chunk(tmp_path: Path) -> None:
+    video = "Video visits are for follow-up visits, repeat prescriptions and test results only " * 3
+    path = _pdf(tmp_path / "clinic.pdf", [
+        [("h", "Telehealth"), ("p", video.strip() + "."),
+         ("p", "We send the link 5 minutes before the appointment; if you have not received it,")],
+        [("p", "please call reception."), ("p", "Video visits cost USD 65.")]])
+    chunks = read_chunks(path)
+    assert [c.text for c in chunks][1:] == ["We send the link 5 minutes before the appointment; if you have not "
+                                            "received it, please call reception.", "Video visits cost USD 65."]
+    assert [c.page for c in chunks] == [1, 1, 2]
+
+
+def test_a_pdf_tables_bold_header_row_does_not_cut_it_from_its_clause(tmp_path: Path) -> None:
+    """No tables in a PDF, only lines: a bold header row under "... for the vehicle group:" is not a heading."""
+    path = _pdf(tmp_path / "rental.pdf", [[
+        ("h", "Art. 19 Damage"), ("p", "(1) The renter is liable up to the excess for the vehicle group:"),
+        ("b", "Vehicle group Excess"), ("p", "Economy EUR 1,100\nPremium EUR 2,500"),
+        ("p", "(2) Super Cover costs EUR 19.90 per day."), ("h", "Art. 20 Keys"), ("p", "(1) A lost key costs EUR 450.")]])
+    chunks = _by_clause(read_chunks(path))
+    assert set(chunks) == {"Art. 19(1)", "Art. 19(2)", "Art. 20(1)"}
+    assert "Premium EUR 2,500" in chunks["Art. 19(1)"].text and chunks["Art. 19(2)"].section == "Art. 19 Damage"
