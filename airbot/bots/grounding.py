@@ -20,6 +20,7 @@ Everything here is generic: no word list is about any one document or domain.
 
 from __future__ import annotations
 
+import re
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
@@ -123,11 +124,12 @@ def passage_sentences(text: str) -> list[str]:
 def check_answer(answer: str, question: str, evidence: Sequence[Evidence], context: str,
                  min_support: float = 0.5) -> tuple[str, ...]:
     """Why the model's ``answer`` must not be shown (empty: it may be). It fails when it is empty,
-    loops or lists labels (``airbot.text.degenerate``), repeats the prompt's own words, writes a
-    figure that neither the passages it read (``context``) nor the question state, or misses a key
-    figure of the best evidence sentences (``CHECKED_SENTENCES``; its number with the word after it,
-    "10 business days", matched as the evaluation matches facts); with no figure at stake, when under ``min_support``
-    of its words are in the passages or the question."""
+    loops or lists labels (``airbot.text.degenerate``), repeats the prompt's own words or the
+    question (``echoes_question``), writes a figure that neither the passages it read (``context``)
+    nor the question state, or misses a key figure of the best evidence sentences
+    (``CHECKED_SENTENCES``; its number with the word after it, "10 business days", matched as the
+    evaluation matches facts); with no figure at stake, when under ``min_support`` of its words are
+    in the passages or the question."""
     if not answer.strip():
         return ("empty answer",)
     flags: list[str] = []
@@ -135,6 +137,8 @@ def check_answer(answer: str, question: str, evidence: Sequence[Evidence], conte
         flags.append(why)
     if leaked_prompt(answer, context):
         flags.append("repeats the prompt's own text")
+    if echoes_question(answer, question, context):
+        flags.append("repeats the question")
     asked = stated_figures(question)
     allowed = stated_figures(context) | asked
     flags += [f"invented figure: {f}" for f in sorted(stated_figures(answer, digits_only=True) - allowed, key=float)]
@@ -148,6 +152,29 @@ def check_answer(answer: str, question: str, evidence: Sequence[Evidence], conte
         if support < min_support:
             flags.append("not supported by the documents")
     return tuple(flags)
+
+
+ECHO_WORDS = 7
+"""Words of the question in a row (the whole question when shorter) that make an answer an echo of it."""
+
+
+def echoes_question(answer: str, question: str, context: str = "") -> bool:
+    """Whether the answer repeats the question's own wording (``ECHO_WORDS`` words in a row, or the
+    whole question of 4-6 words) that the passages do not also contain. Corpus never-tuned half: the
+    135M reader opened "Your phone fell in the pool. How long will the repair take? (iii) charging
+    port ... 90 min" and "You need to order a part in for me. (b) Payment is due ...": the question
+    read back, then a clause's label and another clause's figure. Restating a few of its words ("A
+    routine check-up can be booked ...") stays fine."""
+    asked = re.findall(r"[a-z0-9]+", question.lower())
+    span = min(ECHO_WORDS, len(asked))
+    if span < 4:
+        return False
+    said, read = re.findall(r"[a-z0-9]+", answer.lower()), re.findall(r"[a-z0-9]+", context.lower())
+
+    def runs(words: list[str]) -> set[tuple[str, ...]]:
+        return {tuple(words[i:i + span]) for i in range(len(words) - span + 1)}
+
+    return bool(runs(asked) & runs(said) - runs(read))
 
 
 CHECKED_SENTENCES = 2

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from airbot.bots.grounding import CachedEmbed, Evidence, check_answer, extract_text, grounded, select_evidence
+from airbot.bots.grounding import CachedEmbed, Evidence, check_answer, echoes_question, extract_text, grounded, select_evidence
 from airbot.knowledge.clauses import strip_clause_number
 from airbot.text import figures, split_sentences
 
@@ -98,6 +98,22 @@ def test_the_check_names_why_a_model_answer_is_not_shown(answer: str, flag: str)
     ev = [Evidence("Paper bills cost EUR 1.50 each.", 1, 0, 0.7)]
     flags = check_answer(answer, "How much is a paper bill?", ev, "Paper bills cost EUR 1.50 each. Bills are monthly.")
     assert any(flag in f for f in flags), flags
+
+
+def test_an_answer_that_reads_the_question_back_is_not_shown() -> None:
+    """The never-tuned half's "Your phone fell in the pool. How long will the repair take? (iii) ..."."""
+    ev = [Evidence("Water-damaged devices take 5 working days.", 1, 0, 0.7)]
+    context = ev[0].text + " (iii) charging port or camera replacement: 90 minutes."
+    question = "My phone fell in the pool. How long will the repair take?"
+    echo = "Your phone fell in the pool. How long will the repair take? Water-damaged devices take 5 working days."
+    assert "repeats the question" in check_answer(echo, question, ev, context)
+    assert check_answer("The repair takes 5 working days for a water-damaged phone.", question, ev, context) == ()
+    short = "How long is a slot?"
+    assert "repeats the question" in check_answer("How long is a slot? 15 minutes.", short, [], "A slot is 15 minutes.")
+    # a few of its words restated are an answer, not an echo; wording the passage shares is not the question's
+    assert not echoes_question("A routine check-up can be booked 6 weeks ahead.", "How far ahead can I book a routine "
+                               "check-up?")
+    assert not echoes_question("Bags over 23 kg cost extra.", "Do bags over 23 kg cost extra?", "Bags over 23 kg cost extra.")
 
 
 def test_the_check_passes_an_answer_with_every_figure_of_the_best_sentence() -> None:
