@@ -120,33 +120,45 @@ class _PdfLine:
     size: float
     bold: bool
     page: int = 0
+    columns: bool = False
+    """Its pieces sit in separate columns: a table row (``_in_columns``)."""
 
 
 def _page_lines(page: Any) -> list[_PdfLine]:
     """The page's text lines with their position and font, from pypdf's text visitor (the
     visitor's pieces join to exactly the text ``extract_text`` returns)."""
-    pieces: list[tuple[str, float, float, bool]] = []
+    pieces: list[tuple[str, float, float, bool, float]] = []
 
     def visit(text: str, cm: list[float], tm: list[float], font: Any, size: float) -> None:
         name = str((font or {}).get("/BaseFont", ""))
+        x = tm[4] * cm[0] + tm[5] * cm[2] + cm[4]
         y = tm[4] * cm[1] + tm[5] * cm[3] + cm[5]
         scale = abs(tm[3] * cm[3]) or 1.0
-        pieces.append((text, round(y, 1), round(size * scale, 1), bool(re.search(r"bold|black|heavy", name, re.I))))
+        pieces.append((text, round(y, 1), round(size * scale, 1), bool(re.search(r"bold|black|heavy", name, re.I)),
+                       round(x, 1)))
 
     page.extract_text(visitor_text=visit)
     lines: list[_PdfLine] = []
     text = ""
-    marks: list[tuple[float, float, bool]] = []
-    for piece, y, size, bold in [*pieces, ("\n", 0.0, 0.0, False)]:
+    marks: list[tuple[float, float, bool, float, str]] = []
+    for piece, y, size, bold, x in [*pieces, ("\n", 0.0, 0.0, False, 0.0)]:
         for i, part in enumerate(piece.split("\n")):
             if i:
                 if text.strip():
-                    lines.append(_PdfLine(text.strip(), marks[0][0], max(m[1] for m in marks), all(m[2] for m in marks)))
+                    lines.append(_PdfLine(text.strip(), marks[0][0], max(m[1] for m in marks), all(m[2] for m in marks),
+                                          columns=_in_columns(marks)))
                 text, marks = "", []
             text += part
             if part.strip():
-                marks.append((y, size, bold))
+                marks.append((y, size, bold, x if i == 0 else -1.0, part))
     return lines
+
+
+def _in_columns(marks: list[tuple[float, float, bool, float, str]]) -> bool:
+    """Whether a line's pieces sit in separate columns (a table row): a piece starts well past
+    where the one before it ends (its characters at most 0.62 em wide, plus two em of gap)."""
+    placed = [(x, size, text) for _, size, _, x, text in marks if x >= 0]
+    return any(b[0] - a[0] > len(a[2]) * a[1] * 0.62 + 2 * a[1] for a, b in itertools.pairwise(placed))
 
 
 def _pdf_blocks(pages: list[list[_PdfLine]]) -> list[Block]:
@@ -163,20 +175,19 @@ def _pdf_blocks(pages: list[list[_PdfLine]]) -> list[Block]:
     gaps = sorted(a.y - b.y for a, b in itertools.pairwise(lines) if a.page == b.page and a.size == b.size == body
                   and not a.bold and not b.bold and a.y > b.y)
     pitch = gaps[len(gaps) // 4] if gaps else body * 1.2  # the tighter spacing: lines inside one paragraph
-    blocks: list[Block] = []
+    blocks: list[tuple[Block, bool]] = []  # with whether its lines sit in columns (a table)
     current: list[_PdfLine] = []
     for ln in lines:
         prev = current[-1] if current else None
-        alike = prev is not None and _pdf_heading(prev, body) == _pdf_heading(ln, body) and (
-            (prev.size, prev.bold) == (ln.size, ln.bold))
-        same = alike and prev is not None and (
-            (prev.page == ln.page and 0 < prev.y - ln.y <= pitch * 1.25) or _runs_on(prev, ln, body))
+        same = (prev is not None and _pdf_heading(prev, body) == _pdf_heading(ln, body)
+                and (prev.size, prev.bold) == (ln.size, ln.bold)
+                and ((prev.page == ln.page and 0 < prev.y - ln.y <= pitch * 1.25) or _runs_on(prev, ln, body)))
         if not same and current:
-            blocks.append(_pdf_block(current, body, levels))
+            blocks.append((_pdf_block(current, body, levels), any(c.columns for c in current)))
             current = []
         current.append(ln)
     if current:
-        blocks.append(_pdf_block(current, body, levels))
+        blocks.append((_pdf_block(current, body, levels), any(c.columns for c in current)))
     return _table_headers(blocks)
 
 
@@ -187,18 +198,18 @@ def _runs_on(prev: _PdfLine, line: _PdfLine, body: float) -> bool:
             and line.text[:1].islower())
 
 
-def _table_headers(blocks: list[Block]) -> list[Block]:
+def _table_headers(blocks: list[tuple[Block, bool]]) -> list[Block]:
     """A table's bold header row read as body text: a PDF has no tables, only lines, and a bold
-    row under "The fee depends on your package:" looked like a heading, which cut the table from
-    the clause that introduces it (its rows then cited no clause, and the clause's next sub-item
-    "(2)" lost its article). A heading never follows a sentence ending in ":"; the header's other
-    lines (same style, right after it) go with it."""
+    header row looked like a heading, which cut the table from the clause that introduces it (its
+    rows then cited no clause, and the clause's next sub-item "(2)" lost its article). A header is
+    a bold line whose cells sit in columns, or any bold line right after a sentence ending in ":"
+    (a heading never follows one); its other lines (same style, right after it) go with it."""
     out: list[Block] = []
     demoted: int | None = None
-    for block in blocks:
+    for block, columns in blocks:
         prev = out[-1] if out else None
-        if block.level and prev is not None and (
-                block.level == demoted or (not prev.level and prev.text.rstrip().endswith(":"))):
+        if block.level and (columns or block.level == demoted
+                            or (prev is not None and not prev.level and prev.text.rstrip().endswith(":"))):
             out.append(Block(block.text, page=block.page))
             demoted = block.level
             continue

@@ -273,14 +273,23 @@ def test_markdown_pipe_tables_are_read_row_by_row(tmp_path: Path) -> None:
 
 
 def _pdf(path: Path, pages: list[list[tuple[str, str]]]) -> Path:
-    """A PDF with headings ("h", bold and larger), bold body-size lines ("b", a table's header row)
-    and body paragraphs ("p"), with a gap after each."""
+    """A PDF with headings ("h", bold and larger), bold body-size lines ("b"), tables ("t") and
+    body paragraphs ("p"), with a gap after each."""
     from fpdf import FPDF
 
     pdf = FPDF()
     for lines in pages:
         pdf.add_page()
         for kind, text in lines:
+            if kind == "t":  # a table: rows split by "\n", cells by "|", the first row bold (fpdf's heading row)
+                pdf.set_font("helvetica", size=10)
+                with pdf.table(text_align="LEFT", line_height=6) as table:
+                    for row in text.split("\n"):
+                        cells = table.row()
+                        for value in row.split("|"):
+                            cells.cell(value)
+                pdf.ln(3)
+                continue
             pdf.set_font("helvetica", style="B" if kind in "hb" else "", size=13 if kind == "h" else 10)
             pdf.multi_cell(0, 5, text, new_x="LMARGIN", new_y="NEXT")
             pdf.ln(3)
@@ -323,3 +332,16 @@ def test_a_pdf_tables_bold_header_row_does_not_cut_it_from_its_clause(tmp_path: 
     chunks = _by_clause(read_chunks(path))
     assert set(chunks) == {"Art. 19(1)", "Art. 19(2)", "Art. 20(1)"}
     assert "Premium EUR 2,500" in chunks["Art. 19(1)"].text and chunks["Art. 19(2)"].section == "Art. 19 Damage"
+
+
+def test_a_pdf_table_under_a_numbered_clause_stays_in_it(tmp_path: Path) -> None:
+    """The table's bold header row ("Plan Monthly price Classes") is told from a heading by its cells
+    sitting in columns: it neither opens a section nor leaves its rows cited as clause "2"."""
+    path = _pdf(tmp_path / "gym.pdf", [[
+        ("h", "2. Membership prices"), ("p", "2.1 The monthly price of each plan is shown below."),
+        ("t", "Plan|Monthly price|Classes\nBasic|GBP 20|None\nPremium|GBP 49.99|Unlimited"),
+        ("p", "2.2 Off-peak members may enter between 10:00 and 16:00."), ("p", "2.3 A day pass costs GBP 12.")]])
+    chunks = read_chunks(path)
+    assert _clauses(chunks) == ["2.1", "2.2", "2.3"]
+    assert "Premium GBP 49.99 Unlimited" in chunks[0].text
+    assert {c.section for c in chunks} == {"2. Membership prices"}
