@@ -12,6 +12,8 @@ those, so PDF, DOCX, HTML, Markdown and plain text are chunked by the same rules
   that cites the label as the document writes it;
 * a labelled sub-item (``(a)``, ``(iv)``, ``(1)``) is a clause of its own, cited ``3(b)``,
   ``3(b)(ii)`` or ``Art. 4(1)``, and repeats the sentence that introduces its list so it reads alone;
+  a clause that is nothing but that sentence is no chunk (no fact to find; retrieved first for
+  "Is my quote still valid?", it cited ``2(b)`` and showed no figure);
 * bullets and unlabelled numbered items stay with their clause; without any numbering, each
   paragraph (a PDF block) is a chunk, cited by its heading and page, and so is each item of a
   list (with the sentence introducing the list), unless the items are a few words each;
@@ -412,7 +414,10 @@ def chunk_blocks(blocks: list[Block], doc: str, max_tokens: int = 160,
     """Clause-sized chunks within ``max_tokens`` (counted on the embedded text, heading included):
     one per clause, sub-item or paragraph, a long one in overlapping pieces."""
     pieces: list[tuple[str, _Unit]] = []
-    for unit in _Chunker(blocks).run():
+    units = _Chunker(blocks).run()
+    for unit, after in zip(units, [*units[1:], None], strict=True):
+        if after is not None and after.lead.endswith(":") and strip_clause_number(_join_lines(unit.lines)) == after.lead:
+            continue  # "(b) Quotes remain valid for the following periods:" alone: its items repeat it
         lead = f"{unit.lead}\n" if unit.lead else ""
         budget = max(16, max_tokens - count_tokens(unit.section) - (count_tokens(lead) if lead else 0))
         pieces.extend((lead + text, unit) for text in _split_long(_join_lines(unit.lines), budget, count_tokens))

@@ -82,7 +82,8 @@ def test_sub_items_are_clauses_of_their_own_that_repeat_their_lead_in(tmp_path: 
     path = tmp_path / "repair.txt"
     path.write_text(NESTED)
     chunks = _by_clause(read_chunks(path))
-    assert {"3(a)", "3(a)(i)", "3(a)(ii)", "3(b)", "4(a)"} <= set(chunks)
+    assert {"3(a)(i)", "3(a)(ii)", "3(b)", "4(a)"} <= set(chunks)
+    assert "3(a)" not in chunks  # nothing but the sentence its items repeat
     assert chunks["3(a)(ii)"].text == "Screens are replaced for the following prices:\n(ii) a tablet screen costs EUR 129."
     assert chunks["3(b)"].text == "(b) Batteries are replaced for EUR 49."
     assert chunks["4(a)"].section == "REPAIR TERMS > 4. Warranty" or chunks["4(a)"].section.endswith("4. Warranty")
