@@ -25,7 +25,8 @@ question do not state; no loop, label run or list of labels). Per document it re
     .venv/bin/python bench/rag_quality.py --retrieval-only --json
 
 The corpus split (``docs/SPLIT.json``) is reported in separate tables: ``tune`` documents may be
-used to choose settings, ``never_tuned`` ones only to report. Held-out files have
+used to choose settings, ``never_tuned`` and ``fresh`` ones (written in session 10, after that
+session's chunking changes) only to report. Held-out files have
 ``{"question", "facts": [...], "clause"}`` per line, out-of-scope files ``{"question"}``, change
 files ``{"question", "old", "new"}``. Every figure is computed by the code the app runs
 (``build_index``, ``make_bot``, ``judge``).
@@ -57,6 +58,8 @@ from airbot.text import judge  # noqa: E402
 FIXTURES = ROOT / "tests" / "fixtures"
 SAMPLES = {"telecom": (FIXTURES / "telecom" / "policy.md", FIXTURES / "telecom"),
            "saas": (FIXTURES / "saas" / "terms.txt", FIXTURES / "saas")}
+HALVES = ("tune", "never_tuned", "fresh")
+"""The corpus split's parts (docs/SPLIT.json), reported apart; only ``tune`` may choose settings."""
 COLUMNS = ("top_source", "final", "model", "extract", "oos_refused", "wrong_refusals", "garbage", "v2_new")
 
 
@@ -198,8 +201,8 @@ def corpus_documents(docs_dir: Path, out_dir: Path, split: str, only: list[str] 
     built = build(out_dir)
     halves = json.loads((docs_dir / "SPLIT.json").read_text())
     entries = []
-    for half in ("tune", "never_tuned"):
-        if split not in ("all", half):
+    for half in HALVES:
+        if split not in ("all", half) or half not in halves:
             continue
         for name in halves[half]:
             if only and name not in only:
@@ -227,12 +230,12 @@ def run_corpus(args: argparse.Namespace, config: AirbotConfig) -> dict[str, Any]
 
 def print_corpus(result: dict[str, Any]) -> None:
     """One table per half of the split: a row per document and a total."""
-    for half in ("tune", "never_tuned"):
+    for half in HALVES:
         rows = [r for r in result["documents"] if r["split"] == half]
         if not rows:
             continue
         keys = [k for k in COLUMNS if k in rows[0]["counts"]]
-        print(f"\n## {half}" + ("  (never tuned on: reported only)" if half == "never_tuned" else ""))
+        print(f"\n## {half}" + ("" if half == "tune" else "  (never tuned on: reported only)"))
         print(f"{'document':22s} {'fmt':4s} {'chunks':>6s} " + " ".join(f"{k:>14s}" for k in keys))
         totals = {k: [0, 0] for k in keys}
         for r in rows:
@@ -287,7 +290,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--corpus", default=None, metavar="DOCS_DIR",
                         help="Every document of a corpus (bench/corpus/docs): one row each, tune and never_tuned apart.")
-    parser.add_argument("--split", default="all", choices=("all", "tune", "never_tuned"), help="--corpus: which half.")
+    parser.add_argument("--split", default="all", choices=("all", *HALVES), help="--corpus: which part.")
     parser.add_argument("--docs", type=lambda s: s.split(","), default=None, help="--corpus: only these (comma list).")
     parser.add_argument("--sample", default="airline", choices=("airline", *SAMPLES),
                         help="A shipped document with its question sets (default: the airline policy).")

@@ -110,9 +110,11 @@ def test_an_answer_that_reads_the_question_back_is_not_shown() -> None:
     assert check_answer("The repair takes 5 working days for a water-damaged phone.", question, ev, context) == ()
     short = "How long is a slot?"
     assert "repeats the question" in check_answer("How long is a slot? 15 minutes.", short, [], "A slot is 15 minutes.")
-    # a few of its words restated are an answer, not an echo; wording the passage shares is not the question's
+    # its subject restated is an answer, not an echo; wording the passage shares is not the question's
     assert not echoes_question("A routine check-up can be booked 6 weeks ahead.", "How far ahead can I book a routine "
                                "check-up?")
+    assert not echoes_question("The cut-off for web check-in is 90 minutes before departure.",
+                               "What's the cut-off for web check-in?")
     assert not echoes_question("Bags over 23 kg cost extra.", "Do bags over 23 kg cost extra?", "Bags over 23 kg cost extra.")
 
 
