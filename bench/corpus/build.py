@@ -9,7 +9,8 @@ blocks exactly as they must appear:
     ## text         heading level 1 (DOCX "Heading 1")
     ### text        heading level 2 (DOCX "Heading 2")
     - text          bulleted list item (DOCX "List Bullet")
-    1. text         numbered list item (DOCX "List Number"; the PDF prints the number given)
+    1. text         numbered list item (DOCX "List Number", a later list that starts at 1 restarts
+                    Word's count; the PDF prints the number given)
     | a | b |       table row; the first row is the header, |---| rows are skipped
     anything else   one paragraph per line (DOCX "Normal")
 
@@ -76,6 +77,14 @@ DOCS: tuple[Doc, ...] = (
         "articles Art. 4 with paragraphs (1), (2)", r"^#+ (Art\. \d+) ", r"^#"),
     Doc("clinic_patient", "healthcare clinic", "pdf", "source.md",
         "Section C3 headings under lettered parts", r"^(Section [A-F]\d+) - ", r"^Part [A-F] - "),
+    Doc("vet_practice", "veterinary practice", "md", "policy.md",
+        "FAQ: bold question lines under '##' sections, no numbers (clause id = question)", r"^\*\*(.+?)\*\*\s*$", r"^#"),
+    Doc("self_storage", "self-storage facility", "html", "policy.html",
+        "roman-numeral articles (Article IV) with decimal clauses, 4.2", r"^(\d+\.\d+) ", r"^#"),
+    Doc("ski_school", "ski school", "docx", "source.md",
+        "numbered items restarting at 1 under each heading, labelled by the heading's initial, P2:", r"^([A-Z]\d+): ", r"^#"),
+    Doc("city_parking", "parking operator", "pdf", "source.md",
+        "rules Rule 1.1 under 'Part 1 -' headings", r"^(Rule \d+\.\d+) ", r"^Part \d+ - "),
 )
 DOCS_BY_NAME = {doc.name: doc for doc in DOCS}
 
@@ -148,6 +157,8 @@ def render_docx(text: str) -> bytes:
     props.last_modified_by = "airbot development corpus"
     props.created = props.modified = FIXED_DATE.replace(tzinfo=None)
     props.revision = 1
+    numbered_before = False  # a List Number paragraph has been written (the first list keeps the style's numbering)
+    list_num_id: int | None = None  # the numbering instance of the current restarted list
     for block in blocks:
         kind = block[0]
         if kind == "title":
@@ -158,7 +169,14 @@ def render_docx(text: str) -> bytes:
         elif kind == "bullet":
             document.add_paragraph(block[1], style="List Bullet")
         elif kind == "number":
-            document.add_paragraph(block[2], style="List Number")
+            paragraph = document.add_paragraph(block[2], style="List Number")
+            if block[1] == 1 and numbered_before:  # a later list that starts at 1 again: restart Word's count
+                list_num_id = _restarted_numbering(document)
+            if list_num_id is not None:
+                numbering = paragraph._p.get_or_add_pPr().get_or_add_numPr()
+                numbering.get_or_add_ilvl().val = 0
+                numbering.get_or_add_numId().val = list_num_id
+            numbered_before = True
         elif kind == "table":
             rows = block[1]
             table = document.add_table(rows=len(rows), cols=len(rows[0]))
@@ -176,6 +194,16 @@ def render_docx(text: str) -> bytes:
     buffer = io.BytesIO()
     document.save(buffer)
     return _fixed_zip(buffer.getvalue())
+
+
+def _restarted_numbering(document) -> int:
+    """A new numbering instance of the "List Number" style's list that starts again at 1; returns its numId."""
+    style_num_id = document.styles["List Number"].element.pPr.numPr.numId.val
+    numbering = document.part.numbering_part.numbering_definitions._numbering
+    abstract_id = numbering.num_having_numId(style_num_id).abstractNumId.val
+    num = numbering.add_num(abstract_id)
+    num.add_lvlOverride(ilvl=0).add_startOverride(1)
+    return num.numId
 
 
 def _fixed_zip(data: bytes) -> bytes:

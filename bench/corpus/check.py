@@ -7,7 +7,8 @@ extracts the text back the way an ingester would (pypdf for PDF, python-docx for
 BeautifulSoup for HTML, the file itself for Markdown and text), splits it into clauses by the
 document's numbering style, and verifies:
 
-- SPLIT.json: 5 + 5 documents, every format in each half, the unnumbered document never tuned;
+- SPLIT.json: 5 + 5 documents, every format in each half, the unnumbered documents never tuned; a third set,
+  `fresh`, of 4 documents, one per format md/html/docx/pdf, only for reporting;
 - every document has 25-45 clauses with unique ids; PDFs have several pages;
 - heldout.jsonl: >= 16 rows; each clause id exists, every fact (a figure) is in that clause's text,
   no fact is given away by its question, and no question copies 7 or more words in a row from its clause;
@@ -34,7 +35,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from build import CORPUS_DIR, DOCS, DOCS_BY_NAME, DOCS_DIR, Doc, build, figure_pattern, read_jsonl
 
 FORMATS = {"md", "txt", "html", "docx", "pdf"}
-UNNUMBERED = "public_library"
+FRESH_FORMATS = {"md", "html", "docx", "pdf"}  # the fresh set: written after tuning, one document per format
+UNNUMBERED = {"public_library", "vet_practice"}  # clause id = heading / question text; never tuned
 PAGE_BREAK = "\f"
 
 
@@ -200,23 +202,26 @@ def readme_row(doc: Doc, n_clauses: int, n_heldout: int, n_oos: int, half: str) 
 def check_split(failures: list[str]) -> dict[str, str]:
     split = json.loads((DOCS_DIR / "SPLIT.json").read_text(encoding="utf-8"))
     half_of = {}
-    for half in ("tune", "never_tuned"):
+    for half, size, want in (("tune", 5, FORMATS), ("never_tuned", 5, FORMATS), ("fresh", 4, FRESH_FORMATS)):
         names = split.get(half, [])
-        if len(names) != 5:
-            failures.append(f"SPLIT.json: {half} has {len(names)} documents, not 5")
-        formats = {DOCS_BY_NAME[n].fmt for n in names if n in DOCS_BY_NAME}
-        if formats != FORMATS:
-            failures.append(f"SPLIT.json: {half} lacks formats {sorted(FORMATS - formats)}")
+        if len(names) != size:
+            failures.append(f"SPLIT.json: {half} has {len(names)} documents, not {size}")
+        formats = [DOCS_BY_NAME[n].fmt for n in names if n in DOCS_BY_NAME]
+        if set(formats) != want or (half == "fresh" and len(formats) != len(want)):
+            failures.append(f"SPLIT.json: {half} has formats {sorted(formats)}, expected {sorted(want)}")
         for name in names:
             if name not in DOCS_BY_NAME:
                 failures.append(f"SPLIT.json: unknown document {name!r}")
             if name in half_of:
-                failures.append(f"SPLIT.json: {name} is in both halves")
+                failures.append(f"SPLIT.json: {name} is in two sets")
             half_of[name] = half
     if set(half_of) != set(DOCS_BY_NAME):
         failures.append(f"SPLIT.json: documents missing {sorted(set(DOCS_BY_NAME) - set(half_of))}")
-    if half_of.get(UNNUMBERED) != "never_tuned":
-        failures.append(f"SPLIT.json: the unnumbered document {UNNUMBERED} must be never_tuned")
+    for name in sorted(UNNUMBERED):
+        if half_of.get(name) == "tune":
+            failures.append(f"SPLIT.json: the unnumbered document {name} must never be tuned")
+    if set(split) != {"tune", "never_tuned", "fresh"}:
+        failures.append(f"SPLIT.json: keys {sorted(split)}, expected fresh, never_tuned and tune")
     return half_of
 
 
@@ -268,7 +273,7 @@ def check_doc(doc: Doc, built: dict[str, Path], half: str, failures: list[str]) 
         if run >= 7:
             fail(f"question copies {run} words in a row from {cid}: {question!r}")
         traps += label_digits_recur(cid, facts)
-    if doc.name != UNNUMBERED and traps == 0:
+    if doc.name not in UNNUMBERED and traps == 0:
         fail("no question whose clause label digits recur in its figure")
     notes.append(f"longest run of words copied from a clause: {worst_copy}; label-digit traps: {traps}")
 
