@@ -9,7 +9,7 @@ document numbers its clauses with one or two of them:
              ``Clause 7(b)``, ``Rule 10.1``, ``Part C``
     sign     ``§ 2``, ``§ 2.1``, ``¶ 3``
     dotted   ``1.2``, ``4.2.1``, ``1.2(a)``
-    letter   ``A1.``, ``A15``, ``C3)``, ``B.2``, ``B.2.1``          (cited ``A1``, ``A15``, ``C3``, ``B.2``)
+    letter   ``A1.``, ``A15``, ``C3)``, ``P2:``, ``B.2``, ``B.2.1``  (cited ``A1``, ``A15``, ``C3``, ``P2``, ``B.2``)
     single   ``3.``, ``3)``                       (only where no other family numbers the clauses)
     sub      ``(a)``, ``(iv)``, ``(1)``, ``a)``      (items of the clause above: cited ``3(b)``, ``3(b)(ii)``)
 
@@ -43,7 +43,7 @@ CLAUSE_WORD = re.compile(rf"^(?P<label>(?:(?P<word>{_WORD_ALT})\b\.?\s*|(?P<sign
                          r"[.:)]?(?:\s+|$|(?=[-—–]))", re.IGNORECASE)
 # 1.2, 4.2.1., 1.2(a); never a decimal that opens a wrapped line with a leading zero ("0.289 per kWh").
 CLAUSE_DOTTED = re.compile(rf"^(?P<label>[1-9]\d{{0,2}}(?:\.\d{{1,3}})+{_PARENS})\.?\)?(?:\s+(?=\S)|$)")
-_LETTER = re.compile(rf"^(?P<label>[A-Z]\.?\d{{1,3}}(?:\.\d{{1,3}})*{_PARENS})[.)]?(?:\s+(?=\S)|$)")
+_LETTER = re.compile(rf"^(?P<label>[A-Z]\.?\d{{1,3}}(?:\.\d{{1,3}})*{_PARENS})[.):]?(?:\s+(?=\S)|$)")
 # 3. or 3) ; a delimiter is optional after sub-item parentheses ("3(b)(ii) Screens").
 CLAUSE_SINGLE = re.compile(r"^(?P<label>[1-9]\d{0,2}(?:\([a-z0-9]{1,4}\))*)(?:(?<=\))[.)]?|[.)])(?:\s+(?=\S)|$)")
 _SUB = re.compile(r"^(?:\((?P<p>[a-z]{1,2}|[ivxlc]{1,6}|\d{1,2})\)|(?P<b>[a-z]|[ivx]{1,5})\))(?:\s+(?=\S)|$)")
@@ -214,8 +214,10 @@ class Scheme:
 
     def restart(self) -> None:
         """A heading was passed: plain numbers may start again at 1 under it ("## Fees" 1. 2.,
-        "## Damage" 1. 2.), the way many documents number each section's items."""
+        "## Damage" 1. 2.), the way many documents number each section's items, and letter labels
+        may take the heading's own initial ("## Prices" P1 P2, "## Lessons" L1), not the next letter."""
         self.last.pop("single", None)
+        self.last.pop("letter", None)
 
     def accept(self, line: str) -> Label | None:
         """The label ``line`` opens with if it is one of this document's clause labels, in order."""

@@ -392,7 +392,10 @@ def _read_docx(path: Path) -> list[Block]:
             continue
         style = (item.style.name if item.style is not None else "") or ""
         level = 1 if style == "Title" else int(m.group(1)) if (m := re.match(r"Heading (\d)", style)) else 0
-        blocks.append(Block(numbers.marker(item, style) + item.text.strip(), level=level))
+        text, marker = item.text.strip(), numbers.marker(item, style)
+        # Word draws "1." before an item that names its own clause ("B1: Lessons can be booked ..."):
+        # the label in the text is the one to cite, and Word's number restarts under every heading
+        blocks.append(Block(text if _opens_with_label(text) else marker + text, level=level))
     return blocks
 
 

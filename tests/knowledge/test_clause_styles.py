@@ -253,6 +253,24 @@ def test_a_numbered_list_a_sub_clause_introduces_stays_in_it(tmp_path: Path) -> 
     assert chunks["Art. 4(2)"].text == "(2) A deposit of EUR 300 is blocked on the credit card at pick-up."
 
 
+def test_word_numbered_items_that_carry_their_own_label_cite_it(tmp_path: Path) -> None:
+    """Word numbers the items 1, 2 again under every heading; each names itself "B1:", "P2:" after
+    its heading's initial (not the next letter): the label in the text is the clause."""
+    import docx
+
+    document = docx.Document()
+    document.add_heading("Bookings", level=1)
+    document.add_paragraph("B1: Online bookings for the next day close at 17:00.", style="List Number")
+    document.add_paragraph("B2: A deposit of 30% secures a booking.", style="List Number")
+    document.add_heading("Prices", level=1)
+    document.add_paragraph("P1: A private lesson costs CHF 120 for 1 hour.", style="List Number")
+    document.add_paragraph("P2: Families get 10% off the second child.", style="List Number")
+    document.save(str(tmp_path / "ski.docx"))
+    chunks = read_chunks(tmp_path / "ski.docx")
+    assert _clauses(chunks) == ["B1", "B2", "P1", "P2"]
+    assert chunks[2].text == "P1: A private lesson costs CHF 120 for 1 hour." and chunks[2].section == "Prices"
+
+
 def test_html_letter_dot_clauses_lists_and_tables(tmp_path: Path) -> None:
     (tmp_path / "hotel.html").write_text(
         "<html><body><h1>Hotel Terms</h1><h2>C. Cancelling</h2>"
