@@ -59,6 +59,11 @@ class Chunk:
         body = strip_clause_number(self.text)
         return f"{self.section}: {body}" if self.section else body
 
+    def question(self) -> str | None:
+        """The question this chunk answers when its heading is one (an FAQ entry), else None."""
+        heading = self.section.rsplit(" > ", 1)[-1].strip(" *")
+        return heading if _is_question(heading) else None
+
     def search_text(self) -> str:
         """What BM25 sees: heading and text with the clause number, so "clause 3.2" finds it."""
         return f"{self.section}\n{self.text}" if self.section else self.text

@@ -164,6 +164,23 @@ def test_format_1_index_opens_and_is_upgraded(tmp_path: Path, docs: tuple[Path, 
         KnowledgeBase.open(tmp_path / "idx")
 
 
+def test_an_faq_entry_is_found_by_its_question_as_well_as_its_answer(tmp_path: Path) -> None:
+    """Each entry's vector holds its question and its answer; other chunks keep their text's alone."""
+    doc = tmp_path / "vet.md"
+    doc.write_text("# Vet FAQ\n\nAll prices include VAT.\n\n## Fees\n\n**How much is a consultation?**\n\n"
+                   "A standard one costs GBP 48 and a double one GBP 85.\n\n**Do you treat horses?**\n\n"
+                   "No. We treat dogs, cats and rabbits.\n")
+    kb = build_index([doc], tmp_path / "index")
+    chunks = kb.chunks()
+    assert [c.question() for c in chunks] == [None, "How much is a consultation?", "Do you treat horses?"]
+    plain = kb.embed([c.embed_text() for c in chunks])
+    both = plain[1] + kb.embed(["How much is a consultation?"])[0]
+    assert np.allclose(kb._vectors[0], plain[0], atol=1e-5)
+    assert np.allclose(kb._vectors[1], both / np.linalg.norm(both), atol=1e-5)
+    assert kb.search("What's the price of a regular appointment with a vet?", 1)[0].chunk.question() == (
+        "How much is a consultation?")
+
+
 def test_relevance_threshold_still_separates_the_sample(tmp_path: Path) -> None:
     """min_score semantics: held-out questions stay above it, out-of-scope ones below."""
     kb = build_index([sample_path("policy")], tmp_path / "idx")
