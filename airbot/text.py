@@ -181,8 +181,10 @@ _LABEL = re.compile(
     r"|\b\d+(?:\.\d+)*(?:\((?:[a-h]|[ivx]{1,4})\))+"  # 3(b), 3(b)(ii)
     r"|\[\d+\])",  # airbot's own citation markers [1]
     re.IGNORECASE)
-# A label written on its own as "1.4" or "4.2.1" opening a line or following "see"/"under".
-_BARE_LABEL = re.compile(r"(?:^|(?<=\bsee )|(?<=\bunder ))\d+(?:\.\d+){1,3}\b(?!\s?%)", re.IGNORECASE | re.MULTILINE)
+# A label written on its own as "1.4" or "4.2.1" opening a line or following "see"/"under". Opening a
+# line, a number with a lower-case word after it is a measure ("2.1 metres", a fact or a wrapped line).
+_BARE_LABEL = re.compile(r"^\d+(?:\.\d+){1,3}\b(?!\s?%)(?!\s+(?-i:[a-z]))"
+                         r"|(?:(?<=\bsee )|(?<=\bunder ))\d+(?:\.\d+){1,3}\b(?!\s?%)", re.IGNORECASE | re.MULTILINE)
 # A number written with digits, whole: "2,000" even before a comma ("GBP 2,000, unless"), never the
 # "2" of "2,000" or a digit inside a word or a longer number.
 _DIGITS = re.compile(r"(?<![\w.,])\d{1,3}(?:,\d{3})+(?:\.\d+)?(?!\w|,\d)|(?<![\w.,])\d+(?:\.\d+)?(?!\w|[.,]\d)")

@@ -140,6 +140,13 @@ def test_labels_figures_and_key_figures() -> None:
         ["EUR 2", "21 days", "12%"]
 
 
+def test_a_decimal_measure_is_a_figure_even_where_a_label_could_stand() -> None:
+    """A fact "2.1 metres" opens its own string: it is a measure, not clause 2.1 (the answer that
+    stated it was judged as missing it and inventing 2.1); a clause line "1.4 Every ..." is a label."""
+    assert judge("The maximum height is 2.1 metres. [1]", ["2.1 metres"]).correct
+    assert stated_figures("2.5 kg") == {"2.5"} and stated_figures("1.4 Every member gets a card.") == set()
+
+
 def test_a_repetition_the_document_has_is_not_a_loop_of_the_answer() -> None:
     rows = ("Rate: Flexible, Free cancellation until: 48 hours before arrival. Rate: Semi-Flex, Free cancellation "
             "until: 7 days before arrival. Rate: Advance, Free cancellation until: never.")
