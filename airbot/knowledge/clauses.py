@@ -11,7 +11,7 @@ document numbers its clauses with one or two of them:
     dotted   ``1.2``, ``4.2.1``, ``1.2(a)``
     letter   ``A1.``, ``A15``, ``C3)``, ``P2:``, ``B.2``, ``B.2.1``  (cited ``A1``, ``A15``, ``C3``, ``P2``, ``B.2``)
     single   ``3.``, ``3)``                       (only where no other family numbers the clauses)
-    sub      ``(a)``, ``(iv)``, ``(1)``, ``a)``      (items of the clause above: cited ``3(b)``, ``3(b)(ii)``)
+    sub      ``(a)``, ``(iv)``, ``(1)``, ``(A)``, ``a)``, ``a.``  (items of the clause above: cited ``3(b)``, ``3(b)(ii)``)
 
 Bare numbers are the weakest evidence (a wrapped line may start with "2.5 kg"), so ``Scheme``
 accepts a dotted, letter or single label only when it plausibly follows the one before of its
@@ -46,7 +46,9 @@ CLAUSE_DOTTED = re.compile(rf"^(?P<label>[1-9]\d{{0,2}}(?:\.\d{{1,3}})+{_PARENS}
 _LETTER = re.compile(rf"^(?P<label>[A-Z]\.?\d{{1,3}}(?:\.\d{{1,3}})*{_PARENS})[.):]?(?:\s+(?=\S)|$)")
 # 3. or 3) ; a delimiter is optional after sub-item parentheses ("3(b)(ii) Screens").
 CLAUSE_SINGLE = re.compile(r"^(?P<label>[1-9]\d{0,2}(?:\([a-z0-9]{1,4}\))*)(?:(?<=\))[.)]?|[.)])(?:\s+(?=\S)|$)")
-_SUB = re.compile(r"^(?:\((?P<p>[a-z]{1,2}|[ivxlc]{1,6}|\d{1,2})\)|(?P<b>[a-z]|[ivx]{1,5})\))(?:\s+(?=\S)|$)")
+# (a) (iv) (1) (A) (IV), a) iv), a. iv. ; a lower-case letter or numeral with a dot only before a capital ("a. A lesson").
+_SUB = re.compile(r"^(?:\((?P<p>[a-z]{1,2}|[ivxlc]{1,6}|\d{1,2}|[A-Z]|[IVX]{1,5})\)|(?P<b>[a-z]|[ivx]{1,5})\)"
+                  r"|(?P<d>[a-z]|[ivx]{1,5})\.(?=\s+[A-Z0-9]))(?:\s+(?=\S)|$)")
 _DOTTED_NUMBER = re.compile(r"^(\d+(?:\.\d+)*)\.?\s")
 _ROMAN = {"i": 1, "v": 5, "x": 10, "l": 50, "c": 100}
 
@@ -77,7 +79,7 @@ def find_label(line: str) -> Label | None:
         if m := pattern.match(line):
             return Label(_tidy(m.group("label")), family, m.end(), _key(m.group("label")))  # type: ignore[arg-type]
     if m := _SUB.match(line):
-        token = m.group("p") or m.group("b")
+        token = m.group("p") or m.group("b") or m.group("d")
         return Label(f"({token})", "sub", m.end())
     return None
 
@@ -234,10 +236,11 @@ class Scheme:
 
 
 def sub_value(token: str, style: str) -> int:
-    """The ordinal of a sub-item token in its style: a -> 1, iv -> 4, 3 -> 3."""
+    """The ordinal of a sub-item token in its style: a -> 1, iv -> 4, 3 -> 3, C -> 3 (upper case as lower)."""
+    token = token.lower()
     if style == "digit":
         return int(token)
-    if style == "letter":
+    if style.startswith("letter"):
         return sum((ord(c) - 96) * 26 ** i for i, c in enumerate(reversed(token)))
     total = 0
     for c, nxt in zip(token, [*token[1:], ""], strict=True):
@@ -247,10 +250,13 @@ def sub_value(token: str, style: str) -> int:
 
 
 def sub_styles(token: str) -> list[str]:
-    """The styles a sub-item token could be in, most likely first ("i" is roman one, or the letter after h)."""
+    """The styles a sub-item token could be in, most likely first ("i" is roman one, or the letter after h).
+    Upper-case tokens are styles of their own ("(A)" items may hold "(a)" items)."""
     if token.isdigit():
         return ["digit"]
-    roman = all(c in _ROMAN for c in token)
-    if roman and (len(token) > 1 or token in "ivx"):
-        return ["roman", "letter"] if len(token) == 1 else ["roman"]
-    return ["letter"]
+    upper = "-upper" if token.isupper() else ""
+    low = token.lower()
+    roman = all(c in _ROMAN for c in low)
+    if roman and (len(low) > 1 or low in "ivx"):
+        return [f"roman{upper}", f"letter{upper}"] if len(low) == 1 else [f"roman{upper}"]
+    return [f"letter{upper}"]

@@ -59,6 +59,7 @@ def test_letter_number_clauses_with_parenthesis_and_wrapped_lines(tmp_path: Path
     (["Art. 1 The car is insured.", "Art. 2 Fuel is not included."], ["Art. 1", "Art. 2"]),
     (["Section 4.2 Fees are monthly.", "Clause 7(b) Late payers pay EUR 5."], ["Section 4.2", "Clause 7(b)"]),
     (["1. Returns take 14 days.", "2. Repairs take 5 days.", "3. Screens cost EUR 89."], ["1", "2", "3"]),
+    (["P1: A day pass costs CHF 65.", "P2: A week costs CHF 300."], ["P1", "P2"]),  # letter labels with a colon
 ])
 def test_each_style_gives_one_chunk_per_clause_cited_as_written(lines: list[str], ids: list[str]) -> None:
     chunks = chunk_blocks([Block("Terms", level=1), *[Block(line) for line in lines]], "terms.md")
@@ -76,6 +77,17 @@ NESTED = """REPAIR TERMS
 4. Warranty
 (a) Repairs carry a warranty of 90 days.
 """
+
+
+@pytest.mark.parametrize(("lines", "ids"), [
+    (["Clause 4 Lockers are in the hall.", "(A) Lockers cost EUR 1 per visit.", "(B) Lost keys cost EUR 20."],
+     ["Clause 4", "Clause 4(A)", "Clause 4(B)"]),  # upper-case sub-items
+    (["1. Lessons are weekly.", "a. A 30-minute lesson costs USD 25.", "b. Ten lessons cost USD 220.",
+      "2. Lanes cost USD 40."], ["1", "1(a)", "1(b)", "2"]),  # "a." items
+])
+def test_upper_case_and_dotted_sub_items_are_clauses(lines: list[str], ids: list[str]) -> None:
+    chunks = chunk_blocks([Block("Terms", level=1), *[Block(line) for line in lines]], "terms.txt")
+    assert _clauses(chunks) == ids
 
 
 def test_sub_items_are_clauses_of_their_own_that_repeat_their_lead_in(tmp_path: Path) -> None:
