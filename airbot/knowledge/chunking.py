@@ -113,7 +113,8 @@ QUESTION_LEVEL = TITLE_LEVEL + 9
 
 
 def _is_question(line: str) -> bool:
-    """A single question of up to 25 words ("How far ahead can I book?")."""
+    """A single question of up to 25 words ("How far ahead can I book?"; "**...?**" in a text file too)."""
+    line = line.strip("*_ ")
     return line.endswith("?") and len(line.split()) <= 25 and not re.search(r"[.!?]\s", line)
 
 
@@ -192,9 +193,21 @@ class _Parent:
     subs: list[_Sub] = field(default_factory=list)
 
 
+# A list marker before an item that names its own clause ("1. B1: Lessons ...", "- 4.2 Refunds ...").
+_MARKED_LABEL = re.compile(r"^(?:[-*+•]|\d{1,3}[.)])\s+(?=(?:[A-Z]\.?\d|\d+\.\d|§|(?i:art|article|section|clause|rule)\b))")
+
+
+def _own_label(line: str) -> str:
+    """The line without a list marker drawn before a clause label of its own, which is the one to
+    cite (HTML and DOCX list numbers are left out the same way, airbot.knowledge.readers)."""
+    if (m := _MARKED_LABEL.match(line)) and (label := find_label(line[m.end():])) and label.family not in ("single", "sub"):
+        return line[m.end():]
+    return line
+
+
 def _block_lines(block: Block) -> list[_Line]:
     """A body block's lines with what the chunker needs to know about each in context."""
-    lines = [ln.strip() for ln in block.text.split("\n") if ln.strip()]
+    lines = [_own_label(ln.strip()) for ln in block.text.split("\n") if ln.strip()]
     table = len(lines) >= 2 and all(_KEY_VALUE.match(line) for line in lines)
     return [_Line(line, i == 0, i == 0 or lines[i - 1][-1] in ".!?:", table or bool(_LIST_ITEM.match(line)),
                   i + 1 == len(lines) or not lines[i + 1][:1].islower(), len(lines) == 1)
@@ -263,7 +276,7 @@ class _Chunker:
         if label is None and ln.whole and _is_question(line):
             # A FAQ's question as a paragraph of its own (a bold line in DOCX or HTML): it heads its
             # answer, which would otherwise be a chunk that never says what it answers.
-            self._heading(line, QUESTION_LEVEL)
+            self._heading(line.strip("*_ "), QUESTION_LEVEL)
             return
         if label is not None and label.family != "sub":
             if ln.closed and _is_title(line[label.end:]):

@@ -156,9 +156,14 @@ def _page_lines(page: Any) -> list[_PdfLine]:
 
 def _in_columns(marks: list[tuple[float, float, bool, float, str]]) -> bool:
     """Whether a line's pieces sit in separate columns (a table row): a piece starts well past
-    where the one before it ends (its characters at most 0.62 em wide, plus two em of gap)."""
+    where the one before it ends (its characters at most 0.62 em wide, plus two em of gap). A gap
+    after a clause number is a numbered heading's tab ("4<tab>Fees"), not a column."""
     placed = [(x, size, text) for _, size, _, x, text in marks if x >= 0]
-    return any(b[0] - a[0] > len(a[2]) * a[1] * 0.62 + 2 * a[1] for a, b in itertools.pairwise(placed))
+    return any(b[0] - a[0] > len(a[2]) * a[1] * 0.62 + 2 * a[1] and not _NUMBER_ONLY.match(a[2])
+               for a, b in itertools.pairwise(placed))
+
+
+_NUMBER_ONLY = re.compile(r"^\s*(?:[A-Z]?\d{1,3}(?:\.\d{1,3})*|[A-Z]|[IVXLC]{1,6})[.):]?\s*$")
 
 
 def _pdf_blocks(pages: list[list[_PdfLine]]) -> list[Block]:

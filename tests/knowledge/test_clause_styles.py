@@ -84,8 +84,10 @@ NESTED = """REPAIR TERMS
      ["Clause 4", "Clause 4(A)", "Clause 4(B)"]),  # upper-case sub-items
     (["1. Lessons are weekly.", "a. A 30-minute lesson costs USD 25.", "b. Ten lessons cost USD 220.",
       "2. Lanes cost USD 40."], ["1", "1(a)", "1(b)", "2"]),  # "a." items
+    (["1. B1: Lessons close at 17:00.", "2. B2: A deposit of 30% is due.", "- 4.2 Refunds take 14 days."],
+     ["B1", "B2", "4.2"]),  # a list marker before an item's own label (Markdown, text, a PDF of a Word list)
 ])
-def test_upper_case_and_dotted_sub_items_are_clauses(lines: list[str], ids: list[str]) -> None:
+def test_upper_case_and_dotted_sub_items_and_marked_labels_are_clauses(lines: list[str], ids: list[str]) -> None:
     chunks = chunk_blocks([Block("Terms", level=1), *[Block(line) for line in lines]], "terms.txt")
     assert _clauses(chunks) == ids
 
@@ -376,3 +378,25 @@ def test_a_pdf_table_under_a_numbered_clause_stays_in_it(tmp_path: Path) -> None
     assert _clauses(chunks) == ["2.1", "2.2", "2.3"]
     assert "Premium GBP 49.99 Unlimited" in chunks[0].text
     assert {c.section for c in chunks} == {"2. Membership prices"}
+
+
+def test_a_pdf_numbered_heading_with_a_tab_after_its_number_stays_a_heading(tmp_path: Path) -> None:
+    """"4<tab>Fees" is drawn as two pieces far apart, like a table's cells; the number makes it a heading."""
+    from fpdf import FPDF
+
+    pdf = FPDF()
+    pdf.add_page()
+    for number, title, body in (("4", "Fees", "4.1 A day pass costs EUR 10."), ("5", "Refunds", "5.1 Refunds take 14 days.")):
+        pdf.set_font("helvetica", style="B", size=12)
+        pdf.cell(40, 8, number)
+        pdf.cell(0, 8, title, new_x="LMARGIN", new_y="NEXT")
+        pdf.set_font("helvetica", size=10)
+        pdf.multi_cell(0, 5, body, new_x="LMARGIN", new_y="NEXT")
+        pdf.ln(3)
+    pdf.output(str(tmp_path / "tabs.pdf"))
+    assert [(b.level, b.text) for b in read_blocks(tmp_path / "tabs.pdf") if b.level] == [(1, "4 Fees"), (1, "5 Refunds")]
+
+
+def test_a_faq_question_in_markdown_bold_inside_a_text_file_heads_its_answer() -> None:
+    chunks = chunk_blocks([Block("**How much is a day pass?**"), Block("A day pass costs EUR 5.")], "faq.txt")
+    assert [(c.question(), c.text) for c in chunks] == [("How much is a day pass?", "A day pass costs EUR 5.")]
