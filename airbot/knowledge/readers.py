@@ -106,7 +106,7 @@ def _read_pdf(path: Path) -> list[Block]:
     if not all(line.y for lines in layouts for line in lines):  # no usable positions: paragraphs by blank lines
         pages = _drop_page_furniture(pages, running)
         return [Block(para, page=n) for n, text in enumerate(pages, 1) for para in _paragraphs(text)]
-    kept = [[ln for ln in lines if not _furniture(ln.text, running)] for lines in layouts]
+    kept = [[ln for ln in lines if not _furniture(ln.text, running, _at_edge(ln, lines))] for lines in layouts]
     return _pdf_blocks(kept)
 
 
@@ -120,8 +120,8 @@ class _PdfLine:
     size: float
     bold: bool
     page: int = 0
-    columns: bool = False
-    """Its pieces sit in separate columns: a table row (``_in_columns``)."""
+    pieces: tuple[tuple[float, str], ...] = ()
+    """Its text as drawn, piece by piece ``(x, text)``: a table's cells are pieces of their own."""
 
 
 def _page_lines(page: Any) -> list[_PdfLine]:
@@ -146,7 +146,7 @@ def _page_lines(page: Any) -> list[_PdfLine]:
             if i:
                 if text.strip():
                     lines.append(_PdfLine(text.strip(), marks[0][0], max(m[1] for m in marks), all(m[2] for m in marks),
-                                          columns=_in_columns(marks)))
+                                          pieces=_pieces(marks)))
                 text, marks = "", []
             text += part
             if part.strip():
@@ -154,16 +154,15 @@ def _page_lines(page: Any) -> list[_PdfLine]:
     return lines
 
 
-def _in_columns(marks: list[tuple[float, float, bool, float, str]]) -> bool:
-    """Whether a line's pieces sit in separate columns (a table row): a piece starts well past
-    where the one before it ends (its characters at most 0.62 em wide, plus two em of gap). A gap
-    after a clause number is a numbered heading's tab ("4<tab>Fees"), not a column."""
-    placed = [(x, size, text) for _, size, _, x, text in marks if x >= 0]
-    return any(b[0] - a[0] > len(a[2]) * a[1] * 0.62 + 2 * a[1] and not _NUMBER_ONLY.match(a[2])
-               for a, b in itertools.pairwise(placed))
-
-
-_NUMBER_ONLY = re.compile(r"^\s*(?:[A-Z]?\d{1,3}(?:\.\d{1,3})*|[A-Z]|[IVXLC]{1,6})[.):]?\s*$")
+def _pieces(marks: list[tuple[float, float, bool, float, str]]) -> tuple[tuple[float, str], ...]:
+    """A line's text by where each drawn piece starts (text after a line break inside a piece goes on with it)."""
+    out: list[list[Any]] = []
+    for _, _, _, x, part in marks:
+        if out and x < 0:
+            out[-1][1] += part
+        else:
+            out.append([x, part])
+    return tuple((float(x), " ".join(text.split())) for x, text in out if text.strip())
 
 
 def _pdf_blocks(pages: list[list[_PdfLine]]) -> list[Block]:
@@ -180,20 +179,98 @@ def _pdf_blocks(pages: list[list[_PdfLine]]) -> list[Block]:
     gaps = sorted(a.y - b.y for a, b in itertools.pairwise(lines) if a.page == b.page and a.size == b.size == body
                   and not a.bold and not b.bold and a.y > b.y)
     pitch = gaps[len(gaps) // 4] if gaps else body * 1.2  # the tighter spacing: lines inside one paragraph
-    blocks: list[tuple[Block, bool]] = []  # with whether its lines sit in columns (a table)
+    blocks: list[Block] = []
     current: list[_PdfLine] = []
-    for ln in lines:
-        prev = current[-1] if current else None
+    for item in _pdf_tables(lines):
+        if isinstance(item, Block):  # a table row, already named cell by cell
+            if current:
+                blocks.append(_pdf_block(current, body, levels))
+                current = []
+            blocks.append(item)
+            continue
+        ln, prev = item, current[-1] if current else None
         same = (prev is not None and _pdf_heading(prev, body) == _pdf_heading(ln, body)
                 and (prev.size, prev.bold) == (ln.size, ln.bold)
                 and ((prev.page == ln.page and 0 < prev.y - ln.y <= pitch * 1.25) or _runs_on(prev, ln, body)))
         if not same and current:
-            blocks.append((_pdf_block(current, body, levels), any(c.columns for c in current)))
+            blocks.append(_pdf_block(current, body, levels))
             current = []
         current.append(ln)
     if current:
-        blocks.append((_pdf_block(current, body, levels), any(c.columns for c in current)))
+        blocks.append(_pdf_block(current, body, levels))
     return _table_headers(blocks)
+
+
+TABLE_ALIGN = 1.5
+"""Points within which two pieces start at the same x: one column of a table."""
+
+
+def _pdf_tables(lines: list[_PdfLine]) -> list[_PdfLine | Block]:
+    """The lines with every table replaced by its rows, each named by the header's cells as in the
+    other formats ("Car park: Station, 1 hour: EUR 2.50"); a PDF flattened them to "Station EUR
+    2.50 EUR 7.00", whose figures say nothing alone. A table is two or more lines of one page whose
+    pieces past the first start at x positions that other lines share (its columns); a line of one
+    piece in a column is a cell wrapping on from its row. Measured x, not text widths: a cell's text
+    can fill its column, and a sentence's bold word is a piece of its own that no other line aligns with."""
+    out: list[_PdfLine | Block] = []
+    i = 0
+    while i < len(lines):
+        run = _table_run(lines, i)
+        if not run:
+            out.append(lines[i])
+            i += 1
+            continue
+        columns = sorted({run[0].pieces[0][0], *_shared_x(run)})
+        rows: list[list[str]] = []
+        for line in run:
+            if len(line.pieces) > 1 or not rows:
+                rows.append([""] * len(columns))
+            for x, text in line.pieces:
+                k = max((c for c in range(len(columns)) if columns[c] <= x + TABLE_ALIGN), default=0)
+                rows[-1][k] = f"{rows[-1][k]} {text}".strip()
+        out.extend(Block(row, page=run[0].page) for row in table_rows(rows))
+        i += len(run)
+    return out
+
+
+def _table_run(lines: list[_PdfLine], start: int) -> list[_PdfLine]:
+    """The table that starts at ``lines[start]`` (empty: none): the lines of its page from there
+    whose pieces past the first all sit in shared columns, at least two of them with several pieces."""
+    first = lines[start]
+    if len(first.pieces) < 2:
+        return []
+    x0 = first.pieces[0][0]
+    run = [first]
+    for line in lines[start + 1:]:
+        several = len(line.pieces) > 1 and abs(line.pieces[0][0] - x0) < TABLE_ALIGN
+        wrapped = len(line.pieces) == 1 and line.pieces[0][0] > x0 + TABLE_ALIGN
+        if line.page != first.page or not (several or wrapped):
+            break
+        run.append(line)
+    shared = _shared_x(run)
+    kept: list[_PdfLine] = []
+    for line in run:
+        inner = [x for x, _ in (line.pieces[1:] if len(line.pieces) > 1 else line.pieces)]
+        if not shared or not all(any(abs(x - c) < TABLE_ALIGN for c in shared) for x in inner):
+            break
+        kept.append(line)
+    rows = [line for line in kept if len(line.pieces) > 1]
+    if len(rows) < 2 or all(_LIST_MARKER.match(line.pieces[0][1]) for line in rows):
+        return []  # a list: its markers ("1.", "-", "(a)") drawn apart from the items' text
+    return kept
+
+
+_LIST_MARKER = re.compile(r"^(?:[-*•▪◦·]|\d{1,3}[.)]|[a-zA-Z][.)]|\([a-zA-Z0-9]{1,5}\)|[ivxlc]{1,6}[.)])$")
+
+
+def _shared_x(run: list[_PdfLine]) -> list[float]:
+    """The x positions (past each line's first piece) where pieces of two or more lines start."""
+    starts = [x for line in run for x, _ in (line.pieces[1:] if len(line.pieces) > 1 else line.pieces)]
+    shared: list[float] = []
+    for x in sorted(starts):
+        if sum(abs(x - y) < TABLE_ALIGN for y in starts) >= 2 and all(abs(x - c) >= TABLE_ALIGN for c in shared):
+            shared.append(x)
+    return shared
 
 
 def _runs_on(prev: _PdfLine, line: _PdfLine, body: float) -> bool:
@@ -203,18 +280,17 @@ def _runs_on(prev: _PdfLine, line: _PdfLine, body: float) -> bool:
             and line.text[:1].islower())
 
 
-def _table_headers(blocks: list[tuple[Block, bool]]) -> list[Block]:
-    """A table's bold header row read as body text: a PDF has no tables, only lines, and a bold
-    header row looked like a heading, which cut the table from the clause that introduces it (its
-    rows then cited no clause, and the clause's next sub-item "(2)" lost its article). A header is
-    a bold line whose cells sit in columns, or any bold line right after a sentence ending in ":"
-    (a heading never follows one); its other lines (same style, right after it) go with it."""
+def _table_headers(blocks: list[Block]) -> list[Block]:
+    """A bold line right after a sentence ending in ":" read as body text: a heading never follows
+    one; in a PDF it is a table's header row that was not drawn in columns (its other lines, same
+    style, right after it, go with it). As a heading it cut the table from the clause introducing
+    it: its rows cited no clause, and the clause's next sub-item "(2)" lost its article."""
     out: list[Block] = []
     demoted: int | None = None
-    for block, columns in blocks:
+    for block in blocks:
         prev = out[-1] if out else None
-        if block.level and (columns or block.level == demoted
-                            or (prev is not None and not prev.level and prev.text.rstrip().endswith(":"))):
+        if block.level and (block.level == demoted or (prev is not None and not prev.level
+                                                       and prev.text.rstrip().endswith(":"))):
             out.append(Block(block.text, page=block.page))
             demoted = block.level
             continue
@@ -250,8 +326,15 @@ def _running_lines(pages: list[str]) -> set[str]:
     return {k for k, n in counts.items() if len(pages) >= 3 and n > len(pages) / 2 and len(k) < 80}
 
 
-def _furniture(line: str, running: set[str]) -> bool:
-    return bool(_PAGE_NUMBER.match(line.strip())) or _line_key(line) in running
+def _furniture(line: str, running: set[str], edge: bool = True) -> bool:
+    """A page number (only at the page's ``edge``: a figure or year wrapped onto a line of its own
+    inside the text, "... until 12 April / 2026", is text) or a running header/footer line."""
+    return (edge and bool(_PAGE_NUMBER.match(line.strip()))) or _line_key(line) in running
+
+
+def _at_edge(line: _PdfLine, lines: list[_PdfLine]) -> bool:
+    """Whether ``line`` is the page's top or bottom line (where page numbers sit)."""
+    return line.y >= max(ln.y for ln in lines) or line.y <= min(ln.y for ln in lines)
 
 
 def _drop_page_furniture(pages: list[str], running: set[str]) -> list[str]:

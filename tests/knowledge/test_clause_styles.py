@@ -368,15 +368,16 @@ def test_a_pdf_tables_bold_header_row_does_not_cut_it_from_its_clause(tmp_path: 
 
 
 def test_a_pdf_table_under_a_numbered_clause_stays_in_it(tmp_path: Path) -> None:
-    """The table's bold header row ("Plan Monthly price Classes") is told from a heading by its cells
-    sitting in columns: it neither opens a section nor leaves its rows cited as clause "2"."""
+    """A table is lines whose pieces share columns: its bold header row ("Plan Monthly price Classes")
+    opens no section, its rows are not cited as clause "2", and each cell is named by its header."""
     path = _pdf(tmp_path / "gym.pdf", [[
         ("h", "2. Membership prices"), ("p", "2.1 The monthly price of each plan is shown below."),
         ("t", "Plan|Monthly price|Classes\nBasic|GBP 20|None\nPremium|GBP 49.99|Unlimited"),
         ("p", "2.2 Off-peak members may enter between 10:00 and 16:00."), ("p", "2.3 A day pass costs GBP 12.")]])
     chunks = read_chunks(path)
     assert _clauses(chunks) == ["2.1", "2.2", "2.3"]
-    assert "Premium GBP 49.99 Unlimited" in chunks[0].text
+    assert chunks[0].text.endswith("\nPlan: Basic, Monthly price: GBP 20, Classes: None"
+                                   "\nPlan: Premium, Monthly price: GBP 49.99, Classes: Unlimited")  # as DOCX/HTML/Markdown
     assert {c.section for c in chunks} == {"2. Membership prices"}
 
 
@@ -400,3 +401,26 @@ def test_a_pdf_numbered_heading_with_a_tab_after_its_number_stays_a_heading(tmp_
 def test_a_faq_question_in_markdown_bold_inside_a_text_file_heads_its_answer() -> None:
     chunks = chunk_blocks([Block("**How much is a day pass?**"), Block("A day pass costs EUR 5.")], "faq.txt")
     assert [(c.question(), c.text) for c in chunks] == [("How much is a day pass?", "A day pass costs EUR 5.")]
+
+
+def test_a_pdf_list_is_no_table_and_a_number_wrapped_alone_is_no_page_number(tmp_path: Path) -> None:
+    """List markers sit in a column of their own, like a table's first cells; a year wrapped onto a line
+    of its own looks like a page number."""
+    from fpdf import FPDF
+
+    pdf = FPDF()
+    pdf.add_page()
+    pdf.set_font("helvetica", size=10)
+    pdf.multi_cell(0, 5, "1.1 Bring the following:", new_x="LMARGIN", new_y="NEXT")
+    for marker, item in (("1.", "a passport;"), ("2.", "a bank card.")):
+        pdf.cell(8, 5, marker)
+        pdf.multi_cell(0, 5, item, new_x="LMARGIN", new_y="NEXT")
+    pdf.ln(3)
+    pdf.multi_cell(40, 5, "1.2 Passes bought in the sale of this winter are valid until 12 April 2026",
+                   new_x="LMARGIN", new_y="NEXT")  # "2026" wraps onto a line of its own
+    pdf.ln(3)
+    pdf.multi_cell(0, 5, "1.3 Passes cost EUR 5.", new_x="LMARGIN", new_y="NEXT")
+    pdf.output(str(tmp_path / "list.pdf"))
+    chunks = _by_clause(read_chunks(tmp_path / "list.pdf"))
+    assert chunks["1.1"].text == "1.1 Bring the following:\n1. a passport;\n2. a bank card."
+    assert chunks["1.2"].text.endswith("12 April 2026")
