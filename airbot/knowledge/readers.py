@@ -439,7 +439,15 @@ def _read_html(path: Path) -> list[Block]:
     return blocks
 
 
+_HTML_INNER_BLOCKS = [*_HTML_BLOCKS, "div", "table", "ul", "ol", "section", "article", "h1", "h2", "h3", "h4", "h5", "h6"]
+_HTML_CONTAINERS = {"div", "section", "article", "main", "header", "footer", "aside"}
+
+
 def _walk_html(node: Any, blocks: list[Block]) -> None:
+    """Headings, paragraphs, list items and tables in document order. An element with no block
+    inside it is one block (a ``<div>`` of ``<span>``s too: "<span>4.1</span> <span>Members
+    pay ...</span>" is one clause); ``<br>`` breaks its lines; a table whose cells hold paragraphs or
+    headings is page layout, read cell by cell, not a table of figures."""
     from bs4 import NavigableString, Tag
 
     for child in node.children:
@@ -447,18 +455,28 @@ def _walk_html(node: Any, blocks: list[Block]) -> None:
             if type(child) is NavigableString and child.strip():
                 blocks.append(Block(" ".join(child.split())))
         elif isinstance(child, Tag) and child.name not in _HTML_SKIP:
-            if child.name == "table":
+            leaf = not child.find(_HTML_INNER_BLOCKS)
+            if child.name == "table" and not any(c.find(_HTML_INNER_BLOCKS) for c in child.find_all(["td", "th"])):
                 rows = [[c.get_text(" ", strip=True) for c in tr.find_all(["td", "th"])] for tr in child.find_all("tr")]
                 blocks.extend(Block(row) for row in table_rows(rows))
-            elif child.name == "li" and not child.find(list(_HTML_BLOCKS | {"div", "table", "ul", "ol"})):
-                text = " ".join(child.get_text(" ", strip=True).split())
+            elif child.name == "li" and leaf:
+                text = _html_text(child)
                 blocks.append(Block(text if _opens_with_label(text) else _list_marker(child) + text))
             elif re.fullmatch(r"h[1-6]", child.name):
                 blocks.append(Block(child.get_text(" ", strip=True), level=int(child.name[1])))
-            elif child.name in _HTML_BLOCKS and not child.find(list(_HTML_BLOCKS | {"div", "table", "ul", "ol"})):
-                blocks.append(Block(" ".join(child.get_text(" ", strip=True).split())))
+            elif (child.name in _HTML_BLOCKS or child.name in _HTML_CONTAINERS) and leaf:
+                if text := _html_text(child):
+                    blocks.append(Block(text))
             else:
                 _walk_html(child, blocks)
+
+
+def _html_text(node: Any) -> str:
+    """An element's words, one line per ``<br>``-separated line."""
+    for br in node.find_all("br"):
+        br.replace_with("\n")
+    lines = (" ".join(line.split()) for line in node.get_text(" ").split("\n"))
+    return "\n".join(line for line in lines if line)
 
 
 def _read_docx(path: Path) -> list[Block]:

@@ -424,3 +424,18 @@ def test_a_pdf_list_is_no_table_and_a_number_wrapped_alone_is_no_page_number(tmp
     chunks = _by_clause(read_chunks(tmp_path / "list.pdf"))
     assert chunks["1.1"].text == "1.1 Bring the following:\n1. a passport;\n2. a bank card."
     assert chunks["1.2"].text.endswith("12 April 2026")
+
+
+def test_html_clauses_split_by_br_in_spans_or_in_a_layout_table(tmp_path: Path) -> None:
+    """Three ways a web page writes clauses without one <p> each: <br> between them, a <div> of
+    <span>s per clause, and a table used for page layout whose cell holds the paragraphs."""
+    (tmp_path / "spa.html").write_text(
+        "<html><body><h1>Spa</h1><p>1.1 A massage costs EUR 60.<br>1.2 Late cancellation costs EUR 30.</p>"
+        "<div><span class='n'>4.1</span> <span>Members pay GBP 20 a month.</span></div>"
+        "<div><span class='n'>4.2</span> <span>Guests pay GBP 8.</span></div>"
+        "<table><tr><td><p>5.1 A towel costs EUR 2.</p><p>5.2 A robe costs EUR 5.</p></td></tr></table></body></html>")
+    chunks = read_chunks(tmp_path / "spa.html")
+    assert [(c.clause, c.text) for c in chunks] == [
+        ("1.1", "1.1 A massage costs EUR 60."), ("1.2", "1.2 Late cancellation costs EUR 30."),
+        ("4.1", "4.1 Members pay GBP 20 a month."), ("4.2", "4.2 Guests pay GBP 8."),
+        ("5.1", "5.1 A towel costs EUR 2."), ("5.2", "5.2 A robe costs EUR 5.")]
