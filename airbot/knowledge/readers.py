@@ -411,10 +411,17 @@ def table_rows(rows: list[list[str]]) -> list[str]:
     """A table as one line per row, each cell named by its column header ("Package: Classic,
     Monthly fee: EUR 4.90"): a row read alone (a retrieved sentence, a quoted extract) still says
     what each figure is (cells joined by commas: a sentence splitter cuts at semicolons). A table of
-    one row or one column is kept as it is."""
+    one row or one column is kept as it is, and a table whose first column is clause labels ("1.1 |
+    A locker costs EUR 2.") is clauses laid out in a table: each row reads "1.1 A locker costs EUR 2."."""
     rows = [[" ".join(c.split()) for c in row] for row in rows if any(c.strip() for c in row)]
     if len(rows) < 2 or max(len(r) for r in rows) < 2:
         return [" | ".join(c for c in row if c) for row in rows]
+    labelled = [bool(row) and _label_only(row[0]) for row in rows]
+    said = [len(" ".join(row[1:]).split()) for row, is_clause in zip(rows, labelled, strict=True) if is_clause]
+    # clauses set in a table: label | sentence (under a header row or not); "1.5 | EUR 8" is a table of weights
+    if sum(labelled) >= 2 and all(labelled[1:]) and sum(said) >= 4 * len(said):
+        return [" ".join(c for c in row if c) if is_clause else " | ".join(c for c in row if c)
+                for row, is_clause in zip(rows, labelled, strict=True)]
     header, body = rows[0], rows[1:]
     return [", ".join(f"{h}: {c}" if h and h != c else c for h, c in zip(header, row) if c) for row in body]
 
@@ -503,6 +510,15 @@ def _read_docx(path: Path) -> list[Block]:
         # the label in the text is the one to cite, and Word's number restarts under every heading
         blocks.append(Block(text if _opens_with_label(text) else marker + text, level=level))
     return blocks
+
+
+def _label_only(cell: str) -> bool:
+    """Whether a table cell is nothing but a clause label ("1.1", "A3.", "§ 2", "Art. 4", "(b)")."""
+    from airbot.knowledge.clauses import find_label
+
+    cell = cell.strip()
+    label = find_label(cell + " x") if 0 < len(cell) <= 16 else None
+    return label is not None and label.end >= len(cell)
 
 
 def _opens_with_label(text: str) -> bool:

@@ -439,3 +439,21 @@ def test_html_clauses_split_by_br_in_spans_or_in_a_layout_table(tmp_path: Path) 
         ("1.1", "1.1 A massage costs EUR 60."), ("1.2", "1.2 Late cancellation costs EUR 30."),
         ("4.1", "4.1 Members pay GBP 20 a month."), ("4.2", "4.2 Guests pay GBP 8."),
         ("5.1", "5.1 A towel costs EUR 2."), ("5.2", "5.2 A robe costs EUR 5.")]
+
+
+def test_clauses_laid_out_in_a_table_are_clauses_and_a_table_of_figures_stays_one(tmp_path: Path) -> None:
+    import docx
+
+    from airbot.knowledge.readers import table_rows
+
+    document = docx.Document()
+    document.add_heading("Locker rules", level=1)
+    table = document.add_table(rows=3, cols=2)
+    for r, (label, text) in enumerate([("Clause", "Rule"), ("1.1", "A locker costs EUR 2 per day."),
+                                       ("1.2", "A lost key costs EUR 10.")]):
+        table.cell(r, 0).text, table.cell(r, 1).text = label, text
+    document.save(str(tmp_path / "lockers.docx"))
+    chunks = _by_clause(read_chunks(tmp_path / "lockers.docx"))
+    assert chunks["1.1"].text == "1.1 A locker costs EUR 2 per day." and chunks["1.2"].text == "1.2 A lost key costs EUR 10."
+    assert table_rows([["Weight", "Price"], ["1.5", "EUR 8"], ["2.5", "EUR 11"]]) == [
+        "Weight: 1.5, Price: EUR 8", "Weight: 2.5, Price: EUR 11"]  # short cells: figures, not clauses
