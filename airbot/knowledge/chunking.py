@@ -193,14 +193,17 @@ class _Parent:
     subs: list[_Sub] = field(default_factory=list)
 
 
-# A list marker before an item that names its own clause ("1. B1: Lessons ...", "- 4.2 Refunds ...").
-_MARKED_LABEL = re.compile(r"^(?:[-*+•]|\d{1,3}[.)])\s+(?=(?:[A-Z]\.?\d|\d+\.\d|§|(?i:art|article|section|clause|rule)\b))")
+# A list marker before an item that names its own clause ("1. B1: Lessons ...", "- 4.2 Refunds ...", "- (a) ...").
+_MARKED_LABEL = re.compile(r"^(?:(?P<bullet>[-*+•])|\d{1,3}[.)])\s+"
+                           r"(?=(?:[A-Z]\.?\d|\d+\.\d|§|\(|(?i:art|article|section|clause|rule)\b))")
 
 
 def _own_label(line: str) -> str:
     """The line without a list marker drawn before a clause label of its own, which is the one to
-    cite (HTML and DOCX list numbers are left out the same way, airbot.knowledge.readers)."""
-    if (m := _MARKED_LABEL.match(line)) and (label := find_label(line[m.end():])) and label.family not in ("single", "sub"):
+    cite (HTML and DOCX list numbers are left out the same way, airbot.knowledge.readers); a
+    bullet before a sub-item "(a)" too."""
+    if (m := _MARKED_LABEL.match(line)) and (label := find_label(line[m.end():])) and label.family != "single" and (
+            label.family != "sub" or m.group("bullet")):
         return line[m.end():]
     return line
 

@@ -86,6 +86,8 @@ NESTED = """REPAIR TERMS
       "2. Lanes cost USD 40."], ["1", "1(a)", "1(b)", "2"]),  # "a." items
     (["1. B1: Lessons close at 17:00.", "2. B2: A deposit of 30% is due.", "- 4.2 Refunds take 14 days."],
      ["B1", "B2", "4.2"]),  # a list marker before an item's own label (Markdown, text, a PDF of a Word list)
+    (["4.1 Bookings are made online.", "- (a) A deposit of 20% is due.", "- (b) The rest is due 30 days ahead."],
+     ["4.1", "4.1(a)", "4.1(b)"]),  # a bullet before a sub-item
 ])
 def test_upper_case_and_dotted_sub_items_and_marked_labels_are_clauses(lines: list[str], ids: list[str]) -> None:
     chunks = chunk_blocks([Block("Terms", level=1), *[Block(line) for line in lines]], "terms.txt")
