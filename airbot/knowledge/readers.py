@@ -106,7 +106,7 @@ def _read_pdf(path: Path) -> list[Block]:
     if not all(line.y for lines in layouts for line in lines):  # no usable positions: paragraphs by blank lines
         pages = _drop_page_furniture(pages, running)
         return [Block(para, page=n) for n, text in enumerate(pages, 1) for para in _paragraphs(text)]
-    kept = [[ln for ln in lines if not _furniture(ln.text, running, _at_edge(ln, lines))] for lines in layouts]
+    kept = [_page_text(lines, running) for lines in layouts]
     return _pdf_blocks(kept)
 
 
@@ -332,9 +332,12 @@ def _furniture(line: str, running: set[str], edge: bool = True) -> bool:
     return (edge and bool(_PAGE_NUMBER.match(line.strip()))) or _line_key(line) in running
 
 
-def _at_edge(line: _PdfLine, lines: list[_PdfLine]) -> bool:
-    """Whether ``line`` is the page's top or bottom line (where page numbers sit)."""
-    return line.y >= max(ln.y for ln in lines) or line.y <= min(ln.y for ln in lines)
+def _page_text(lines: list[_PdfLine], running: set[str]) -> list[_PdfLine]:
+    """A page's lines without its furniture; a page number counts only on the page's top or bottom line."""
+    if not lines:
+        return lines
+    top, bottom = max(ln.y for ln in lines), min(ln.y for ln in lines)
+    return [ln for ln in lines if not _furniture(ln.text, running, ln.y >= top or ln.y <= bottom)]
 
 
 def _drop_page_furniture(pages: list[str], running: set[str]) -> list[str]:
