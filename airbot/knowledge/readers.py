@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from airbot.errors import DocumentError
+from airbot.knowledge.word_numbering import WordNumbering, roman
 
 SUPPORTED = {".pdf": "PDF", ".md": "Markdown", ".markdown": "Markdown", ".txt": "text", ".text": "text",
              ".html": "HTML", ".htm": "HTML", ".docx": "DOCX"}
@@ -500,17 +501,25 @@ def _read_docx(path: Path) -> list[Block]:
         raise DocumentError(f"{path.name} could not be read as a DOCX ({type(err).__name__}). It may be damaged or an "
                             "old .doc renamed; open it in Word/LibreOffice, save as .docx and upload again.") from None
     blocks: list[Block] = []
-    numbers = _ListNumbers()
+    drawn, guessed = WordNumbering(document), _ListNumbers()
     for item in items:
         if isinstance(item, Table):
             blocks.extend(Block(row) for row in table_rows([[c.text.strip() for c in r.cells] for r in item.rows]))
-            numbers.reset()
+            guessed.reset()
             continue
         style = (item.style.name if item.style is not None else "") or ""
         level = 1 if style == "Title" else int(m.group(1)) if (m := re.match(r"Heading (\d)", style)) else 0
-        text, marker = item.text.strip(), numbers.marker(item, style)
+        text, marker = item.text.strip(), drawn.marker(item)
+        if marker == "":
+            guessed.reset()
+        elif marker is None or re.fullmatch(r"List Number [2-9]", style):
+            # no definition to draw from, or Word's built-in nested list styles, which draw a plain "1."
+            # indented under the item above: a sub-item "(a)" says what the indent said
+            marker = guessed.marker(item, style)
+        else:
+            guessed.marker(item, style)  # keeps the guess's levels in step for a nested style below
         # Word draws "1." before an item that names its own clause ("B1: Lessons can be booked ..."):
-        # the label in the text is the one to cite, and Word's number restarts under every heading
+        # the label in the text is the one to cite
         blocks.append(Block(text if _opens_with_label(text) else marker + text, level=level))
     return blocks
 
@@ -542,9 +551,9 @@ def _list_marker(li: Any) -> str:
 
 
 class _ListNumbers:
-    """The numbers Word draws before list paragraphs, which are not part of their text: "1. " for
-    a "List Number" paragraph (or one with numbering properties), "(a) " / "(i) " one and two
-    levels down, "- " for bullets. Numbering restarts after any other paragraph."""
+    """A guess at the numbers Word draws where the document does not define them (``WordNumbering``
+    renders those it does): "1. " for a "List Number" paragraph (or one with numbering properties),
+    "(a) " / "(i) " one and two levels down, "- " for bullets. Numbering restarts after any other paragraph."""
 
     def __init__(self) -> None:
         self.counts: list[int] = []
@@ -566,15 +575,7 @@ class _ListNumbers:
         self.counts = (self.counts + [0] * (level + 1))[: level + 1]
         self.counts[level] += 1
         n = self.counts[level]
-        return (f"{n}. ", f"({chr(96 + min(n, 26))}) ", f"({_roman(n)}) ")[min(level, 2)]
-
-
-def _roman(n: int) -> str:
-    out = ""
-    for value, letters in ((10, "x"), (9, "ix"), (5, "v"), (4, "iv"), (1, "i")):
-        while n >= value:
-            out, n = out + letters, n - value
-    return out
+        return (f"{n}. ", f"({chr(96 + min(n, 26))}) ", f"({roman(n)}) ")[min(level, 2)]
 
 
 # --- limits, checked before any parser runs ----------------------------------------------------
