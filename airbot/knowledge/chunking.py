@@ -89,6 +89,7 @@ class Chunk:
 # --- chunking --------------------------------------------------------------------------------
 # A list item that stays inside its clause: a bullet, an unlabelled "1." / "a." item, or a "(a)"
 # that is not a sub-clause (no clause above it, or out of order).
+_ITEM_NUMBER = re.compile(r"^(\d{1,2})[.)]\s")
 _LIST_ITEM = re.compile(r"^(?:[-*•▪◦]\s+|\d{1,2}[.)]\s+|[a-z][.)]\s+|\([a-z0-9]{1,5}\)\s+)")
 
 
@@ -233,6 +234,8 @@ class _Chunker:
         self.units: list[_Unit] = []
         self.current: _Unit | None = None
         self.parent = _Parent()
+        self.item_number = -1
+        """The number of the last unlabelled list item ("2. ...") that opened a unit; -1: none since the last clause."""
 
     def _line_roles(self) -> list[tuple[str, bool]]:
         """Every line in order with whether it is body text (not a heading, given or inferred):
@@ -268,7 +271,7 @@ class _Chunker:
         self.scheme.restart()
         self.scheme.accept(text)  # a numbered heading ("1.1 Cover") sets the order its clauses follow
         self.stack.append((level, text, heading_clause(text)))
-        self.parent = _Parent(self._default_clause())
+        self.parent, self.item_number = _Parent(self._default_clause()), -1
 
     def _line(self, ln: _Line, page: int | None) -> None:
         line, first = ln.text, ln.first
@@ -288,11 +291,18 @@ class _Chunker:
                 self._heading(line, TITLE_LEVEL + depth(label.text))
                 return
             self._start(line, page, label.text, numbered=True)
-            self.parent = _Parent(label.text, self.current)
+            self.parent, self.item_number = _Parent(label.text, self.current), -1
             return
         if label is not None and self._sub_item(label, line, page):
             return
         cur = self.current
+        number = int(m.group(1)) if ln.item and (m := _ITEM_NUMBER.match(line)) else None
+        if (number is not None and number == self.item_number + 1 and cur is not None
+                and any(sub.unit is cur for sub in self.parent.subs)):
+            # "2." after "1. ...", "a. ...", "b. ...": the next item of the list the sub-items hang from
+            self._start(line, page, self._default_clause(), numbered=False)
+            self.parent, self.item_number = _Parent(self._default_clause()), number
+            return
         if cur is None:
             self._start(line, page, self._default_clause(), numbered=False)
         elif cur.numbered and (first or ln.item):
@@ -303,6 +313,8 @@ class _Chunker:
             self._start(line, page, self._default_clause(), numbered=False)
         else:
             cur.lines.append(("\n" if ln.item else "") + line)
+        if number is not None and self.current is not cur:
+            self.item_number = number
 
     def _list_item(self, line: str, page: int | None, cur: _Unit) -> None:
         """An item of an unnumbered list is a paragraph of its own (a list of prices is several

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from airbot.errors import DocumentError
-from airbot.knowledge.word_numbering import WordNumbering, roman
+from airbot.knowledge.word_numbering import WordNumbering, draw, roman
 
 SUPPORTED = {".pdf": "PDF", ".md": "Markdown", ".markdown": "Markdown", ".txt": "text", ".text": "text",
              ".html": "HTML", ".htm": "HTML", ".docx": "DOCX"}
@@ -454,32 +454,52 @@ _HTML_INNER_BLOCKS = [*_HTML_BLOCKS, "div", "table", "ul", "ol", "section", "art
 _HTML_CONTAINERS = {"div", "section", "article", "main", "header", "footer", "aside"}
 
 
-def _walk_html(node: Any, blocks: list[Block]) -> None:
+def _walk_html(node: Any, blocks: list[Block], marker: str = "") -> None:
     """Headings, paragraphs, list items and tables in document order. An element with no block
     inside it is one block (a ``<div>`` of ``<span>``s too: "<span>4.1</span> <span>Members
     pay ...</span>" is one clause); ``<br>`` breaks its lines; a table whose cells hold paragraphs or
-    headings is page layout, read cell by cell, not a table of figures."""
+    headings is page layout, read cell by cell, not a table of figures. Text beside blocks (a list
+    item's own words before the list nested in it) is one block per run, led by ``marker``."""
     from bs4 import NavigableString, Tag
+
+    run: list[str] = []
+
+    def flush() -> None:
+        nonlocal marker
+        text = " ".join(" ".join(run).split())
+        run.clear()
+        if text:
+            blocks.append(Block(text if not marker or _opens_with_label(text) else marker + text))
+            marker = ""
 
     for child in node.children:
         if isinstance(child, NavigableString):
             if type(child) is NavigableString and child.strip():
-                blocks.append(Block(" ".join(child.split())))
-        elif isinstance(child, Tag) and child.name not in _HTML_SKIP:
-            leaf = not child.find(_HTML_INNER_BLOCKS)
-            if child.name == "table" and not any(c.find(_HTML_INNER_BLOCKS) for c in child.find_all(["td", "th"])):
-                rows = [[c.get_text(" ", strip=True) for c in tr.find_all(["td", "th"])] for tr in child.find_all("tr")]
-                blocks.extend(Block(row) for row in table_rows(rows))
-            elif child.name == "li" and leaf:
-                text = _html_text(child)
-                blocks.append(Block(text if _opens_with_label(text) else _list_marker(child) + text))
-            elif re.fullmatch(r"h[1-6]", child.name):
-                blocks.append(Block(child.get_text(" ", strip=True), level=int(child.name[1])))
-            elif (child.name in _HTML_BLOCKS or child.name in _HTML_CONTAINERS) and leaf:
-                if text := _html_text(child):
-                    blocks.append(Block(text))
-            else:
-                _walk_html(child, blocks)
+                run.append(str(child))
+            continue
+        if not isinstance(child, Tag) or child.name in _HTML_SKIP:
+            continue
+        leaf = not child.find(_HTML_INNER_BLOCKS)
+        if child.name == "br" or not leaf or child.name in _HTML_INNER_BLOCKS or child.name in _HTML_CONTAINERS:
+            flush()
+        if child.name == "table" and not any(c.find(_HTML_INNER_BLOCKS) for c in child.find_all(["td", "th"])):
+            rows = [[c.get_text(" ", strip=True) for c in tr.find_all(["td", "th"])] for tr in child.find_all("tr")]
+            blocks.extend(Block(row) for row in table_rows(rows))
+        elif child.name == "li" and leaf:
+            text = _html_text(child)
+            blocks.append(Block(text if _opens_with_label(text) else _list_marker(child) + text))
+        elif child.name == "li":  # its own words, then the list nested in it
+            _walk_html(child, blocks, _list_marker(child))
+        elif re.fullmatch(r"h[1-6]", child.name):
+            blocks.append(Block(child.get_text(" ", strip=True), level=int(child.name[1])))
+        elif (child.name in _HTML_BLOCKS or child.name in _HTML_CONTAINERS) and leaf:
+            if text := _html_text(child):
+                blocks.append(Block(text))
+        elif not leaf:
+            _walk_html(child, blocks)
+        elif child.name != "br":  # inline (<b>, <a>, <span>): part of the text run around it
+            run.append(child.get_text(" "))
+    flush()
 
 
 def _html_text(node: Any) -> str:
@@ -541,13 +561,25 @@ def _opens_with_label(text: str) -> bool:
     return label is not None and label.family != "sub"
 
 
+_LIST_STYLES = {"1": "decimal", "a": "lowerLetter", "A": "upperLetter", "i": "lowerRoman", "I": "upperRoman",
+                "decimal": "decimal", "lower-alpha": "lowerLetter", "lower-latin": "lowerLetter",
+                "upper-alpha": "upperLetter", "upper-latin": "upperLetter", "lower-roman": "lowerRoman",
+                "upper-roman": "upperRoman", "decimal-leading-zero": "decimalZero"}
+"""An ``<ol>``'s ``type`` attribute or CSS ``list-style-type`` -> the counter format (as Word names them)."""
+
+
 def _list_marker(li: Any) -> str:
-    """What a browser draws before a list item: "3. " in a numbered list, "- " in a bulleted one."""
+    """What a browser draws before a list item: "3. " (or "c. ", "iii. " by the list's ``type`` or
+    ``list-style-type``) in a numbered list, "- " in a bulleted one, nothing for ``none``."""
     parent = li.find_parent(["ol", "ul"])
-    if parent is None or parent.name == "ul":
+    css = re.search(r"list-style(?:-type)?\s*:\s*([a-z-]+)", str(parent.get("style", "")) if parent else "")
+    kind = css.group(1) if css else str(parent.get("type", "")) if parent is not None else ""
+    if kind == "none":
+        return ""
+    if parent is None or parent.name == "ul" or kind in ("disc", "circle", "square"):
         return "- "
     start = int(parent.get("start", 1)) if str(parent.get("start", "1")).isdigit() else 1
-    return f"{start + len(li.find_previous_siblings('li'))}. "
+    return f"{draw(start + len(li.find_previous_siblings('li')), _LIST_STYLES.get(kind, 'decimal'))}. "
 
 
 class _ListNumbers:

@@ -459,3 +459,37 @@ def test_clauses_laid_out_in_a_table_are_clauses_and_a_table_of_figures_stays_on
     assert chunks["1.1"].text == "1.1 A locker costs EUR 2 per day." and chunks["1.2"].text == "1.2 A lost key costs EUR 10."
     assert table_rows([["Weight", "Price"], ["1.5", "EUR 8"], ["2.5", "EUR 11"]]) == [
         "Weight: 1.5, Price: EUR 8", "Weight: 2.5, Price: EUR 11"]  # short cells: figures, not clauses
+
+
+NESTED_HTML = """<html><body><h1>Marina Berth Terms</h1><h2>1. Berthing fees</h2>
+<ol><li>A <b>visitor</b> berth costs EUR 3 per metre per night.
+  <ol type="a"><li>Boats over 15 metres pay EUR 4 per metre.</li><li>Multihulls pay 50% extra.</li></ol></li>
+<li>Electricity costs EUR 5 per day.</li></ol>
+<h2>2. Departure</h2>
+<ol style="list-style-type: lower-roman"><li>Leave the berth by 12:00.</li><li>A late departure costs EUR 40.</li></ol>
+<div>Moorings are <a href="#">checked</a> daily.<p>Divers need a permit.</p></div></body></html>"""
+NESTED_MD = """# Marina Berth Terms
+
+## 1. Berthing fees
+
+1. A visitor berth costs EUR 3 per metre per night.
+   a. Boats over 15 metres pay EUR 4 per metre.
+   b. Multihulls pay 50% extra.
+2. Electricity costs EUR 5 per day.
+"""
+
+
+@pytest.mark.parametrize(("name", "text"), [("marina.html", NESTED_HTML), ("marina.md", NESTED_MD)])
+def test_nested_lists_number_as_drawn_and_the_next_item_closes_the_sub_items(tmp_path: Path, name: str,
+                                                                             text: str) -> None:
+    """A browser draws "a."/"i." by the list's type or list-style-type, and an item's own words
+    before its nested list keep its number; "2." after "1.", "a.", "b." is the next item, not part of (b)."""
+    (tmp_path / name).write_text(text)
+    chunks = [(c.clause, c.text) for c in read_chunks(tmp_path / name)]
+    assert chunks[:4] == [("1", "1. A visitor berth costs EUR 3 per metre per night."),
+                          ("1(a)", "a. Boats over 15 metres pay EUR 4 per metre."), ("1(b)", "b. Multihulls pay 50% extra."),
+                          ("1", "2. Electricity costs EUR 5 per day.")]
+    if name.endswith(".html"):
+        assert chunks[4][0] == "2(i)" and chunks[5][1].startswith("ii. A late departure costs EUR 40.")
+        texts = [b.text for b in read_blocks(tmp_path / name)]  # text beside a block, inline tags and all, is one block
+        assert texts[-2:] == ["Moorings are checked daily.", "Divers need a permit."]
