@@ -90,7 +90,7 @@ class Chunk:
 # A list item that stays inside its clause: a bullet, an unlabelled "1." / "a." item, or a "(a)"
 # that is not a sub-clause (no clause above it, or out of order).
 _ITEM_NUMBER = re.compile(r"^(\d{1,2})[.)]\s")
-_LIST_ITEM = re.compile(r"^(?:[-*•▪◦]\s+|\d{1,2}[.)]\s+|[a-z][.)]\s+|\([a-z0-9]{1,5}\)\s+)")
+_LIST_ITEM = re.compile(r"^(?:[-*•▪◦]\s+|\d{1,2}[.)]\s+|[a-z][.)]\s+|[A-Z]\)\s+|[A-Z]\.\s+(?=[A-Z0-9])|\([a-z0-9]{1,5}\)\s+)")
 
 
 # "Late fee: USD 20": a block of nothing but such lines is a list (a fee schedule), one fact a line.

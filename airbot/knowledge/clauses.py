@@ -46,10 +46,11 @@ CLAUSE_DOTTED = re.compile(rf"^(?P<label>[1-9]\d{{0,2}}(?:\.\d{{1,3}})+{_PARENS}
 _LETTER = re.compile(rf"^(?P<label>[A-Z]\.?\d{{1,3}}(?:\.\d{{1,3}})*{_PARENS})[.):]?(?:\s+(?=\S)|$)")
 # 3. or 3) ; a delimiter is optional after sub-item parentheses ("3(b)(ii) Screens").
 CLAUSE_SINGLE = re.compile(r"^(?P<label>[1-9]\d{0,2}(?:\([a-z0-9]{1,4}\))*)(?:(?<=\))[.)]?|[.)])(?:\s+(?=\S)|$)")
-# (a) (iv) (1) (A) (IV), a) iv), a. iv. ; a lower-case letter or numeral with a dot only before a capital ("a. A lesson").
-_SUB = re.compile(r"^(?:\((?P<p>[a-z]{1,2}|[ivxlc]{1,6}|\d{1,2}|[A-Z]|[IVX]{1,5})\)|(?P<b>[a-z]|[ivx]{1,5})\)"
-                  r"|(?P<d>[a-z]|[ivx]{1,5})\.(?=\s+[A-Z0-9]))(?:\s+(?=\S)|$)")
-_DOTTED_NUMBER = re.compile(r"^(\d+(?:\.\d+)*)\.?\s")
+# (a) (iv) (1) (A) (IV), a) iv) A), a. iv. A. ; a letter or numeral with a dot only before a capital
+# ("a. A lesson", "B. Hosepipes may ...": an outline's items under "IV. CONDUCT").
+_SUB = re.compile(r"^(?:\((?P<p>[a-z]{1,2}|[ivxlc]{1,6}|\d{1,2}|[A-Z]|[IVX]{1,5})\)|(?P<b>[a-z]|[ivx]{1,5}|[A-Z])\)"
+                  r"|(?P<d>[a-z]|[ivx]{1,5}|[A-Z])\.(?=\s+[A-Z0-9]))(?:\s+(?=\S)|$)")
+_DOTTED_NUMBER = re.compile(r"^(\d+(?:\.\d+)*|[IVXL]{1,6}(?=\.))\.?\s")
 _ROMAN = {"i": 1, "v": 5, "x": 10, "l": 50, "c": 100}
 
 
@@ -102,7 +103,7 @@ def clause_id(line: str, allow_single: bool) -> str | None:
 
 
 def heading_clause(text: str) -> str | None:
-    """The clause label of a heading ("4.2 Refunds", "Article 3 — Roaming", "Section C3 - Fees"), or None."""
+    """The clause label of a heading ("4.2 Refunds", "Article 3 — Roaming", "Section C3 - Fees", "IV. FEES"), or None."""
     if found := clause_id(text, allow_single=True):
         return found
     return m.group(1) if (m := _DOTTED_NUMBER.match(text)) else None

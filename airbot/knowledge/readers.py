@@ -422,10 +422,10 @@ def table_rows(rows: list[list[str]]) -> list[str]:
         return [" | ".join(c for c in row if c) for row in rows]
     labelled = [bool(row) and _label_only(row[0]) for row in rows]
     said = [len(" ".join(row[1:]).split()) for row, is_clause in zip(rows, labelled, strict=True) if is_clause]
-    # clauses set in a table: label | sentence (under a header row or not); "1.5 | EUR 8" is a table of weights
+    # clauses set in a table: label | sentence (under a header row, "Clause | Rule", which says nothing
+    # a reader needs, or not); "1.5 | EUR 8" is a table of weights
     if sum(labelled) >= 2 and all(labelled[1:]) and sum(said) >= 4 * len(said):
-        return [" ".join(c for c in row if c) if is_clause else " | ".join(c for c in row if c)
-                for row, is_clause in zip(rows, labelled, strict=True)]
+        return [" ".join(c for c in row if c) for row, is_clause in zip(rows, labelled, strict=True) if is_clause]
     header, body = rows[0], rows[1:]
     return [", ".join(f"{h}: {c}" if h and h != c else c for h, c in zip(header, row) if c) for row in body]
 

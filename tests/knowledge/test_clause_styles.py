@@ -94,6 +94,30 @@ def test_upper_case_and_dotted_sub_items_and_marked_labels_are_clauses(lines: li
     assert _clauses(chunks) == ids
 
 
+OUTLINE = """RIVERSIDE ALLOTMENT SOCIETY RULES
+
+IV. FEES
+
+A. The annual rent for a full plot is GBP 60.
+B. A half plot costs GBP 35 a year.
+
+V. CONDUCT
+
+A) Bonfires are not allowed between 1 April and 30 September.
+B) Hosepipes may be used only before 8 am.
+"""
+
+
+def test_an_outline_of_roman_sections_and_capital_letter_items(tmp_path: Path) -> None:
+    """"IV. FEES" then "A.", "B." on consecutive lines: one chunk per item, cited under its section."""
+    (tmp_path / "allotments.txt").write_text(OUTLINE)
+    chunks = [(c.clause, c.section, c.text) for c in read_chunks(tmp_path / "allotments.txt")]
+    assert chunks == [("IV(A)", "IV. FEES", "A. The annual rent for a full plot is GBP 60."),
+                      ("IV(B)", "IV. FEES", "B. A half plot costs GBP 35 a year."),
+                      ("V(A)", "V. CONDUCT", "A) Bonfires are not allowed between 1 April and 30 September."),
+                      ("V(B)", "V. CONDUCT", "B) Hosepipes may be used only before 8 am.")]
+
+
 def test_sub_items_are_clauses_of_their_own_that_repeat_their_lead_in(tmp_path: Path) -> None:
     path = tmp_path / "repair.txt"
     path.write_text(NESTED)
@@ -456,6 +480,7 @@ def test_clauses_laid_out_in_a_table_are_clauses_and_a_table_of_figures_stays_on
         table.cell(r, 0).text, table.cell(r, 1).text = label, text
     document.save(str(tmp_path / "lockers.docx"))
     chunks = _by_clause(read_chunks(tmp_path / "lockers.docx"))
+    assert list(chunks) == ["1.1", "1.2"]  # the header row "Clause | Rule" is no chunk
     assert chunks["1.1"].text == "1.1 A locker costs EUR 2 per day." and chunks["1.2"].text == "1.2 A lost key costs EUR 10."
     assert table_rows([["Weight", "Price"], ["1.5", "EUR 8"], ["2.5", "EUR 11"]]) == [
         "Weight: 1.5, Price: EUR 8", "Weight: 2.5, Price: EUR 11"]  # short cells: figures, not clauses
