@@ -123,7 +123,8 @@ def _is_question(line: str) -> bool:
 class _Line:
     """A body line: whether it opens its block, stands alone (nothing runs into it: first, or
     after a full stop; a heading line must), is a list item (a bullet, an unlabelled number, a
-    line of a "Key: value" block) and is closed (the next line does not continue its sentence)."""
+    line of a "Key: value" block) and is closed (the next line does not continue its sentence: it
+    opens with a capital or is an item, "a) A full groom ...")."""
 
     text: str
     first: bool
@@ -214,7 +215,8 @@ def _block_lines(block: Block) -> list[_Line]:
     lines = [_own_label(ln.strip()) for ln in block.text.split("\n") if ln.strip()]
     table = len(lines) >= 2 and all(_KEY_VALUE.match(line) for line in lines)
     return [_Line(line, i == 0, i == 0 or lines[i - 1][-1] in ".!?:", table or bool(_LIST_ITEM.match(line)),
-                  i + 1 == len(lines) or not lines[i + 1][:1].islower(), len(lines) == 1)
+                  i + 1 == len(lines) or not lines[i + 1][:1].islower() or bool(_LIST_ITEM.match(lines[i + 1])),
+                  len(lines) == 1)
             for i, line in enumerate(lines)]
 
 

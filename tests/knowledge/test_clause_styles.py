@@ -118,6 +118,18 @@ def test_an_outline_of_roman_sections_and_capital_letter_items(tmp_path: Path) -
                       ("V(B)", "V. CONDUCT", "B) Hosepipes may be used only before 8 am.")]
 
 
+def test_a_numbered_title_over_its_lettered_items_heads_them(tmp_path: Path) -> None:
+    """"1) Appointments" with "a) ...", "b) ..." indented below it in the same block: a heading, not a
+    chunk of one word."""
+    (tmp_path / "grooming.txt").write_text("Dog Grooming Policy\n\n1) Appointments\n   a) A full groom costs EUR 45.\n"
+                                           "   b) Nail clipping costs EUR 12.\n2) Cancellations\n"
+                                           "   a) Cancel 24 hours ahead or pay 50% of the price.\n")
+    chunks = [(c.clause, c.section, c.text) for c in read_chunks(tmp_path / "grooming.txt")]
+    assert chunks == [("1(a)", "Dog Grooming Policy > 1) Appointments", "a) A full groom costs EUR 45."),
+                      ("1(b)", "Dog Grooming Policy > 1) Appointments", "b) Nail clipping costs EUR 12."),
+                      ("2(a)", "Dog Grooming Policy > 2) Cancellations", "a) Cancel 24 hours ahead or pay 50% of the price.")]
+
+
 def test_sub_items_are_clauses_of_their_own_that_repeat_their_lead_in(tmp_path: Path) -> None:
     path = tmp_path / "repair.txt"
     path.write_text(NESTED)
