@@ -14,7 +14,7 @@ import re
 from collections.abc import Sequence
 from typing import Protocol
 
-from airbot.text import without_instructions
+from airbot.text import plain_words, without_instructions
 
 Message = dict[str, str]
 
@@ -127,7 +127,7 @@ LEAK_WORDS = 4
 
 
 def _word_runs(text: str) -> set[tuple[str, ...]]:
-    words = re.findall(r"[a-z0-9]+", text.lower())
+    words = plain_words(text)
     return {tuple(words[i:i + LEAK_WORDS]) for i in range(len(words) - LEAK_WORDS + 1)}
 
 

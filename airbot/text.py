@@ -45,6 +45,12 @@ _STOPWORDS = frozenset(
     "our you your yours am have has had may might must shall should would get got any some much many".split())
 
 
+def plain_words(text: str) -> list[str]:
+    """Lower-case words and numbers, punctuation dropped: what "the same words in a row" compares
+    (a prompt's text leaking into an answer, a question read back)."""
+    return re.findall(r"[a-z0-9]+", text.lower())
+
+
 def tokenize(text: str) -> list[str]:
     """BM25 terms: lower-cased words and numbers, stop words dropped, plural/verb endings cut."""
     return [_stem(w) for w in re.findall(r"\w+", text.lower()) if w not in _STOPWORDS]

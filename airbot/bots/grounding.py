@@ -37,6 +37,7 @@ from airbot.text import (
     fact_present,
     key_figures,
     mask_labels,
+    plain_words,
     split_sentences,
     stated_figures,
 )
@@ -166,9 +167,9 @@ def echoes_question(answer: str, question: str, context: str = "") -> bool:
     then a clause's label and another clause's figure. Restating its subject is an answer ("The
     cut-off for web check-in is ..." to "What's the cut-off for web check-in?"): with seven words
     in a row as the rule, 2 of the shipped airline set's right answers were hidden that way."""
-    said, read = " ".join(re.findall(r"[a-z0-9]+", answer.lower())), " ".join(re.findall(r"[a-z0-9]+", context.lower()))
-    for sentence in re.split(r"[.?!]+", question.lower()):
-        words = re.findall(r"[a-z0-9]+", sentence)
+    said, read = " ".join(plain_words(answer)), " ".join(plain_words(context))
+    for sentence in re.split(r"[.?!]+", question):
+        words = plain_words(sentence)
         asked = " ".join(words)
         if len(words) >= ECHO_WORDS and f" {asked} " in f" {said} " and f" {asked} " not in f" {read} ":
             return True

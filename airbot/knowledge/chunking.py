@@ -34,7 +34,16 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from airbot.knowledge.clauses import Label, Scheme, depth, find_label, heading_clause, strip_clause_number, sub_styles
+from airbot.knowledge.clauses import (
+    Label,
+    Scheme,
+    depth,
+    find_label,
+    heading_clause,
+    opens_with_own_label,
+    strip_clause_number,
+    sub_styles,
+)
 from airbot.knowledge.clauses import sub_value as _sub_value
 from airbot.knowledge.readers import Block, read_blocks
 from airbot.text import split_sentences
@@ -201,11 +210,9 @@ _MARKED_LABEL = re.compile(r"^(?:(?P<bullet>[-*+•])|\d{1,3}[.)])\s+"
 
 
 def _own_label(line: str) -> str:
-    """The line without a list marker drawn before a clause label of its own, which is the one to
-    cite (HTML and DOCX list numbers are left out the same way, airbot.knowledge.readers); a
-    bullet before a sub-item "(a)" too."""
-    if (m := _MARKED_LABEL.match(line)) and (label := find_label(line[m.end():])) and label.family != "single" and (
-            label.family != "sub" or m.group("bullet")):
+    """The line without a list marker typed before a clause label of its own, which is the one to
+    cite (``opens_with_own_label``: the same rule leaves out the markers Word and browsers draw)."""
+    if (m := _MARKED_LABEL.match(line)) and opens_with_own_label(line[m.end():], after_bullet=bool(m.group("bullet"))):
         return line[m.end():]
     return line
 

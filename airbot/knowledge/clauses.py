@@ -85,6 +85,15 @@ def find_label(line: str) -> Label | None:
     return None
 
 
+def opens_with_own_label(text: str, *, after_bullet: bool = False) -> bool:
+    """Whether a list item's text opens with a clause label of its own ("B1: Lessons close ...",
+    "4.2 Dogs ..."): that label is the one to cite, so a list number or bullet drawn before it (by
+    Word, a browser, or typed in Markdown/text) is not part of the clause. A sub-item "(a)" names
+    itself only after a bullet ("- (a) A deposit ..."); after a number ("1. (a) ...") it is the number's item."""
+    label = find_label(text)
+    return label is not None and (label.family != "sub" or after_bullet)
+
+
 def _tidy(label: str) -> str:
     """A label as cited: inner runs of spaces collapsed, "7 (b)" -> "7(b)"."""
     return re.sub(r"\s+(?=\()", "", " ".join(label.split()))

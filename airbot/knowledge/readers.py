@@ -469,7 +469,7 @@ def _walk_html(node: Any, blocks: list[Block], marker: str = "") -> None:
         text = " ".join(" ".join(run).split())
         run.clear()
         if text:
-            blocks.append(Block(text if not marker or _opens_with_label(text) else marker + text))
+            blocks.append(Block(text if not marker or _drawn_over(marker, text) else marker + text))
             marker = ""
 
     for child in node.children:
@@ -486,8 +486,8 @@ def _walk_html(node: Any, blocks: list[Block], marker: str = "") -> None:
             rows = [[c.get_text(" ", strip=True) for c in tr.find_all(["td", "th"])] for tr in child.find_all("tr")]
             blocks.extend(Block(row) for row in table_rows(rows))
         elif child.name == "li" and leaf:
-            text = _html_text(child)
-            blocks.append(Block(text if _opens_with_label(text) else _list_marker(child) + text))
+            text, marker = _html_text(child), _list_marker(child)
+            blocks.append(Block(text if _drawn_over(marker, text) else marker + text))
         elif child.name == "li":  # its own words, then the list nested in it
             _walk_html(child, blocks, _list_marker(child))
         elif re.fullmatch(r"h[1-6]", child.name):
@@ -540,8 +540,15 @@ def _read_docx(path: Path) -> list[Block]:
             guessed.marker(item, style)  # keeps the guess's levels in step for a nested style below
         # Word draws "1." before an item that names its own clause ("B1: Lessons can be booked ..."):
         # the label in the text is the one to cite
-        blocks.append(Block(text if _opens_with_label(text) else marker + text, level=level))
+        blocks.append(Block(text if _drawn_over(marker, text) else marker + text, level=level))
     return blocks
+
+
+def _drawn_over(marker: str, text: str) -> bool:
+    """Whether the list marker Word or a browser draws is left out: the item names its own clause."""
+    from airbot.knowledge.clauses import opens_with_own_label
+
+    return opens_with_own_label(text, after_bullet=marker == "- ")
 
 
 def _label_only(cell: str) -> bool:
@@ -551,14 +558,6 @@ def _label_only(cell: str) -> bool:
     cell = cell.strip()
     label = find_label(cell + " x") if 0 < len(cell) <= 16 else None
     return label is not None and label.end >= len(cell)
-
-
-def _opens_with_label(text: str) -> bool:
-    """A list item that is a numbered clause ("<li>4.2 Dogs ...</li>") needs no marker drawn before it."""
-    from airbot.knowledge.clauses import find_label
-
-    label = find_label(text)
-    return label is not None and label.family != "sub"
 
 
 _LIST_STYLES = {"1": "decimal", "a": "lowerLetter", "A": "upperLetter", "i": "lowerRoman", "I": "upperRoman",
