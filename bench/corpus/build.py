@@ -34,12 +34,14 @@ import zipfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import ClassVar
 
 CORPUS_DIR = Path(__file__).resolve().parent
 DOCS_DIR = CORPUS_DIR / "docs"
 FIXED_DATE = datetime(2026, 1, 1, tzinfo=UTC)
 ZIP_DATE = (2026, 1, 1, 0, 0, 0)
 PDF_FONT = "Helvetica"  # a core font: nothing embedded, latin-1 text only
+MARGIN = 22  # PDF left and right margins, mm
 
 
 @dataclass(frozen=True)
@@ -54,6 +56,11 @@ class Doc:
     label_re: str  # matched per line of the extracted text; group 1 is the clause id
     boundary_re: str  # a line matching this ends a clause without starting one (headings)
     nested: bool = False  # "3." / "(a)" / "(i)" clauses whose ids are built as 3(a)(i)
+    sub_re: str = ""  # a line matching this inside a clause is also a sub-clause of its own, id "<clause>(<group 1>)"
+    section_re: str = ""  # a line matching this ends a clause and prefixes the next ids: "<group 1>(<label>)", IV(A)
+    word_numbering: bool = False  # DOCX: the typed labels of source.md ("## 1.", "1.1", "(a)") are drawn by Word
+    html_lists: bool = False  # HTML: list items are read with the markers the browser draws, <dt> lines as "Q: "
+    pdf_hanging: bool = False  # PDF: clause labels in bold at the margin, the text justified beside them
 
 
 DOCS: tuple[Doc, ...] = (
@@ -85,6 +92,18 @@ DOCS: tuple[Doc, ...] = (
         "numbered items restarting at 1 under each heading, labelled by the heading's initial, P2:", r"^([A-Z]\d+): ", r"^#"),
     Doc("city_parking", "parking operator", "pdf", "source.md",
         "rules Rule 1.1 under 'Part 1 -' headings", r"^(Rule \d+\.\d+) ", r"^Part \d+ - "),
+    Doc("marina_berths", "marina berthing", "docx", "source.md",
+        "Word multi-level numbering (not typed): '1.' headings, 1.1 clauses, (a) sub-items, 2.3(b)",
+        r"^(\d+\.\d+) ", r"^#", sub_re=r"^\(([a-h])\) ", word_numbering=True),
+    Doc("allotment_society", "allotment society", "txt", "policy.txt",
+        "outline: roman sections in capitals (IV. FEES), lettered items A. with 1. sub-points, IV(A)",
+        r"^([A-H])\. ", r"^$", section_re=r"^([IVX]+)\. [A-Z][A-Z ,'&-]+$"),
+    Doc("dance_studio", "dance studio", "html", "policy.html",
+        "nested HTML lists under numbered headings (item = 3, a. = 3(b)), roman list, FAQ <dl> (id = question)",
+        r"^(?:## (\d+)\. |Q: (.+?)\s*$)", r"^#", sub_re=r"^\s+([a-h]|i|ii|iii|iv|v|vi)\. ", html_lists=True),
+    Doc("ebike_rental", "e-bike rental", "pdf", "source.md",
+        "hanging-indent labels 4.2 beside justified text, running header and 'Page N of M'",
+        r"^(\d+\.\d+) ", r"^\d+\. [A-Z]", pdf_hanging=True),
 )
 DOCS_BY_NAME = {doc.name: doc for doc in DOCS}
 
@@ -146,7 +165,11 @@ def parse_markup(text: str) -> list[Block]:
     return blocks
 
 
-def render_docx(text: str) -> bytes:
+def render_docx(text: str, word_numbering: bool = False) -> bytes:
+    """The DOCX of a markup source. With ``word_numbering`` the typed labels of "## 1. Heading",
+    "1.1 text" and "(a) text" lines are taken out of the text and drawn by Word instead: one
+    multi-level list ("%1." / "%1.%2" / "(%3)" lowerLetter) numbers the headings, clauses and sub-items
+    (w:numPr on each paragraph); a typed label that differs from what Word will draw is an error."""
     from docx import Document
     from docx.shared import Pt
 
@@ -159,9 +182,18 @@ def render_docx(text: str) -> bytes:
     props.revision = 1
     numbered_before = False  # a List Number paragraph has been written (the first list keeps the style's numbering)
     list_num_id: int | None = None  # the numbering instance of the current restarted list
+    outline = _WordOutline(document) if word_numbering else None
     for block in blocks:
         kind = block[0]
-        if kind == "title":
+        if outline is not None and kind in ("h1", "p") and (drawn := outline.take(kind, block[1])):
+            level, body = drawn
+            if kind == "h1":
+                paragraph = document.add_heading(body, level=1)
+            else:
+                paragraph = document.add_paragraph(body)
+                paragraph.paragraph_format.space_after = Pt(6)
+            outline.number(paragraph, level)
+        elif kind == "title":
             document.add_heading(block[1], level=0)
             props.title = block[1]
         elif kind in ("h1", "h2"):
@@ -206,6 +238,49 @@ def _restarted_numbering(document) -> int:
     return num.numId
 
 
+class _WordOutline:
+    """One multi-level Word list for a document's typed outline: level 0 "%1." (numbered Heading 1),
+    level 1 "%1.%2" (clauses), level 2 "(%3)" in lower-case letters (sub-items)."""
+
+    LEVELS = (("decimal", "%1.", 0, 0), ("decimal", "%1.%2", 567, 567), ("lowerLetter", "(%3)", 1134, 567))
+    PATTERNS: ClassVar[dict[str, tuple[tuple[int, str], ...]]] = {
+        "h1": ((0, r"(\d+)\. (.+)"),), "p": ((1, r"(\d+)\.(\d+) (.+)"), (2, r"\(([a-z])\) (.+)"))}
+    ABSTRACT_ID = 90
+
+    def __init__(self, document) -> None:
+        from docx.oxml import parse_xml
+        from docx.oxml.ns import nsdecls
+
+        numbering = document.part.numbering_part.element
+        levels = "".join(
+            f'<w:lvl w:ilvl="{i}"><w:start w:val="1"/><w:numFmt w:val="{fmt}"/><w:lvlText w:val="{text}"/>'
+            f'<w:lvlJc w:val="left"/><w:pPr><w:ind w:left="{left + hanging}" w:hanging="{hanging}"/></w:pPr></w:lvl>'
+            for i, (fmt, text, left, hanging) in enumerate(self.LEVELS))
+        numbering.insert(0, parse_xml(  # abstract definitions come before the list instances
+            f'<w:abstractNum {nsdecls("w")} w:abstractNumId="{self.ABSTRACT_ID}">'
+            f'<w:multiLevelType w:val="multilevel"/>{levels}</w:abstractNum>'))
+        self.num_id = int(numbering.add_num(self.ABSTRACT_ID).numId)
+        self.counters = [0, 0, 0]
+
+    def take(self, kind: str, text: str) -> tuple[int, str] | None:
+        """(level, text without its label) for a line whose typed label Word draws; checks the label."""
+        for level, pattern in self.PATTERNS[kind]:
+            if match := re.fullmatch(pattern, text):
+                counters = self.counters[:level] + [self.counters[level] + 1] + [0] * (2 - level)
+                drawn = {0: f"{counters[0]}.", 1: f"{counters[0]}.{counters[1]}", 2: f"({chr(96 + counters[2])})"}[level]
+                typed = {0: f"{match.group(1)}.", 1: f"{match.group(1)}.{match.group(2)}", 2: f"({match.group(1)})"}[level]
+                if typed != drawn:
+                    raise ValueError(f"typed label {typed!r} but Word draws {drawn!r}: {text[:60]!r}")
+                self.counters = counters
+                return level, match.group(match.lastindex)
+        return None
+
+    def number(self, paragraph, level: int) -> None:
+        numbering = paragraph._p.get_or_add_pPr().get_or_add_numPr()
+        numbering.get_or_add_ilvl().val = level
+        numbering.get_or_add_numId().val = self.num_id
+
+
 def _fixed_zip(data: bytes) -> bytes:
     """Rewrite a zip with fixed timestamps so that the same input gives the same bytes."""
     out = io.BytesIO()
@@ -218,7 +293,11 @@ def _fixed_zip(data: bytes) -> bytes:
     return out.getvalue()
 
 
-def render_pdf(text: str) -> bytes:
+def render_pdf(text: str, hanging: bool = False) -> bytes:
+    """The PDF of a markup source. With ``hanging`` every "4.2 text" paragraph is drawn as a clause
+    with a hanging label: "4.2" in bold at the left margin, the text justified in a column to the right
+    of it (wrapped lines stay in that column, also across a page break), and every page has a running
+    header (the title, with a rule under it) and a "Page N of M" footer."""
     from fpdf import FPDF
 
     for number, line in enumerate(text.splitlines(), start=1):
@@ -227,21 +306,46 @@ def render_pdf(text: str) -> bytes:
         except UnicodeEncodeError as err:
             raise ValueError(f"line {number}: {line[err.start]!r} cannot be drawn in {PDF_FONT}; use latin-1 text") from None
 
+    blocks = parse_markup(text)
+    running_title = next((block[1] for block in blocks if block[0] == "title"), "")
+
     class PolicyPDF(FPDF):
+        def header(self) -> None:
+            if not hanging:
+                return
+            left = self.x  # the margin in force, which a clause's text column may have moved
+            self.set_font(PDF_FONT, style="I", size=8)
+            self.set_xy(MARGIN, 10)
+            self.cell(self.w - 2 * MARGIN, 4, running_title, align="R")
+            self.line(MARGIN, 15, self.w - MARGIN, 15)
+            self.set_xy(left, 20)
+
         def footer(self) -> None:
             self.set_y(-15)
             self.set_font(PDF_FONT, size=8)
-            self.cell(0, 10, f"Page {self.page_no()}", align="C")
+            self.cell(0, 10, f"Page {self.page_no()} of {{nb}}" if hanging else f"Page {self.page_no()}", align="C")
 
     pdf = PolicyPDF(format="A4")
     pdf.set_creation_date(FIXED_DATE)
     pdf.set_creator("airbot development corpus")
-    pdf.set_margins(22, 20, 22)
+    pdf.set_margins(MARGIN, 20, MARGIN)
     pdf.set_auto_page_break(True, margin=22)
     pdf.add_page()
-    for block in parse_markup(text):
+    label_width = 14
+    for block in blocks:
         kind = block[0]
-        if kind == "title":
+        if hanging and kind == "p" and (clause := re.match(r"^(\d+\.\d+) (.+)$", block[1])):
+            if pdf.will_page_break(11):  # a label never stands alone at the foot of a page
+                pdf.add_page()
+            pdf.set_font(PDF_FONT, style="B", size=10.5)
+            pdf.set_x(pdf.l_margin)
+            pdf.cell(label_width, 5.5, clause.group(1))
+            pdf.set_font(PDF_FONT, size=10.5)
+            pdf.set_left_margin(pdf.l_margin + label_width)  # wrapped lines, on this page or the next, stay in the column
+            pdf.multi_cell(0, 5.5, clause.group(2), align="J", new_x="LMARGIN", new_y="NEXT")
+            pdf.set_left_margin(pdf.l_margin - label_width)
+            pdf.ln(2)
+        elif kind == "title":
             pdf.set_title(block[1])
             pdf.set_font(PDF_FONT, style="B", size=17)
             pdf.multi_cell(0, 8, block[1], new_x="LMARGIN", new_y="NEXT")
@@ -279,9 +383,9 @@ def render_pdf(text: str) -> bytes:
 
 def render(doc: Doc, text: str) -> bytes:
     if doc.fmt == "docx":
-        return render_docx(text)
+        return render_docx(text, word_numbering=doc.word_numbering)
     if doc.fmt == "pdf":
-        return render_pdf(text)
+        return render_pdf(text, hanging=doc.pdf_hanging)
     return text.encode("utf-8")
 
 

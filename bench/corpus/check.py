@@ -8,7 +8,8 @@ BeautifulSoup for HTML, the file itself for Markdown and text), splits it into c
 document's numbering style, and verifies:
 
 - SPLIT.json: 5 + 5 documents, every format in each half, the unnumbered documents never tuned; a third set,
-  `fresh`, of 4 documents, one per format md/html/docx/pdf, only for reporting;
+  `fresh`, of 4 documents, one per format md/html/docx/pdf, and a fourth, `fresh2`, of 4 documents, one per
+  format txt/html/docx/pdf, both only for reporting;
 - every document has 25-45 clauses with unique ids; PDFs have several pages;
 - heldout.jsonl: >= 16 rows; each clause id exists, every fact (a figure) is in that clause's text,
   no fact is given away by its question, and no question copies 7 or more words in a row from its clause;
@@ -36,16 +37,21 @@ from build import CORPUS_DIR, DOCS, DOCS_BY_NAME, DOCS_DIR, Doc, build, figure_p
 
 FORMATS = {"md", "txt", "html", "docx", "pdf"}
 FRESH_FORMATS = {"md", "html", "docx", "pdf"}  # the fresh set: written after tuning, one document per format
+FRESH2_FORMATS = {"txt", "html", "docx", "pdf"}  # the fresh2 set: written later still, one document per format
+SETS = (("tune", 5, FORMATS), ("never_tuned", 5, FORMATS), ("fresh", 4, FRESH_FORMATS), ("fresh2", 4, FRESH2_FORMATS))
 UNNUMBERED = {"public_library", "vet_practice"}  # clause id = heading / question text; never tuned
 PAGE_BREAK = "\f"
 
 
 # ---- extraction ---------------------------------------------------------------------------------------------
 
-def extract_text(path: Path) -> str:
+def extract_text(path: Path, doc: Doc | None = None) -> str:
     """Plain text of an uploaded file, one block (paragraph, heading, list item, table row) per line.
 
     Headings of HTML and DOCX come back with Markdown '#' marks; PDF pages are separated by a form feed.
+    For a document with ``word_numbering`` the numbers Word draws are put back before each paragraph;
+    for one with ``html_lists`` every list item carries the marker the browser draws ('2. ', nested
+    items indented: '  b. '), without the text of its nested lists, and a FAQ's <dt> reads 'Q: question'.
     """
     suffix = path.suffix.lower()
     if suffix == ".pdf":
@@ -53,18 +59,19 @@ def extract_text(path: Path) -> str:
 
         return f"\n{PAGE_BREAK}\n".join(page.extract_text() or "" for page in PdfReader(path).pages)
     if suffix == ".docx":
-        return _docx_text(path)
+        return _docx_text(path, drawn_numbers=bool(doc and doc.word_numbering))
     if suffix in (".html", ".htm"):
-        return _html_text(path)
+        return _html_text(path, lists=bool(doc and doc.html_lists))
     return path.read_text(encoding="utf-8")
 
 
-def _docx_text(path: Path) -> str:
+def _docx_text(path: Path, drawn_numbers: bool = False) -> str:
     from docx import Document
     from docx.table import Table
     from docx.text.paragraph import Paragraph
 
     document = Document(str(path))
+    draw = _WordNumbers(document) if drawn_numbers else None
     lines = []
     for child in document.element.body.iterchildren():
         tag = child.tag.rsplit("}", 1)[-1]
@@ -74,6 +81,8 @@ def _docx_text(path: Path) -> str:
             text = paragraph.text.strip()
             if not text:
                 continue
+            if draw is not None and (number := draw.next(child)):
+                text = f"{number} {text}"
             if style == "Title":
                 text = "# " + text
             elif heading := re.fullmatch(r"Heading (\d)", style):
@@ -85,15 +94,81 @@ def _docx_text(path: Path) -> str:
     return "\n".join(lines)
 
 
-def _html_text(path: Path) -> str:
+class _WordNumbers:
+    """The numbers Word draws for paragraphs numbered directly (w:numPr), from numbering.xml: enough
+    for the corpus's own lists (decimal, letters, roman; "%1.%2" texts; deeper levels restart)."""
+
+    def __init__(self, document) -> None:
+        from docx.oxml.ns import qn
+
+        self.qn = qn
+        root = document.part.numbering_part.element
+        abstract = {a.get(qn("w:abstractNumId")): {
+            int(lvl.get(qn("w:ilvl"))): (lvl.find(qn("w:numFmt")).get(qn("w:val")), lvl.find(qn("w:lvlText")).get(qn("w:val")))
+            for lvl in a.findall(qn("w:lvl"))} for a in root.findall(qn("w:abstractNum"))}
+        self.levels = {num.get(qn("w:numId")): abstract[num.find(qn("w:abstractNumId")).get(qn("w:val"))]
+                       for num in root.findall(qn("w:num"))}
+        self.counters: dict[str, list[int]] = {}
+
+    def next(self, p) -> str:
+        qn = self.qn
+        numpr = p.find(f"{qn('w:pPr')}/{qn('w:numPr')}")
+        if numpr is None or numpr.find(qn("w:numId")) is None:
+            return ""
+        num_id = numpr.find(qn("w:numId")).get(qn("w:val"))
+        ilvl = int(numpr.find(qn("w:ilvl")).get(qn("w:val"))) if numpr.find(qn("w:ilvl")) is not None else 0
+        levels = self.levels.get(num_id)
+        if not levels:
+            return ""
+        counters = self.counters.setdefault(num_id, [0] * 9)
+        counters[ilvl] += 1
+        counters[ilvl + 1:] = [0] * (8 - ilvl)
+        return re.sub(r"%(\d)", lambda m: _counter(counters[int(m.group(1)) - 1], levels[int(m.group(1)) - 1][0]),
+                      levels[ilvl][1])
+
+
+def _counter(value: int, fmt: str) -> str:
+    if fmt == "lowerLetter":
+        return chr(96 + value)
+    if fmt == "upperLetter":
+        return chr(64 + value)
+    if fmt in ("lowerRoman", "upperRoman"):
+        roman = ["", "i", "ii", "iii", "iv", "v", "vi", "vii", "viii", "ix", "x"][value]
+        return roman if fmt == "lowerRoman" else roman.upper()
+    return str(value)
+
+
+def _html_marker(item) -> str:
+    """The marker a browser draws before an <li> of an <ol>: its number in the list's type."""
+    parent = item.parent
+    index = int(parent.get("start", 1)) + [li for li in parent.find_all("li", recursive=False)].index(item)
+    style = (parent.get("style") or "").replace(" ", "")
+    kind = parent.get("type") or {"list-style-type:lower-alpha": "a", "list-style-type:lower-roman": "i",
+                                   "list-style-type:upper-alpha": "A"}.get(style.rstrip(";"), "1")
+    fmt = {"a": "lowerLetter", "A": "upperLetter", "i": "lowerRoman", "I": "upperRoman"}.get(kind, "decimal")
+    return _counter(index, fmt) + ". "
+
+
+def _html_text(path: Path, lists: bool = False) -> str:
+    from copy import copy
+
     from bs4 import BeautifulSoup
 
     soup = BeautifulSoup(path.read_text(encoding="utf-8"), "html.parser")
     for br in soup.find_all("br"):
         br.replace_with(" ")
     lines = []
-    for element in soup.body.find_all(["h1", "h2", "h3", "h4", "p", "li", "tr"]):
-        if element.name == "tr":
+    for element in soup.body.find_all(["h1", "h2", "h3", "h4", "p", "li", "tr"] + (["dt", "dd"] if lists else [])):
+        if lists and element.name == "li":
+            own = copy(element)
+            for nested in own.find_all(["ol", "ul"]):
+                nested.decompose()
+            depth = len(element.find_parents(["ol", "ul"])) - 1
+            marker = _html_marker(element) if element.parent.name == "ol" else "- "
+            text = "  " * depth + marker + " ".join(own.get_text().split())
+        elif lists and element.name == "dt":
+            text = "Q: " + " ".join(element.get_text().split())
+        elif element.name == "tr":
             text = " | ".join(" ".join(cell.get_text().split()) for cell in element.find_all(["th", "td"]))
         else:
             text = " ".join(element.get_text().split())
@@ -115,19 +190,31 @@ def split_clauses(doc: Doc, text: str) -> tuple[dict[str, str], list[str]]:
     if doc.nested:
         return _split_nested(text)
     label_re, boundary_re = re.compile(doc.label_re), re.compile(doc.boundary_re)
+    sub_re = re.compile(doc.sub_re) if doc.sub_re else None
+    section_re = re.compile(doc.section_re) if doc.section_re else None
     clauses: dict[str, str] = {}
     problems: list[str] = []
     current: str | None = None
+    section = ""
+
+    def start(clause_id: str, line: str) -> None:
+        if clause_id in clauses:
+            problems.append(f"clause id {clause_id!r} occurs twice")
+        clauses[clause_id] = line
+
     for line in text.split("\n"):  # not splitlines(): it would drop the form feed between PDF pages
-        if match := label_re.match(line):
-            current = match.group(1)
-            if current in clauses:
-                problems.append(f"clause id {current!r} occurs twice")
-            clauses[current] = line
+        if section_re is not None and (match := section_re.match(line)):
+            section, current = match.group(1), None
+        elif match := label_re.match(line):
+            label = next(group for group in match.groups() if group is not None)
+            current = f"{section}({label})" if section_re is not None else label
+            start(current, line)
         elif boundary_re.match(line):
             current = None
         elif current is not None:
             clauses[current] += "\n" + line
+            if sub_re is not None and (match := sub_re.match(line)):  # a sub-item is one line, also in its clause
+                start(f"{current}({match.group(1)})", line)
     return clauses, problems
 
 
@@ -165,6 +252,16 @@ def _split_nested(text: str) -> tuple[dict[str, str], list[str]]:
     return clauses, problems
 
 
+def _running_lines(text: str) -> set[str]:
+    """A PDF's running header and footer: lines found on every page, and 'Page N of M' lines; a clause
+    continues across a page break only if more than these follows the break."""
+    pages = text.split(PAGE_BREAK)
+    if len(pages) < 2:
+        return set()
+    on_every = set.intersection(*({ln.strip() for ln in page.split("\n") if ln.strip()} for page in pages))
+    return on_every | {ln.strip() for ln in text.split("\n") if re.fullmatch(r"Page \d+ of \d+", ln.strip())}
+
+
 def has_figure(figure: str, text: str) -> bool:
     return bool(figure_pattern(normalize(figure)).search(normalize(text)))
 
@@ -183,8 +280,14 @@ def longest_common_run(question: str, clause: str) -> int:
     return best
 
 
+ROMAN = {"I": 1, "II": 2, "III": 3, "IV": 4, "V": 5, "VI": 6, "VII": 7, "VIII": 8, "IX": 9, "X": 10}
+
+
 def label_digits_recur(clause_id: str, facts: list[str]) -> bool:
-    """True when the clause label's number reappears at the start of a figure: 1.4 -> '14 days', C3 -> '3 estimated'."""
+    """True when the clause label's number reappears at the start of a figure: 1.4 -> '14 days', C3 -> '3 estimated',
+    IV(A) -> '£46' (a roman section number counts as its value)."""
+    if roman := re.match(r"^([IVX]+)\(", clause_id):
+        clause_id = str(ROMAN.get(roman.group(1), "")) + clause_id[len(roman.group(1)):]
     groups = re.findall(r"\d+", clause_id)
     if not groups:
         return False
@@ -202,12 +305,12 @@ def readme_row(doc: Doc, n_clauses: int, n_heldout: int, n_oos: int, half: str) 
 def check_split(failures: list[str]) -> dict[str, str]:
     split = json.loads((DOCS_DIR / "SPLIT.json").read_text(encoding="utf-8"))
     half_of = {}
-    for half, size, want in (("tune", 5, FORMATS), ("never_tuned", 5, FORMATS), ("fresh", 4, FRESH_FORMATS)):
+    for half, size, want in SETS:
         names = split.get(half, [])
         if len(names) != size:
             failures.append(f"SPLIT.json: {half} has {len(names)} documents, not {size}")
         formats = [DOCS_BY_NAME[n].fmt for n in names if n in DOCS_BY_NAME]
-        if set(formats) != want or (half == "fresh" and len(formats) != len(want)):
+        if set(formats) != want or (half.startswith("fresh") and len(formats) != len(want)):
             failures.append(f"SPLIT.json: {half} has formats {sorted(formats)}, expected {sorted(want)}")
         for name in names:
             if name not in DOCS_BY_NAME:
@@ -220,8 +323,8 @@ def check_split(failures: list[str]) -> dict[str, str]:
     for name in sorted(UNNUMBERED):
         if half_of.get(name) == "tune":
             failures.append(f"SPLIT.json: the unnumbered document {name} must never be tuned")
-    if set(split) != {"tune", "never_tuned", "fresh"}:
-        failures.append(f"SPLIT.json: keys {sorted(split)}, expected fresh, never_tuned and tune")
+    if set(split) != {half for half, _, _ in SETS}:
+        failures.append(f"SPLIT.json: keys {sorted(split)}, expected {', '.join(sorted(h for h, _, _ in SETS))}")
     return half_of
 
 
@@ -230,7 +333,7 @@ def check_doc(doc: Doc, built: dict[str, Path], half: str, failures: list[str]) 
         failures.append(f"{doc.name}: {message}")
 
     folder = DOCS_DIR / doc.name
-    text_v1, text_v2 = extract_text(built[doc.name]), extract_text(built[f"{doc.name}_v2"])
+    text_v1, text_v2 = extract_text(built[doc.name], doc), extract_text(built[f"{doc.name}_v2"], doc)
     clauses_v1, problems = split_clauses(doc, text_v1)
     clauses_v2, problems_v2 = split_clauses(doc, text_v2)
     for problem in problems + problems_v2:
@@ -242,7 +345,9 @@ def check_doc(doc: Doc, built: dict[str, Path], half: str, failures: list[str]) 
     notes = []
     if doc.fmt == "pdf":
         pages = text_v1.count(PAGE_BREAK) + 1
-        spanning = [cid for cid, body in clauses_v1.items() if PAGE_BREAK in body and body.split(PAGE_BREAK, 1)[1].strip()]
+        running = _running_lines(text_v1)
+        spanning = [cid for cid, body in clauses_v1.items() if PAGE_BREAK in body
+                    and [ln for ln in body.split(PAGE_BREAK, 1)[1].split("\n") if ln.strip() and ln.strip() not in running]]
         notes.append(f"{pages} pages, clauses continued on the next page: {', '.join(spanning) or 'none'}")
         if pages < 2 or not spanning:
             fail(f"PDF has {pages} pages and {len(spanning)} clauses across a page break; expected several pages and one")
