@@ -103,7 +103,7 @@ def _read_pdf(path: Path) -> list[Block]:
     if not any(p.strip() for p in pages):
         raise DocumentError(f"{path.name} has {len(pages)} page(s) but no extractable text: it looks like a scan or "
                             "images. Run OCR on it first (e.g. `ocrmypdf in.pdf out.pdf`) and upload the result.")
-    running = _running_lines(pages)
+    running = _running_lines(pages, [_edge_keys(lines) for lines in layouts])
     if not all(line.y for lines in layouts for line in lines):  # no usable positions: paragraphs by blank lines
         pages = _drop_page_furniture(pages, running)
         return [Block(para, page=n) for n, text in enumerate(pages, 1) for para in _paragraphs(text)]
@@ -238,14 +238,14 @@ def _table_run(lines: list[_PdfLine], start: int) -> list[_PdfLine]:
     """The table that starts at ``lines[start]`` (empty: none): the lines of its page from there
     whose pieces past the first all sit in shared columns, at least two of them with several pieces."""
     first = lines[start]
-    if len(first.pieces) < 2:
+    if len(first.pieces) < 2 or _hanging_clause(first):
         return []
     x0 = first.pieces[0][0]
     run = [first]
     for line in lines[start + 1:]:
         several = len(line.pieces) > 1 and abs(line.pieces[0][0] - x0) < TABLE_ALIGN
         wrapped = len(line.pieces) == 1 and line.pieces[0][0] > x0 + TABLE_ALIGN
-        if line.page != first.page or not (several or wrapped):
+        if line.page != first.page or not (several or wrapped) or _hanging_clause(line):
             break
         run.append(line)
     shared = _shared_x(run)
@@ -261,6 +261,16 @@ def _table_run(lines: list[_PdfLine], start: int) -> list[_PdfLine]:
     return kept
 
 
+def _hanging_clause(line: _PdfLine) -> bool:
+    """A clause label set apart from its sentence ("2.1" at the margin, "Rental prices for each ..."
+    beside it: a hanging indent, or a label | sentence table row): prose, never a table's row. As a
+    row, it and every clause after it sharing the text column became cells of the table above."""
+    return (len(line.pieces) == 2 and _label_only(line.pieces[0][1])
+            and len(line.pieces[1][1].split()) >= HANGING_WORDS)
+
+
+HANGING_WORDS = 5
+"""Words beside a label that make a sentence, not a table cell ("1.5 | EUR 8" is a row of figures)."""
 _LIST_MARKER = re.compile(r"^(?:[-*•▪◦·]|\d{1,3}[.)]|[a-zA-Z][.)]|\([a-zA-Z0-9]{1,5}\)|[ivxlc]{1,6}[.)])$")
 
 
@@ -318,13 +328,26 @@ def _line_key(line: str) -> str:
     return re.sub(r"\d+", "#", line.strip().lower())
 
 
-def _running_lines(pages: list[str]) -> set[str]:
-    """Running headers/footers: lines that (digits aside) recur on more than half of 3+ pages."""
+def _running_lines(pages: list[str], edges: list[set[str]] | None = None) -> set[str]:
+    """Running headers/footers: lines that (digits aside) recur on more than half of 3+ pages, and in
+    a two-page document the lines at the top or bottom edge of both pages (``edges``: each page's
+    first and last line keys)."""
     counts: dict[str, int] = {}
     for text in pages:
         for k in {_line_key(ln) for ln in text.splitlines() if ln.strip()}:
             counts[k] = counts.get(k, 0) + 1
-    return {k for k, n in counts.items() if len(pages) >= 3 and n > len(pages) / 2 and len(k) < 80}
+    running = {k for k, n in counts.items() if len(pages) >= 3 and n > len(pages) / 2 and len(k) < 80}
+    if len(pages) == 2 and edges and len(edges) == 2:
+        running |= {k for k in edges[0] & edges[1] if len(k) < 80}
+    return running
+
+
+def _edge_keys(lines: list[_PdfLine]) -> set[str]:
+    """The keys of a page's top and bottom lines (where running headers and footers sit)."""
+    if not lines:
+        return set()
+    top, bottom = max(ln.y for ln in lines), min(ln.y for ln in lines)
+    return {_line_key(ln.text) for ln in lines if ln.y in (top, bottom)}
 
 
 def _furniture(line: str, running: set[str], edge: bool = True) -> bool:

@@ -530,3 +530,76 @@ def test_nested_lists_number_as_drawn_and_the_next_item_closes_the_sub_items(tmp
         assert chunks[4][0] == "2(i)" and chunks[5][1].startswith("ii. A late departure costs EUR 40.")
         texts = [b.text for b in read_blocks(tmp_path / name)]  # text beside a block, inline tags and all, is one block
         assert texts[-2:] == ["Moorings are checked daily.", "Divers need a permit."]
+
+
+def _hanging_pdf(path: Path, sections: list[tuple[str, list[tuple[str, str]]]]) -> Path:
+    """Clauses laid out with a hanging indent: the label in bold at the margin, the text justified in a
+    column beside it (wrapping under itself, on the next page too); "t" clauses are tables, a "v" clause
+    moves down to the page's last lines (the next clause runs over the break); every page has a
+    running header and a "Page N of M" footer."""
+    from fpdf import FPDF
+
+    class Pdf(FPDF):
+        def header(self) -> None:
+            left = self.l_margin
+            self.set_left_margin(20)
+            self.set_font("helvetica", style="I", size=8)
+            self.cell(0, 5, "Riverbank Canoe Hire - Terms of Hire", align="R", new_x="LMARGIN", new_y="NEXT")
+            self.set_left_margin(left)
+            self.set_y(22)
+
+        def footer(self) -> None:
+            self.set_y(-15)
+            self.set_font("helvetica", size=8)
+            self.cell(0, 10, f"Page {self.page_no()} of {{nb}}", align="C")
+
+    pdf = Pdf()
+    pdf.set_margins(20, 20, 20)
+    pdf.add_page()
+    for heading, clauses in sections:
+        pdf.set_font("helvetica", style="B", size=13)
+        pdf.multi_cell(0, 7, heading, new_x="LMARGIN", new_y="NEXT")
+        for label, text in clauses:
+            if label == "v":
+                pdf.set_y(pdf.h - 32)
+                continue
+            if label == "t":
+                pdf.set_font("helvetica", size=10)
+                with pdf.table(text_align="LEFT", line_height=6) as table:
+                    for row in text.split("\n"):
+                        cells = table.row()
+                        for value in row.split("|"):
+                            cells.cell(value)
+                pdf.ln(2)
+                continue
+            pdf.set_font("helvetica", style="B", size=10)
+            pdf.cell(14, 5.5, label)
+            pdf.set_font("helvetica", size=10)
+            pdf.set_left_margin(34)
+            pdf.multi_cell(0, 5.5, text, align="J", new_x="LMARGIN", new_y="NEXT")
+            pdf.set_left_margin(20)
+            pdf.ln(2)
+    pdf.output(str(path))
+    return path
+
+
+def test_pdf_hanging_indent_clauses_around_a_table_and_over_page_breaks(tmp_path: Path) -> None:
+    """"2.1" at the margin and its sentence in a column beside it is a clause, not a table row, even
+    right before and after a real table; a clause whose text runs onto the next page (past the running
+    header) is one chunk."""
+    long = ("A canoe hired for a full day must be back by 18:00, and a canoe returned after 18:30 is charged "
+            "a late fee of GBP 15 for each hour or part of an hour, up to the price of a further day.")
+    path = _hanging_pdf(tmp_path / "canoe.pdf", [
+        ("1. Hire", [("1.1", "Hirers must be at least 18 years old."), ("v", ""), ("1.2", long)]),
+        ("2. Prices", [("2.1", "Prices for each boat are as follows, for a half or full day of hire."),
+                       ("t", "Boat|Half day|Full day\nCanoe|GBP 30|GBP 45\nKayak|GBP 20|GBP 32"),
+                       ("2.2", "A deposit of GBP 50 is taken for every boat and refunded on return."),
+                       ("2.3", "Buoyancy aids are included in every hire."), ("v", ""), ("2.4", long)])])
+    chunks = _by_clause(read_chunks(path))
+    assert {"1.1", "1.2", "2.1", "2.2", "2.3"} <= set(chunks)
+    assert chunks["1.2"].text == "1.2 " + long
+    assert chunks["2.1"].text.endswith("\nBoat: Canoe, Half day: GBP 30, Full day: GBP 45\n"
+                                       "Boat: Kayak, Half day: GBP 20, Full day: GBP 32")
+    assert chunks["2.2"].text == "2.2 A deposit of GBP 50 is taken for every boat and refunded on return."
+    assert chunks["2.4"].text == "2.4 " + long and chunks["2.4"].page == 2
+    assert not any("Page" in c.text or "Riverbank Canoe Hire" in c.text for c in chunks.values())
