@@ -98,8 +98,10 @@ class Chunk:
 # --- chunking --------------------------------------------------------------------------------
 # A list item that stays inside its clause: a bullet, an unlabelled "1." / "a." item, or a "(a)"
 # that is not a sub-clause (no clause above it, or out of order).
+_LETTER_ITEM = re.compile(r"^([a-z]|[ivx]{2,5})[.)]\s+")
 _ITEM_NUMBER = re.compile(r"^(\d{1,2})[.)]\s")
-_LIST_ITEM = re.compile(r"^(?:[-*•▪◦]\s+|\d{1,2}[.)]\s+|[a-z][.)]\s+|[A-Z]\)\s+|[A-Z]\.\s+(?=[A-Z0-9])|\([a-z0-9]{1,5}\)\s+)")
+_LIST_ITEM = re.compile(r"^(?:[-*•▪◦]\s+|\d{1,2}[.)]\s+|(?:[a-z]|[ivx]{2,5})[.)]\s+|[A-Z]\)\s+|[A-Z]\.\s+(?=[A-Z0-9])"
+                        r"|\([a-z0-9]{1,5}\)\s+)")
 
 
 # "Late fee: USD 20": a block of nothing but such lines is a list (a fee schedule), one fact a line.
@@ -182,6 +184,7 @@ class _Unit:
     clause: str | None
     numbered: bool
     lead: str = ""  # a sub-item's list introduction, repeated so the item reads alone
+    marker: str = ""  # the kind of list marker the unit opens with ("digit", "letter", "bullet", ...)
 
 
 @dataclass
@@ -273,12 +276,13 @@ class _Chunker:
     def _default_clause(self) -> str | None:
         return next((num for _, _, num in reversed(self.stack) if num), None)
 
-    def _heading(self, text: str, level: int) -> None:
+    def _heading(self, text: str, level: int, *, own_items: bool = True) -> None:
+        """Open a section; ``own_items`` False: a clause label with a title ("1) Appointments"), whose
+        plain-numbered siblings are more such titles, not its items."""
         self._flush()
         while self.stack and self.stack[-1][0] >= level:
             self.stack.pop()
-        self.scheme.restart()
-        self.scheme.accept(text)  # a numbered heading ("1.1 Cover") sets the order its clauses follow
+        self.scheme.heading(text, own_items=own_items)
         self.stack.append((level, text, heading_clause(text)))
         self.parent, self.item_number = _Parent(self._default_clause()), -1
 
@@ -297,11 +301,15 @@ class _Chunker:
             if ln.closed and _is_title(line[label.end:]):
                 # "Article 2. Access", "§ 4 Late payment": a label with a title and nothing else heads
                 # the clauses below it; alone it would be a chunk without a fact. Below any real heading.
-                self._heading(line, TITLE_LEVEL + depth(label.text))
+                self._heading(line, TITLE_LEVEL + depth(label.text), own_items=False)
                 return
             self._start(line, page, label.text, numbered=True)
             self.parent, self.item_number = _Parent(label.text, self.current), -1
             return
+        if label is None and ln.item and (m := _LETTER_ITEM.match(line)):
+            # "c. hire for a party ..." after "b. Studios 2 and 3 cost ...": a lower-case item is a
+            # sub-item too where a clause's items are (a capital after "b." makes "b." a label alone)
+            label = Label(f"({m.group(1)})", "sub", m.end())
         if label is not None and self._sub_item(label, line, page):
             return
         cur = self.current
@@ -329,13 +337,15 @@ class _Chunker:
         """An item of an unnumbered list is a paragraph of its own (a list of prices is several
         facts, not one) and repeats the sentence that introduces the list, if any; a paragraph
         that is nothing but that sentence is not kept alone."""
-        text = _join_lines(cur.lines)
-        lead = cur.lead or (_lead_in(cur) if text.endswith(":") else "")
+        text, marker = _join_lines(cur.lines), _marker_kind(line)
+        # the items of one list share its introduction; "2." after "1. ... rules:", "a.", "b." is the
+        # next item of the outer list, which the introduction of the lettered list does not cover
+        lead = (cur.lead if cur.marker == marker else "") or (_lead_in(cur) if text.endswith(":") else "")
         if lead and text == lead:
             self.current = None
         self._start(line, page, self._default_clause(), numbered=False)
         assert self.current is not None  # _start just opened it
-        self.current.lead = lead
+        self.current.lead, self.current.marker = lead, marker
 
     def _sub_item(self, label: Label, line: str, page: int | None) -> bool:
         """Open a chunk for a sub-item ``(b)`` of the clause above, if it continues a level of
@@ -348,6 +358,9 @@ class _Chunker:
         if level is None:
             return False
         style, at = level
+        cur = self.current
+        if not parent.subs and parent.unit is None and cur is not None and _join_lines(cur.lines).endswith(":"):
+            parent.unit = cur  # under a heading, the item that introduces the list ("2. ... Members receive:")
         above = parent.subs[at - 1].unit if at else parent.unit
         lead = _lead_in(above)
         parent.subs[at:] = []
@@ -379,6 +392,14 @@ def _sub_level(subs: list[_Sub], token: str) -> tuple[str, int] | None:
         if _sub_value(token, style) == 1:
             return style, len(subs)
     return None
+
+
+def _marker_kind(line: str) -> str:
+    """The kind of list marker a line opens with: "digit" (2. 2)), "letter" (b. b) ii., a roman "i."
+    being a letter too), "paren" ((b), (2)), "bullet", or "" for none."""
+    if m := re.match(r"^(?:([-*•▪◦])|(\d+)[.)]|([a-zA-Z]|[ivx]{2,5})[.)]|(\(\w+\)))\s", line):
+        return ("bullet", "digit", "letter", "paren")[m.lastindex - 1] if m.lastindex else ""
+    return ""
 
 
 def _lead_in(unit: _Unit | None) -> str:

@@ -190,6 +190,8 @@ class Scheme:
 
     families: set[str] = field(default_factory=set)
     last: dict[str, tuple[int, ...]] = field(default_factory=dict)
+    numbered_heading: bool = False
+    """The last heading had a plain number ("2. Prices"): plain numbers under it are its items."""
 
     @classmethod
     def of(cls, lines: list[tuple[str, bool]]) -> Scheme:
@@ -231,12 +233,23 @@ class Scheme:
         self.last.pop("single", None)
         self.last.pop("letter", None)
 
+    def heading(self, text: str, *, own_items: bool = True) -> None:
+        """A heading ``text`` was passed: ``restart``, and read it ("1.1 Cover" sets the order its
+        clauses follow). Under a heading with a plain number ("2. Prices", not a clause label that
+        heads clauses of its own, ``own_items`` False) plain numbers are its list's items, not
+        clauses: an HTML page's "<h2>2. Prices</h2><ol>..." items 1., 2., 3. were cited "2" in part
+        and "3" from the item that went on from the heading's number, clashing with section 3."""
+        self.restart()
+        self.numbered_heading = False
+        label = self.accept(text)
+        self.numbered_heading = own_items and label is not None and label.family == "single"
+
     def accept(self, line: str) -> Label | None:
         """The label ``line`` opens with if it is one of this document's clause labels, in order."""
         label = find_label(line)
         if label is None or label.family == "sub":
             return label
-        if label.family not in self.families:
+        if label.family not in self.families or (label.family == "single" and self.numbered_heading):
             return None
         if label.key:
             if not follows(self.last.get(label.family), label.key):

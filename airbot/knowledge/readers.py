@@ -489,7 +489,7 @@ def _walk_html(node: Any, blocks: list[Block], marker: str = "") -> None:
 
     def flush() -> None:
         nonlocal marker
-        text = " ".join(" ".join(run).split())
+        text = _spaced(" ".join(run))
         run.clear()
         if text:
             blocks.append(Block(text if not marker or _drawn_over(marker, text) else marker + text))
@@ -529,8 +529,15 @@ def _html_text(node: Any) -> str:
     """An element's words, one line per ``<br>``-separated line."""
     for br in node.find_all("br"):
         br.replace_with("\n")
-    lines = (" ".join(line.split()) for line in node.get_text(" ").split("\n"))
+    lines = (_spaced(line) for line in node.get_text(" ").split("\n"))
     return "\n".join(line for line in lines if line)
+
+
+def _spaced(text: str) -> str:
+    """Words separated by single spaces, none before punctuation: pieces of an element are joined
+    with a space ("<span>4.1</span><span>Members</span>" are two words), which put one before the
+    comma after an inline tag ("costs <b>€8</b>, half" read "costs €8 , half")."""
+    return re.sub(r" (?=[,.;:!?)](?:\s|$))", "", " ".join(text.split()))
 
 
 def _read_docx(path: Path) -> list[Block]:

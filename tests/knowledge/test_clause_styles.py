@@ -603,3 +603,29 @@ def test_pdf_hanging_indent_clauses_around_a_table_and_over_page_breaks(tmp_path
     assert chunks["2.2"].text == "2.2 A deposit of GBP 50 is taken for every boat and refunded on return."
     assert chunks["2.4"].text == "2.4 " + long and chunks["2.4"].page == 2
     assert not any("Page" in c.text or "Riverbank Canoe Hire" in c.text for c in chunks.values())
+
+
+def test_a_nested_lists_introduction_stays_with_its_own_items(tmp_path: Path) -> None:
+    """"Arrival rules:" introduces the lettered (or roman) items under item 1, each repeated with it;
+    item 2 of the outer list is not one of them. A lower-case "b." after a capitalised "a. Studio"
+    continues the sub-items."""
+    (tmp_path / "studio.html").write_text(
+        "<h1>Studio</h1><h2>3. Classes</h2><ol><li>Classes are booked online. Arrival rules:<ol type='a'>"
+        "<li>doors open 15 minutes before each class;</li><li>latecomers may be refused after 10 minutes.</li></ol></li>"
+        "<li>Open classes have at most 24 students.</li></ol><h2>4. Make-up classes</h2><ol>"
+        "<li>A missed class counts as used, but may be made up as follows:<ol style='list-style-type: lower-roman'>"
+        "<li>within 3 weeks;</li><li>at most 2 per term.</li></ol></li></ol>")
+    (tmp_path / "hire.md").write_text("# Studio\n\n## 5. Hire\n\n1. Studios can be hired:\n"
+                                      "   a. Studio 1 costs EUR 38 per hour;\n   b. parties need at least 2 hours.\n"
+                                      "2. Book 5 days ahead.\n")
+    assert [c.clause for c in read_chunks(tmp_path / "hire.md")] == ["5(a)", "5(b)", "5"]
+    chunks = read_chunks(tmp_path / "studio.html")
+    # items of a list under a numbered heading are cited by the heading, their sub-items under it
+    assert [c.clause for c in chunks] == ["3", "3(a)", "3(b)", "3", "4(i)", "4(ii)"]
+    texts = [c.text for c in chunks]
+    assert texts == ["1. Classes are booked online. Arrival rules:",
+                     "Arrival rules:\na. doors open 15 minutes before each class;",
+                     "Arrival rules:\nb. latecomers may be refused after 10 minutes.",
+                     "2. Open classes have at most 24 students.",  # nothing but the introduction: no chunk alone
+                     "A missed class counts as used, but may be made up as follows:\ni. within 3 weeks;",
+                     "A missed class counts as used, but may be made up as follows:\nii. at most 2 per term."]
