@@ -25,8 +25,8 @@ question do not state; no loop, label run or list of labels). Per document it re
     .venv/bin/python bench/rag_quality.py --retrieval-only --json
 
 The corpus split (``docs/SPLIT.json``) is reported in separate tables: ``tune`` documents may be
-used to choose settings, ``never_tuned`` and ``fresh`` ones (written in session 10, after that
-session's chunking changes) only to report. Held-out files have
+used to choose settings, ``never_tuned``, ``fresh`` and ``fresh2`` ones (written in sessions 10 and
+11, after those sessions' first chunking changes) only to report. Held-out files have
 ``{"question", "facts": [...], "clause"}`` per line, out-of-scope files ``{"question"}``, change
 files ``{"question", "old", "new"}``. Every figure is computed by the code the app runs
 (``build_index``, ``make_bot``, ``judge``).
