@@ -377,6 +377,7 @@ def _paragraphs(text: str) -> list[str]:
 
 _MD_HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
 _MD_SETEXT = re.compile(r"^(=+|-+)\s*$")
+_MD_RULE = re.compile(r"^\s*([-=*_~])(?:\s*\1){2,}\s*$")
 
 
 def _read_markdown(path: Path) -> list[Block]:
@@ -393,17 +394,21 @@ def _read_markdown(path: Path) -> list[Block]:
 
 
 def _markdown_blocks(lines: list[str]) -> list[Block]:
-    """One paragraph's lines: ``#`` or underlined headings, the rest joined as a paragraph."""
+    """One paragraph's lines: ``#`` or underlined headings (a first line underlined, whatever follows
+    it: "Section 1 - Prices" / "-----" / "1.1 ..." in a text file), the rest joined as a paragraph;
+    a line that only draws a rule ("-----", "***") carries no words and is left out."""
     blocks: list[Block] = []
     current: list[str] = []
     for i, line in enumerate(lines):
         heading = _MD_HEADING.match(line)
-        setext = i == 1 and len(lines) == 2 and _MD_SETEXT.match(line)
+        setext = i == 1 and _MD_SETEXT.match(line.strip())
         if setext:
             current = []
-            heading_text, level = lines[0], 1 if line.startswith("=") else 2
+            heading_text, level = lines[0], 1 if line.strip().startswith("=") else 2
         elif heading:
             heading_text, level = heading.group(2), len(heading.group(1))
+        elif _MD_RULE.match(line):
+            continue
         else:
             current.append(_clean_inline(line))
             continue

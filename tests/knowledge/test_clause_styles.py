@@ -629,3 +629,14 @@ def test_a_nested_lists_introduction_stays_with_its_own_items(tmp_path: Path) ->
                      "2. Open classes have at most 24 students.",  # nothing but the introduction: no chunk alone
                      "A missed class counts as used, but may be made up as follows:\ni. within 3 weeks;",
                      "A missed class counts as used, but may be made up as follows:\nii. at most 2 per term."]
+
+
+def test_underlined_headings_with_clauses_right_below_and_rule_lines(tmp_path: Path) -> None:
+    """A text file's "Section 1 - Prices" underlined with dashes, its clauses on the next lines, no
+    blank line between: a heading, and the underline (or a "*****" rule) is no chunk."""
+    (tmp_path / "windows.txt").write_text(
+        "WINDOW CLEANING AGREEMENT\n=========================\n\nSection 1 - Prices\n------------------\n"
+        "1.1  A standard house costs GBP 18 per clean.\n1.2  Conservatories cost an extra GBP 10.\n\n*****\n\n"
+        "Section 2 - Access\n------------------\n2.1  A call-out fee of GBP 8 applies if we cannot get in.\n")
+    chunks = [(c.clause, c.section) for c in read_chunks(tmp_path / "windows.txt")]
+    assert chunks == [("1.1", "Section 1 - Prices"), ("1.2", "Section 1 - Prices"), ("2.1", "Section 2 - Access")]
