@@ -551,7 +551,7 @@ def _read_docx(path: Path) -> list[Block]:
 
     try:
         document = docx.Document(str(path))
-        items = list(document.iter_inner_content())
+        items = _docx_items(document)
     except Exception as err:  # zip / XML errors: the file is not a usable DOCX
         raise DocumentError(f"{path.name} could not be read as a DOCX ({type(err).__name__}). It may be damaged or an "
                             "old .doc renamed; open it in Word/LibreOffice, save as .docx and upload again.") from None
@@ -559,12 +559,13 @@ def _read_docx(path: Path) -> list[Block]:
     drawn, guessed = WordNumbering(document), _ListNumbers()
     for item in items:
         if isinstance(item, Table):
-            blocks.extend(Block(row) for row in table_rows([[c.text.strip() for c in r.cells] for r in item.rows]))
+            rows = [["\n".join(_docx_text(p) for p in c.paragraphs).strip() for c in r.cells] for r in item.rows]
+            blocks.extend(Block(row) for row in table_rows(rows))
             guessed.reset()
             continue
         style = (item.style.name if item.style is not None else "") or ""
         level = 1 if style == "Title" else int(m.group(1)) if (m := re.match(r"Heading (\d)", style)) else 0
-        text, marker = item.text.strip(), drawn.marker(item)
+        text, marker = _docx_text(item).strip(), drawn.marker(item)
         if marker == "":
             guessed.reset()
         elif marker is None or re.fullmatch(r"List Number [2-9]", style):
@@ -577,6 +578,45 @@ def _read_docx(path: Path) -> list[Block]:
         # the label in the text is the one to cite
         blocks.append(Block(text if _drawn_over(marker, text) else marker + text, level=level))
     return blocks
+
+
+_W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
+
+
+def _docx_items(document: Any) -> list[Any]:
+    """The body's paragraphs and tables in order, those inside block-level content controls
+    (``w:sdt``, common in company templates) too: python-docx's ``iter_inner_content`` skips them,
+    and their clauses were lost."""
+    from docx.table import Table
+    from docx.text.paragraph import Paragraph
+
+    items: list[Any] = []
+
+    def walk(element: Any) -> None:
+        for child in element.iterchildren():
+            if child.tag == _W + "p":
+                items.append(Paragraph(child, document._body))
+            elif child.tag == _W + "tbl":
+                items.append(Table(child, document._body))
+            elif child.tag in (_W + "sdt", _W + "sdtContent", _W + "customXml"):
+                walk(child)
+
+    walk(document.element.body)
+    return items
+
+
+def _docx_text(paragraph: Any) -> str:
+    """A paragraph's text as Word shows it: its runs, hyperlinks, inline content controls and tracked
+    insertions (``Paragraph.text`` leaves the last two out: "1.3 Lockers are emptied" lost "every
+    night at 23:00." and became a heading), never deleted text; tabs and line breaks kept."""
+    parts: list[str] = []
+    for node in paragraph._p.iter(_W + "t", _W + "tab", _W + "br", _W + "cr"):
+        parent = node.getparent()
+        if parent is None or parent.tag != _W + "r" or any(
+                a.tag in (_W + "del", _W + "moveFrom") for a in node.iterancestors()):
+            continue  # tab stops in the paragraph's properties, deleted or moved-away text
+        parts.append(node.text or "" if node.tag == _W + "t" else "\t" if node.tag == _W + "tab" else "\n")
+    return "".join(parts)
 
 
 def _drawn_over(marker: str, text: str) -> bool:

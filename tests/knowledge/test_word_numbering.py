@@ -1,5 +1,6 @@
-"""Clause numbers that Word draws (automatic numbering from numbering.xml) are read as the document
-shows them, so a Word policy's chunks cite "2.1", not "Section 2". The documents are built here."""
+"""A DOCX is read as Word shows it: clause numbers that Word draws (automatic numbering from
+numbering.xml), so a Word policy's chunks cite "2.1", not "Section 2", and text python-docx's
+``Paragraph.text`` leaves out (content controls, tracked insertions). The documents are built here."""
 
 from __future__ import annotations
 
@@ -126,3 +127,30 @@ def test_numbering_switched_off_and_undefined_lists(tmp_path: Path) -> None:
     (4, "upperLetter", "D"), (14, "lowerRoman", "xiv"), (9, "upperRoman", "IX"), (5, "none", "")])
 def test_counter_formats(value: int, fmt: str, drawn: str) -> None:
     assert draw(value, fmt) == drawn
+
+
+def test_content_controls_tracked_insertions_and_hyperlinks_keep_their_text(tmp_path: Path) -> None:
+    """A company template's clauses inside content controls (w:sdt), a tracked insertion not yet
+    accepted and a hyperlink are all text Word shows; deleted text is not."""
+    import docx
+    from docx.oxml import parse_xml
+    from docx.oxml.ns import nsdecls
+
+    document = docx.Document()
+    document.add_heading("Locker Terms", 1)
+    document.add_paragraph("1.1 A locker costs EUR 2 per day.")
+    body = document.element.body
+    body.insert(len(body) - 1, parse_xml(f'<w:sdt {nsdecls("w")}><w:sdtContent><w:p><w:r><w:t>1.2 A lost key costs '
+                                         'EUR 15.</w:t></w:r></w:p></w:sdtContent></w:sdt>'))
+    emptied = document.add_paragraph("1.3 Lockers are emptied ")
+    emptied._p.append(parse_xml(f'<w:ins {nsdecls("w")} w:id="1" w:author="a" w:date="2026-01-01T00:00:00Z"><w:r>'
+                                '<w:t>every night at 23:00.</w:t></w:r></w:ins>'))
+    emptied._p.append(parse_xml(f'<w:del {nsdecls("w")} w:id="2" w:author="a" w:date="2026-01-01T00:00:00Z"><w:r>'
+                                '<w:delText> at 22:00.</w:delText><w:t>gone</w:t></w:r></w:del>'))
+    linked = document.add_paragraph("1.4 See ")
+    linked._p.append(parse_xml(f'<w:hyperlink {nsdecls("w")} w:anchor="x"><w:r><w:t>our website</w:t></w:r></w:hyperlink>'))
+    linked.add_run(" for prices of EUR 3.")
+    document.save(str(tmp_path / "lockers.docx"))
+    assert [(c.clause, c.text) for c in read_chunks(tmp_path / "lockers.docx")] == [
+        ("1.1", "1.1 A locker costs EUR 2 per day."), ("1.2", "1.2 A lost key costs EUR 15."),
+        ("1.3", "1.3 Lockers are emptied every night at 23:00."), ("1.4", "1.4 See our website for prices of EUR 3.")]
