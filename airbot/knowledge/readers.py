@@ -435,16 +435,21 @@ def _table_runs(lines: list[str]) -> list[tuple[bool, list[str]]]:
             runs.append((is_row, []))
         if not (is_row and _PIPE_RULE.match(line)):
             runs[-1][1].append(line)
-    return [(True, table_rows([[c.strip() for c in r.strip().strip("|").split("|")] for r in rows])) if is_row
+    return [(True, table_rows([[c.strip() for c in r.strip().strip("|").split("|")] for r in rows], header=True)) if is_row
             else (False, rows) for is_row, rows in runs]
 
 
-def table_rows(rows: list[list[str]]) -> list[str]:
+def table_rows(rows: list[list[str]], header: bool | None = None) -> list[str]:
     """A table as one line per row, each cell named by its column header ("Package: Classic,
     Monthly fee: EUR 4.90"): a row read alone (a retrieved sentence, a quoted extract) still says
     what each figure is (cells joined by commas: a sentence splitter cuts at semicolons). A table of
     one row or one column is kept as it is, and a table whose first column is clause labels ("1.1 |
-    A locker costs EUR 2.") is clauses laid out in a table: each row reads "1.1 A locker costs EUR 2."."""
+    A locker costs EUR 2.") is clauses laid out in a table: each row reads "1.1 A locker costs EUR 2.".
+
+    ``header``: whether the first row names the columns (Markdown's always does; HTML says so with
+    ``<th>``); None: guessed. A two-column table whose first row already holds a figure ("Lost card |
+    EUR 3") is a list of charges with no header: each row reads "Lost card: EUR 3" (read with a
+    header, its first charge named every other row's cells and was never a fact of its own)."""
     rows = [[" ".join(c.split()) for c in row] for row in rows if any(c.strip() for c in row)]
     if len(rows) < 2 or max(len(r) for r in rows) < 2:
         return [" | ".join(c for c in row if c) for row in rows]
@@ -454,8 +459,13 @@ def table_rows(rows: list[list[str]]) -> list[str]:
     # a reader needs, or not); "1.5 | EUR 8" is a table of weights
     if sum(labelled) >= 2 and all(labelled[1:]) and sum(said) >= 4 * len(said):
         return [" ".join(c for c in row if c) for row, is_clause in zip(rows, labelled, strict=True) if is_clause]
-    header, body = rows[0], rows[1:]
-    return [", ".join(f"{h}: {c}" if h and h != c else c for h, c in zip(header, row) if c) for row in body]
+    if header is None:
+        header = not (max(len(r) for r in rows) == 2 and any(re.search(r"\d", c) for c in rows[0]))
+    if not header:
+        return [f"{row[0]}: {', '.join(c for c in row[1:] if c)}" if row[0] and any(row[1:])
+                else " | ".join(c for c in row if c) for row in rows]
+    names, body = rows[0], rows[1:]
+    return [", ".join(f"{h}: {c}" if h and h != c else c for h, c in zip(names, row) if c) for row in body]
 
 
 def _clean_inline(line: str) -> str:
@@ -511,8 +521,9 @@ def _walk_html(node: Any, blocks: list[Block], marker: str = "") -> None:
         if child.name == "br" or not leaf or child.name in _HTML_INNER_BLOCKS or child.name in _HTML_CONTAINERS:
             flush()
         if child.name == "table" and not any(c.find(_HTML_INNER_BLOCKS) for c in child.find_all(["td", "th"])):
-            rows = [[c.get_text(" ", strip=True) for c in tr.find_all(["td", "th"])] for tr in child.find_all("tr")]
-            blocks.extend(Block(row) for row in table_rows(rows))
+            trs: list[list[Any]] = [list(tr.find_all(["td", "th"])) for tr in child.find_all("tr")]
+            rows = [[_spaced(c.get_text(" ", strip=True)) for c in cells] for cells in trs]
+            blocks.extend(Block(row) for row in table_rows(rows, _html_header(trs)))
         elif child.name == "li" and leaf:
             text, marker = _html_text(child), _list_marker(child)
             blocks.append(Block(text if _drawn_over(marker, text) else marker + text))
@@ -528,6 +539,17 @@ def _walk_html(node: Any, blocks: list[Block], marker: str = "") -> None:
         elif child.name != "br":  # inline (<b>, <a>, <span>): part of the text run around it
             run.append(child.get_text(" "))
     flush()
+
+
+def _html_header(rows: list[list[Any]]) -> bool | None:
+    """Whether an HTML table's first row names its columns: a first row of ``<th>`` cells does; ``<th>``
+    down the first column only (row headers: "<th>Lost card</th><td>EUR 3</td>") does not; else unknown."""
+    cells = [c for row in rows for c in row]
+    if not rows or not rows[0] or not any(c.name == "th" for c in cells):
+        return None
+    if all(c.name == "th" for c in rows[0]) and len(rows[0]) > 1:
+        return True
+    return False if all(row and row[0].name == "th" for row in rows) else None
 
 
 def _html_text(node: Any) -> str:

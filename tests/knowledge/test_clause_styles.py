@@ -640,3 +640,20 @@ def test_underlined_headings_with_clauses_right_below_and_rule_lines(tmp_path: P
         "Section 2 - Access\n------------------\n2.1  A call-out fee of GBP 8 applies if we cannot get in.\n")
     chunks = [(c.clause, c.section) for c in read_chunks(tmp_path / "windows.txt")]
     assert chunks == [("1.1", "Section 1 - Prices"), ("1.2", "Section 1 - Prices"), ("2.1", "Section 2 - Access")]
+
+
+def test_a_table_of_charges_without_a_header_row_reads_one_charge_a_row(tmp_path: Path) -> None:
+    """"Lost card | EUR 3" rows with no header (row headers in HTML <th>, or plain cells): each row is
+    "Lost card: EUR 3", the first one too; a header row (HTML <th>, Markdown, or no figure in it) names cells."""
+    from airbot.knowledge.readers import table_rows
+
+    (tmp_path / "library.html").write_text(
+        "<h1>Library</h1><h2>Fees</h2><table><tr><th>Late return (per day)</th><td>EUR 0.20</td></tr>"
+        "<tr><th>Lost card</th><td>EUR 3</td></tr></table><h2>Printing</h2><table><tr><th>Page</th><th>Price</th></tr>"
+        "<tr><td>Colour</td><td>EUR 0.50</td></tr></table>")
+    assert [c.text for c in read_chunks(tmp_path / "library.html")] == [
+        "Late return (per day): EUR 0.20", "Lost card: EUR 3", "Page: Colour, Price: EUR 0.50"]
+    assert table_rows([["Black and white page", "EUR 0.10"], ["Colour page", "EUR 0.50"]]) == [
+        "Black and white page: EUR 0.10", "Colour page: EUR 0.50"]
+    assert table_rows([["Package", "Monthly fee"], ["Basic", "EUR 0"]]) == ["Package: Basic, Monthly fee: EUR 0"]
+    assert table_rows([["Weight", "2026 price"], ["1 kg", "EUR 8"]], header=True) == ["Weight: 1 kg, 2026 price: EUR 8"]
