@@ -99,6 +99,7 @@ class Chunk:
 # A list item that stays inside its clause: a bullet, an unlabelled "1." / "a." item, or a "(a)"
 # that is not a sub-clause (no clause above it, or out of order).
 _LETTER_ITEM = re.compile(r"^([a-z]|[ivx]{2,5})[.)]\s+")
+_FAQ_MARK = re.compile(r"^(Q|A|Question|Answer)\s*[:.]\s+", re.IGNORECASE)
 _ITEM_NUMBER = re.compile(r"^(\d{1,2})[.)]\s")
 _LIST_ITEM = re.compile(r"^(?:[-*•▪◦]\s+|\d{1,2}[.)]\s+|(?:[a-z]|[ivx]{2,5})[.)]\s+|[A-Z]\)\s+|[A-Z]\.\s+(?=[A-Z0-9])"
                         r"|\([a-z0-9]{1,5}\)\s+)")
@@ -291,6 +292,13 @@ class _Chunker:
         if self.infer_headings and (level := _heading_level(line, ln.alone)):
             self._heading(line, level)
             return
+        if (asked := _FAQ_MARK.match(line)) and asked.group(1).lower().startswith("q") and _is_question(line[asked.end():]):
+            # "Q: Can I bring my dog?" / "A: Yes, ..." (or "Question:" / "Answer:"): the question heads
+            # its answer, as a question on a line of its own does
+            self._heading(line[asked.end():].strip(), QUESTION_LEVEL)
+            return
+        if asked and self.stack and self.stack[-1][0] == QUESTION_LEVEL and self.current is None:
+            line = line[asked.end():]
         label = self.scheme.accept(line)
         if label is None and ln.whole and _is_question(line):
             # A FAQ's question as a paragraph of its own (a bold line in DOCX or HTML): it heads its

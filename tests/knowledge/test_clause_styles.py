@@ -230,9 +230,9 @@ def test_a_block_of_key_value_lines_is_a_list_of_facts(tmp_path: Path) -> None:
                     "Note: fees are charged\nto your card.\n")
     assert [c.text for c in read_chunks(path)] == ["Late fee: USD 20", "Lock cutting fee: USD 45", "Gate code reset: USD 5",
                                                    "Note: fees are charged to your card."]
-    faq = tmp_path / "faq.md"  # a FAQ's "Question: ... / Answer: ..." pair is not a list: it stays together
+    faq = tmp_path / "faq.md"  # a FAQ's "Question: ... / Answer: ..." pair is not a list: the question heads its answer
     faq.write_text("# FAQ\n\n## Booking\n\nQuestion: How far ahead can I book?\nAnswer: Up to 8 weeks ahead.\n")
-    assert [c.text for c in read_chunks(faq)] == ["Question: How far ahead can I book? Answer: Up to 8 weeks ahead."]
+    assert [(c.question(), c.text) for c in read_chunks(faq)] == [("How far ahead can I book?", "Up to 8 weeks ahead.")]
 
 
 def test_a_faq_question_standing_alone_heads_its_answer(tmp_path: Path) -> None:
@@ -657,3 +657,15 @@ def test_a_table_of_charges_without_a_header_row_reads_one_charge_a_row(tmp_path
         "Black and white page: EUR 0.10", "Colour page: EUR 0.50"]
     assert table_rows([["Package", "Monthly fee"], ["Basic", "EUR 0"]]) == ["Package: Basic, Monthly fee: EUR 0"]
     assert table_rows([["Weight", "2026 price"], ["1 kg", "EUR 8"]], header=True) == ["Weight: 1 kg, 2026 price: EUR 8"]
+
+
+def test_q_and_a_lines_are_faq_entries(tmp_path: Path) -> None:
+    """"Q: ...?" / "A: ..." (or "Question:" / "Answer:") in a text file: the question heads its
+    answer, which is the chunk, and the chunk knows the question it answers (its FAQ vector)."""
+    (tmp_path / "ferry.txt").write_text("Ferry FAQ\n\nQ: Can I bring my dog on board?\nA: Yes. Inside, a dog ticket "
+                                        "costs EUR 4.\n\nQuestion: How early should I arrive?\nAnswer: 20 minutes "
+                                        "before departure.\n")
+    chunks = read_chunks(tmp_path / "ferry.txt")
+    assert [(c.question(), c.text) for c in chunks] == [
+        ("Can I bring my dog on board?", "Yes. Inside, a dog ticket costs EUR 4."),
+        ("How early should I arrive?", "20 minutes before departure.")]
