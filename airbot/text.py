@@ -177,10 +177,19 @@ def _ends_with_abbreviation(sentence: str) -> bool:
 
 
 # --- the strict yardstick ---------------------------------------------------------------------
+CLAUSE_WORDS = {"article": "Article", "art": "Article", "section": "Section", "sect": "Section", "sec": "Section",
+                "clause": "Clause", "cl": "Clause", "rule": "Rule", "regulation": "Regulation", "reg": "Regulation",
+                "part": "Part", "chapter": "Chapter", "ch": "Chapter", "paragraph": "Paragraph", "para": "Paragraph",
+                # insurance wordings and contracts: "Condition 3", "Exclusion 2", "Schedule 1", "Item 4"
+                "condition": "Condition", "exclusion": "Exclusion", "provision": "Provision", "schedule": "Schedule",
+                "appendix": "Appendix", "annex": "Annex", "item": "Item"}
+"""Words that name a clause before its number (lower case, no dot) -> the word a citation spells out;
+the chunker's labels (airbot.knowledge.clauses) and the yardstick's label masking read the same list."""
+_CLAUSE_WORD_ALT = "|".join(sorted(CLAUSE_WORDS, key=len, reverse=True))
 # A clause label is a reference, not a figure: "A15", "B.2", "C3)", "Art. 3", "Section 4", "§ 2.1",
 # "clause 7(b)". Its digits never count as a stated number (a "15" inside "A15" is not "15 days").
 _LABEL = re.compile(
-    r"(?:\b(?:art|article|sec|section|clause|rule|part|chapter|para|paragraph|schedule|annex|appendix)\.?\s*"
+    rf"(?:\b(?:{_CLAUSE_WORD_ALT})\.?\s*"
     r"\d+(?:\.\d+)*(?:\s?\([a-z0-9]{1,4}\))*"
     r"|§+\s*\d+(?:\.\d+)*(?:\s?\([a-z0-9]{1,4}\))*"
     r"|\b[A-Z]\.?\d+(?:\.\d+)*(?:\([a-z0-9]{1,4}\))*(?=[\s.,;:)\]]|$)"

@@ -136,6 +136,7 @@ def test_labels_figures_and_key_figures() -> None:
     text = "Under Art. 3 and clause 7(b), see 1.4: the fee is EUR 25 within 30 days; A15 applies [2]."
     assert labels(text) == ["Art. 3", "clause 7(b)", "A15", "[2]"]
     assert stated_figures(text) == {"25", "30"} and "1.4" not in mask_labels(text)
+    assert stated_figures("Condition 3 and Exclusion 2 apply; Schedule 1 lists a limit of GBP 500.") == {"500"}
     assert key_figures("A renewal costs EUR 2 per book within 21 days (clause 4.2) and 12% later.") == \
         ["EUR 2", "21 days", "12%"]
 

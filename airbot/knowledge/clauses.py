@@ -6,7 +6,7 @@ label as the document writes it (without the delimiter after it). Labels come in
 document numbers its clauses with one or two of them:
 
     word     ``Article 5``, ``Art. 5.1``, ``ARTICLE IV``, ``Section 4.2``, ``Sec. 4.2``, ``Section C3``,
-             ``Clause 7(b)``, ``Rule 10.1``, ``Part C``
+             ``Clause 7(b)``, ``Rule 10.1``, ``Part C``, ``Condition 3``, ``Exclusion 2``, ``Schedule 1``
     sign     ``§ 2``, ``§ 2.1``, ``¶ 3``
     dotted   ``1.2``, ``4.2.1``, ``1.2(a)``
     letter   ``A1.``, ``A15``, ``C3)``, ``P2:``, ``B.2``, ``B.2.1``  (cited ``A1``, ``A15``, ``C3``, ``P2``, ``B.2``)
@@ -29,16 +29,14 @@ import re
 from dataclasses import dataclass, field
 from typing import Literal
 
+from airbot.text import CLAUSE_WORDS
+
 Family = Literal["word", "sign", "dotted", "letter", "single", "sub"]
 
-# Abbreviation (lower case, no dot) -> the word a citation spells out.
-_WORDS = {"article": "Article", "art": "Article", "section": "Section", "sect": "Section", "sec": "Section",
-          "clause": "Clause", "cl": "Clause", "rule": "Rule", "regulation": "Regulation", "reg": "Regulation",
-          "part": "Part", "chapter": "Chapter", "ch": "Chapter", "paragraph": "Paragraph", "para": "Paragraph"}
 _PARENS = r"(?:\s?\([a-z0-9]{1,4}\))*"
 # After a word: 5, 5A, 5.1, C3, 4.2(a)(ii); an upper-case Roman numeral (IV) or letter (Part C), never "civil".
 _NUMBER = rf"(?:(?-i:[A-Z])?\d+[A-Za-z]?(?:\.\d+[A-Za-z]?)*{_PARENS}|(?-i:[IVXLC]+|[A-Z])\b)"
-_WORD_ALT = "|".join(sorted(_WORDS, key=len, reverse=True))
+_WORD_ALT = "|".join(sorted(CLAUSE_WORDS, key=len, reverse=True))
 CLAUSE_WORD = re.compile(rf"^(?P<label>(?:(?P<word>{_WORD_ALT})\b\.?\s*|(?P<sign>[§¶])\s*)(?P<num>{_NUMBER}))"
                          r"[.:)]?(?:\s+|$|(?=[-—–]))", re.IGNORECASE)
 # 1.2, 4.2.1., 1.2(a); never a decimal that opens a wrapped line with a leading zero ("0.289 per kWh").
@@ -139,7 +137,7 @@ def canonical(clause: str) -> str:
         number = re.sub(r"\s+", "", m.group("num"))
         if m.group("sign"):
             return f"{m.group('sign')}{number}"
-        return f"{_WORDS[m.group('word').lower()]} {number}"
+        return f"{CLAUSE_WORDS[m.group('word').lower()]} {number}"
     label = find_label(text + " x")
     if label is not None and label.family != "sub":
         return label.text.replace(" ", "")

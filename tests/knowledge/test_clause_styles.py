@@ -669,3 +669,11 @@ def test_q_and_a_lines_are_faq_entries(tmp_path: Path) -> None:
     assert [(c.question(), c.text) for c in chunks] == [
         ("Can I bring my dog on board?", "Yes. Inside, a dog ticket costs EUR 4."),
         ("How early should I arrive?", "20 minutes before departure.")]
+
+
+def test_insurance_conditions_and_exclusions_are_clauses(tmp_path: Path) -> None:
+    (tmp_path / "contents.txt").write_text(
+        "HOME CONTENTS INSURANCE\n\nCondition 1 - Reasonable care\nTheft claims from an unlocked home are reduced by "
+        "50%.\n\nCondition 2 - Claims\nTell us within 30 days.\n\nExclusion 1: Items left in a car overnight.\n"
+        "Exclusion 2: Damage by pets beyond GBP 500.\n")
+    assert _clauses(read_chunks(tmp_path / "contents.txt")) == ["Condition 1", "Condition 2", "Exclusion 1", "Exclusion 2"]
