@@ -46,6 +46,8 @@ class Block:
     text: str
     page: int | None = None
     level: int = 0
+    bold: bool = False
+    """All of its text is bold (a Word, HTML or Markdown paragraph): perhaps a heading set by hand."""
 
 
 # --- reading ---------------------------------------------------------------------------------
@@ -60,13 +62,38 @@ def read_blocks(path: str | Path) -> list[Block]:
                             "Save or export it as one of those.")
     _check_size(path, suffix)
     reader = {".pdf": _read_pdf, ".docx": _read_docx, ".html": _read_html, ".htm": _read_html}.get(suffix, _read_markdown)
-    blocks = [b for b in reader(path) if b.text.strip()]
+    blocks = _bold_headings([b for b in reader(path) if b.text.strip()])
     if not any(b.level == 0 for b in blocks):
         raise DocumentError(f"{path.name} contains no text to index. Check it is the right file and not blank.")
     chars = sum(len(b.text) for b in blocks)
     if chars > MAX_TEXT_CHARS:
         raise DocumentError(_too_much_text(path, chars))
     return blocks
+
+
+BOLD_HEADING_WORDS = 10
+"""Longest bold paragraph read as a heading; a longer one is an emphasised sentence."""
+
+
+def _bold_headings(blocks: list[Block]) -> list[Block]:
+    """Paragraphs bold all through that title what follows ("Membership" in bold, then its rules),
+    as many people set headings in Word, HTML or Markdown without heading styles: a heading one
+    level below the last real heading (1 with none). Left as text: a sentence (ends in a stop),
+    a question (the chunker reads FAQs), a list's introduction (ends in ":") or a line right after
+    one (a table's header row), and anything longer than ``BOLD_HEADING_WORDS`` words. As text, the
+    title was a chunk of one word and the rules under it lost their topic."""
+    out: list[Block] = []
+    real = 0
+    for block in blocks:
+        if block.level:
+            real = block.level
+        text = block.text.strip()
+        if (block.bold and not block.level and 0 < len(text.split()) <= BOLD_HEADING_WORDS
+                and text[-1:] not in ".,;:?!" and re.search(r"[A-Za-z]", text)
+                and not (out and out[-1].text.rstrip().endswith(":"))):
+            block = replace(block, level=min(real + 1, 6))
+        out.append(block)
+    return out
 
 
 def _read_text_file(path: Path) -> str:
@@ -377,6 +404,7 @@ def _paragraphs(text: str) -> list[str]:
 
 _MD_HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
 _MD_SETEXT = re.compile(r"^(=+|-+)\s*$")
+_MD_BOLD_LINE = re.compile(r"(\*\*|__)(.+?)\1")
 _MD_RULE = re.compile(r"^\s*([-=*_~])(?:\s*\1){2,}\s*$")
 
 
@@ -408,6 +436,12 @@ def _markdown_blocks(lines: list[str]) -> list[Block]:
         elif heading:
             heading_text, level = heading.group(2), len(heading.group(1))
         elif _MD_RULE.match(line):
+            continue
+        elif bold := _MD_BOLD_LINE.fullmatch(line.strip()):  # a title or a FAQ's question set in bold
+            if current:
+                blocks.append(Block("\n".join(current)))
+                current = []
+            blocks.append(Block(_clean_inline(bold.group(2)), bold=True))
             continue
         else:
             current.append(_clean_inline(line))
@@ -533,7 +567,8 @@ def _walk_html(node: Any, blocks: list[Block], marker: str = "") -> None:
             blocks.append(Block(child.get_text(" ", strip=True), level=int(child.name[1])))
         elif (child.name in _HTML_BLOCKS or child.name in _HTML_CONTAINERS) and leaf:
             if text := _html_text(child):
-                blocks.append(Block(text))
+                bold = " ".join(b.get_text(" ") for b in child.find_all(["b", "strong"]) if not b.find_parent(["b", "strong"]))
+                blocks.append(Block(text, bold=bold.split() == text.split()))
         elif not leaf:
             _walk_html(child, blocks)
         elif child.name != "br":  # inline (<b>, <a>, <span>): part of the text run around it
@@ -598,8 +633,15 @@ def _read_docx(path: Path) -> list[Block]:
             guessed.marker(item, style)  # keeps the guess's levels in step for a nested style below
         # Word draws "1." before an item that names its own clause ("B1: Lessons can be booked ..."):
         # the label in the text is the one to cite
-        blocks.append(Block(text if _drawn_over(marker, text) else marker + text, level=level))
+        blocks.append(Block(text if _drawn_over(marker, text) else marker + text, level=level, bold=_all_bold(item)))
     return blocks
+
+
+def _all_bold(paragraph: Any) -> bool:
+    """Whether every run of a Word paragraph that has text is bold (set on the run or by its style)."""
+    style_bold = bool(paragraph.style is not None and paragraph.style.font.bold)
+    runs = [run for run in paragraph.runs if run.text.strip()]
+    return bool(runs) and all(run.bold or (run.bold is None and style_bold) for run in runs)
 
 
 _W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"

@@ -677,3 +677,32 @@ def test_insurance_conditions_and_exclusions_are_clauses(tmp_path: Path) -> None
         "50%.\n\nCondition 2 - Claims\nTell us within 30 days.\n\nExclusion 1: Items left in a car overnight.\n"
         "Exclusion 2: Damage by pets beyond GBP 500.\n")
     assert _clauses(read_chunks(tmp_path / "contents.txt")) == ["Condition 1", "Condition 2", "Exclusion 1", "Exclusion 2"]
+
+
+def test_a_bold_line_set_by_hand_heads_the_rules_under_it(tmp_path: Path) -> None:
+    """"Membership" in bold (a Word run, <p><strong>, **...**) and no heading style: a heading, so its
+    rules keep the topic; a bold sentence, a bold question or a bold line after ":" stays text."""
+    import docx
+
+    document = docx.Document()
+    document.add_heading("Boat Club Rules", 0)
+    for title, rule in [("Membership", "Full membership costs GBP 240 a year."),
+                        ("Moorings", "A swinging mooring costs GBP 180 a season.")]:
+        document.add_paragraph().add_run(title).bold = True
+        document.add_paragraph(rule)
+    document.add_paragraph().add_run("Members must wear life jackets.").bold = True
+    document.save(str(tmp_path / "club.docx"))
+    (tmp_path / "club.html").write_text("<h1>Boat Club Rules</h1><p><strong>Membership</strong></p><p>Full membership "
+                                        "costs GBP 240 a year.</p><p>Charges:</p><p><b>Item</b></p><p>Fee GBP 5.</p>")
+    (tmp_path / "club.md").write_text("# Boat Club Rules\n\n**Membership**\nFull membership costs GBP 240 a year.\n\n"
+                                      "**Can juniors join?**\nYes, from age 8.\n")
+    docx_chunks = [(c.section, c.text) for c in read_chunks(tmp_path / "club.docx")]
+    assert docx_chunks == [("Membership", "Full membership costs GBP 240 a year."),
+                           ("Moorings", "A swinging mooring costs GBP 180 a season."),
+                           ("Moorings", "Members must wear life jackets.")]
+    html_chunks = [(c.section, c.text) for c in read_chunks(tmp_path / "club.html")]
+    assert html_chunks[0] == ("Membership", "Full membership costs GBP 240 a year.")
+    assert all("Item" not in section for section, _ in html_chunks)  # right after "Charges:", a table's header: text
+    md_chunks = [(c.section, c.text, c.question()) for c in read_chunks(tmp_path / "club.md")]
+    assert md_chunks == [("Membership", "Full membership costs GBP 240 a year.", None),
+                         ("Membership > Can juniors join?", "Yes, from age 8.", "Can juniors join?")]
