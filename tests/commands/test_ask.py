@@ -49,6 +49,9 @@ def test_ask_streams_plain_text(tmp_path: Path, capsys: pytest.CaptureFixture[st
                  "What does a cat cost?"]) == 0
     out = capsys.readouterr().out
     assert "[1] policy.md (clause 2.1)" in out
+    assert main(["index", "--out", str(tmp_path / "idx"), "--chunks"]) == 0  # how the document was read
+    listed = capsys.readouterr().out.splitlines()
+    assert [line.split(" | ")[1] for line in listed if line.startswith("policy.md | ")] == ["clause 1.1", "clause 2.1"]
 
 
 @pytest.mark.parametrize(("argv", "message"), [
