@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import itertools
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -343,6 +344,16 @@ def test_markdown_pipe_tables_are_read_row_by_row(tmp_path: Path) -> None:
     assert chunk.text == "2.1 Monthly prices:\nPlan: Basic, Price: £20\nPlan: Premium, Price: £49.99"
 
 
+def _pdf_table(pdf: Any, text: str) -> None:
+    """A table drawn by fpdf: rows split by "\n", cells by "|", the first row bold (fpdf's heading row)."""
+    pdf.set_font("helvetica", size=10)
+    with pdf.table(text_align="LEFT", line_height=6) as table:
+        for row in text.split("\n"):
+            cells = table.row()
+            for value in row.split("|"):
+                cells.cell(value)
+
+
 def _pdf(path: Path, pages: list[list[tuple[str, str]]]) -> Path:
     """A PDF with headings ("h", bold and larger), bold body-size lines ("b"), tables ("t") and
     body paragraphs ("p"), with a gap after each."""
@@ -352,13 +363,8 @@ def _pdf(path: Path, pages: list[list[tuple[str, str]]]) -> Path:
     for lines in pages:
         pdf.add_page()
         for kind, text in lines:
-            if kind == "t":  # a table: rows split by "\n", cells by "|", the first row bold (fpdf's heading row)
-                pdf.set_font("helvetica", size=10)
-                with pdf.table(text_align="LEFT", line_height=6) as table:
-                    for row in text.split("\n"):
-                        cells = table.row()
-                        for value in row.split("|"):
-                            cells.cell(value)
+            if kind == "t":
+                _pdf_table(pdf, text)
                 pdf.ln(3)
                 continue
             pdf.set_font("helvetica", style="B" if kind in "hb" else "", size=13 if kind == "h" else 10)
@@ -564,12 +570,7 @@ def _hanging_pdf(path: Path, sections: list[tuple[str, list[tuple[str, str]]]]) 
                 pdf.set_y(pdf.h - 32)
                 continue
             if label == "t":
-                pdf.set_font("helvetica", size=10)
-                with pdf.table(text_align="LEFT", line_height=6) as table:
-                    for row in text.split("\n"):
-                        cells = table.row()
-                        for value in row.split("|"):
-                            cells.cell(value)
+                _pdf_table(pdf, text)
                 pdf.ln(2)
                 continue
             pdf.set_font("helvetica", style="B", size=10)
