@@ -121,6 +121,11 @@ def _is_title(rest: str) -> bool:
     return 0 < len(words) <= 6 and rest[0].isupper() and rest[-1] not in ".,;:!?" and not re.search(r"\d", rest)
 
 
+def _title_line(ln: _Line) -> bool:
+    """A paragraph's first line that titles the lines below it ("Delivery" over "1. Delivery fee: $3")."""
+    return ln.first and not ln.whole and ln.closed and not ln.item and _is_title(ln.text) and find_label(ln.text) is None
+
+
 QUESTION_LEVEL = TITLE_LEVEL + 9
 """Heading level of a question standing alone as a paragraph: below every other heading."""
 
@@ -258,7 +263,8 @@ class _Chunker:
             if block.level:
                 roles.append((block.text.strip(), False))
                 continue
-            roles += [(ln.text, not (self.infer_headings and _heading_level(ln.text, ln.alone))) for ln in lines]
+            roles += [(ln.text, not ((self.infer_headings and bool(_heading_level(ln.text, ln.alone))) or _title_line(ln)))
+                      for ln in lines]
         return roles
 
     def run(self) -> list[_Unit]:
@@ -300,6 +306,11 @@ class _Chunker:
         if asked and self.stack and self.stack[-1][0] == QUESTION_LEVEL and self.current is None:
             line = line[asked.end():]
         label = self.scheme.accept(line)
+        if label is None and _title_line(ln):
+            # "Delivery" / "1. Delivery fee: $3 ..." in one paragraph: a plain-line sub-heading over the
+            # lines below it (as a chunk it said nothing; after a clause it was glued onto its end)
+            self._heading(line, TITLE_LEVEL)
+            return
         if label is None and ln.whole and _is_question(line):
             # A FAQ's question as a paragraph of its own (a bold line in DOCX or HTML): it heads its
             # answer, which would otherwise be a chunk that never says what it answers.

@@ -707,3 +707,14 @@ def test_a_bold_line_set_by_hand_heads_the_rules_under_it(tmp_path: Path) -> Non
     md_chunks = [(c.section, c.text, c.question()) for c in read_chunks(tmp_path / "club.md")]
     assert md_chunks == [("Membership", "Full membership costs GBP 240 a year.", None),
                          ("Membership > Can juniors join?", "Yes, from age 8.", "Can juniors join?")]
+
+
+def test_a_plain_title_line_over_numbered_lines_in_one_paragraph_heads_them(tmp_path: Path) -> None:
+    """"Delivery" then "1. ...", "2. ..." in one Markdown paragraph (no "#"): a sub-heading, neither a
+    chunk saying nothing nor a line glued onto the end of the clause before it."""
+    (tmp_path / "pizza.md").write_text("# Pizza facts\n\nDelivery\n1. Delivery costs $3 under $20.\n"
+                                       "2. Minimum order: $15.\n\nMenu and prices\n3. Margherita: small $9.\n")
+    chunks = [(c.clause, c.section, c.text) for c in read_chunks(tmp_path / "pizza.md")]
+    assert chunks == [("1", "Pizza facts > Delivery", "1. Delivery costs $3 under $20."),
+                      ("2", "Pizza facts > Delivery", "2. Minimum order: $15."),
+                      ("3", "Pizza facts > Menu and prices", "3. Margherita: small $9.")]
