@@ -263,9 +263,14 @@ class _Chunker:
             if block.level:
                 roles.append((block.text.strip(), False))
                 continue
-            roles += [(ln.text, not ((self.infer_headings and bool(_heading_level(ln.text, ln.alone))) or _title_line(ln)))
-                      for ln in lines]
+            roles += [(ln.text, not (self._inferred_heading(ln) or _title_line(ln))) for ln in lines]
         return roles
+
+    def _inferred_heading(self, ln: _Line) -> int:
+        """The level of a heading found in a document without explicit ones (0: none); a line that
+        runs on into a lower-case next line ("1.2 A lost paddle costs EUR 40 and a lost" / "spray
+        deck EUR 25.") is a wrapped clause, never a heading."""
+        return _heading_level(ln.text, ln.alone) if self.infer_headings and ln.closed else 0
 
     def run(self) -> list[_Unit]:
         for block, lines in zip(self.blocks, self.lines, strict=True):
@@ -295,7 +300,7 @@ class _Chunker:
 
     def _line(self, ln: _Line, page: int | None) -> None:
         line, first = ln.text, ln.first
-        if self.infer_headings and (level := _heading_level(line, ln.alone)):
+        if level := self._inferred_heading(ln):
             self._heading(line, level)
             return
         if (asked := _FAQ_MARK.match(line)) and asked.group(1).lower().startswith("q") and _is_question(line[asked.end():]):

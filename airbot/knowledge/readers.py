@@ -410,15 +410,31 @@ _MD_RULE = re.compile(r"^\s*([-=*_~])(?:\s*\1){2,}\s*$")
 
 def _read_markdown(path: Path) -> list[Block]:
     """Markdown and plain text: ``#`` and underlined headings, blank-line paragraphs, pipe tables
-    read row by row."""
+    read row by row; a text with form feeds (a PDF saved as text, ``pdftotext``) loses its running
+    headers and page numbers as a PDF does."""
     blocks: list[Block] = []
-    for para in _paragraphs(_read_text_file(path)):
+    for para in _paragraphs(_text_pages_joined(_read_text_file(path))):
         for is_table, lines in _table_runs(para.split("\n")):
             if is_table:
                 blocks.extend(Block(row) for row in lines)  # a row is its own line, never re-flowed into the next
             else:
                 blocks.extend(_markdown_blocks(lines))
     return blocks
+
+
+def _text_pages_joined(text: str) -> str:
+    """A text's form-feed pages without their furniture (``_running_lines``, page numbers), joined
+    again: a page that ends mid-sentence runs on into the next paragraph, as a PDF's does."""
+    if "\f" not in text:
+        return text
+    pages = [page.strip("\n") for page in text.split("\f")]
+    edges = [{_line_key(lines[0]), _line_key(lines[-1])} if (lines := [ln for ln in p.splitlines() if ln.strip()]) else set()
+             for p in pages]
+    kept = [page.strip("\n") for page in _drop_page_furniture(pages, _running_lines(pages, edges))]
+    out = ""
+    for page in (p for p in kept if p.strip()):
+        out += ("\n" if out and out.rstrip()[-1:] not in ".!?:;" and page.lstrip()[:1].islower() else "\n\n") + page
+    return out.strip("\n")
 
 
 def _markdown_blocks(lines: list[str]) -> list[Block]:

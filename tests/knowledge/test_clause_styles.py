@@ -718,3 +718,18 @@ def test_a_plain_title_line_over_numbered_lines_in_one_paragraph_heads_them(tmp_
     assert chunks == [("1", "Pizza facts > Delivery", "1. Delivery costs $3 under $20."),
                       ("2", "Pizza facts > Delivery", "2. Minimum order: $15."),
                       ("3", "Pizza facts > Menu and prices", "3. Margherita: small $9.")]
+
+
+def test_a_text_saved_from_a_pdf_loses_its_page_furniture_and_wrapped_clauses_stay_clauses(tmp_path: Path) -> None:
+    """Form-feed pages with a running header and "Page N of M" (pdftotext): the furniture is left
+    out and a clause running over the page break is one; a clause line wrapped before a lower-case
+    word ("... and a lost" / "spray deck EUR 25.") is no heading."""
+    (tmp_path / "kayak.txt").write_text(
+        "KAYAK CLUB RULES\n\n1.1 Members may book a kayak for 2 hours.\n\n1.2 A lost paddle costs EUR 40 and a lost\n\n"
+        "Page 1 of 3\n\fKayak Club Rules - 2026\n\nspray deck EUR 25.\n\n1.3 Guests pay EUR 12 a session.\n\nPage 2 of 3\n"
+        "\fKayak Club Rules - 2026\n\n1.4 Lockers cost EUR 1.\n\nPage 3 of 3\n")
+    chunks = [(c.clause, c.section, c.text) for c in read_chunks(tmp_path / "kayak.txt")]
+    assert chunks == [("1.1", "KAYAK CLUB RULES", "1.1 Members may book a kayak for 2 hours."),
+                      ("1.2", "KAYAK CLUB RULES", "1.2 A lost paddle costs EUR 40 and a lost spray deck EUR 25."),
+                      ("1.3", "KAYAK CLUB RULES", "1.3 Guests pay EUR 12 a session."),
+                      ("1.4", "KAYAK CLUB RULES", "1.4 Lockers cost EUR 1.")]
