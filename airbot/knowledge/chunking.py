@@ -327,6 +327,10 @@ class _Chunker:
                 # the clauses below it; alone it would be a chunk without a fact. Below any real heading.
                 self._heading(line, TITLE_LEVEL + depth(label.text), own_items=False)
                 return
+            # a clause is no part of a titled sibling above it ("2. Memberships" over its items, then
+            # "3. Cancellations are free ...": clause 3 sits beside section 2, not in it)
+            while self.stack and TITLE_LEVEL + depth(label.text) <= self.stack[-1][0] < QUESTION_LEVEL:
+                self.stack.pop()
             self._start(line, page, label.text, numbered=True)
             self.parent, self.item_number = _Parent(label.text, self.current), -1
             return

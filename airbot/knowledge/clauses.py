@@ -213,7 +213,7 @@ class Scheme:
             elif label is not None and label.family == "single":
                 listing = listing or before.endswith(":")
             # a number opening a line that continues the sentence above is a wrapped figure ("... EUR / 15. Cables")
-            wrapped = bool(before) and before[-1] not in ".!?:;"
+            wrapped = bool(before) and before[-1] not in ".!?:;" and before[:1] not in "-*•▪◦"  # after a bullet: an item
             item = label is not None and label.family == "single" and (listing or wrapped)
             if label is not None and label.family != "sub" and body and not item:
                 counts[label.family] = counts.get(label.family, 0) + 1

@@ -733,3 +733,16 @@ def test_a_text_saved_from_a_pdf_loses_its_page_furniture_and_wrapped_clauses_st
                       ("1.2", "KAYAK CLUB RULES", "1.2 A lost paddle costs EUR 40 and a lost spray deck EUR 25."),
                       ("1.3", "KAYAK CLUB RULES", "1.3 Guests pay EUR 12 a session."),
                       ("1.4", "KAYAK CLUB RULES", "1.4 Lockers cost EUR 1.")]
+
+
+def test_numbered_titles_over_bulleted_prices_and_a_clause_after_them(tmp_path: Path) -> None:
+    """"1. Lessons" over "- Group lesson: EUR 12" bullets, "2. Memberships" over more, then "3. ..." a
+    clause: the numbers after a bullet are the scheme's, not wrapped figures, and clause 3 is not in section 2."""
+    (tmp_path / "swim.md").write_text("# Swim School\n\n1. Lessons\n   - Group lesson: EUR 12\n   - Private lesson: EUR 35\n"
+                                      "2. Memberships\n   - Family pass: EUR 60 a month\n"
+                                      "3. Cancellations are free up to 24 hours before a lesson.\n")
+    chunks = [(c.clause, c.section, c.text) for c in read_chunks(tmp_path / "swim.md")]
+    assert chunks == [("1", "Swim School > 1. Lessons", "- Group lesson: EUR 12"),
+                      ("1", "Swim School > 1. Lessons", "- Private lesson: EUR 35"),
+                      ("2", "Swim School > 2. Memberships", "- Family pass: EUR 60 a month"),
+                      ("3", "Swim School", "3. Cancellations are free up to 24 hours before a lesson.")]
