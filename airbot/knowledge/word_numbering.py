@@ -45,9 +45,14 @@ def _val(node: Any, tag: str, default: str = "") -> str:
     return child.get(W + "val", default) if child is not None else default
 
 
+def _int(text: str | None, default: int) -> int:
+    """A whole number from an attribute, ``default`` where a damaged or odd file has none."""
+    text = (text or "").strip()
+    return int(text) if text.lstrip("-").isdigit() else default
+
+
 def _level(node: Any) -> Level:
-    start = _val(node, "start", "1")
-    return Level(start=int(start) if start.lstrip("-").isdigit() else 1, fmt=_val(node, "numFmt", "decimal"),
+    return Level(start=_int(_val(node, "start"), 1), fmt=_val(node, "numFmt", "decimal"),
                  text=_val(node, "lvlText", ""), legal=node.find(W + "isLgl") is not None
                  and _val(node, "isLgl", "1") not in ("0", "false"), style=_val(node, "pStyle"))
 
@@ -67,13 +72,12 @@ class WordNumbering:
             return
         for node in root.findall(W + "abstractNum"):
             self.abstract[node.get(W + "abstractNumId", "")] = {
-                int(lvl.get(W + "ilvl", "0")): _level(lvl) for lvl in node.findall(W + "lvl")}
+                _int(lvl.get(W + "ilvl"), 0): _level(lvl) for lvl in node.findall(W + "lvl")}
         for node in root.findall(W + "num"):
             levels, starts = {}, {}
             for override in node.findall(W + "lvlOverride"):
-                ilvl = int(override.get(W + "ilvl", "0"))
-                start = _val(override, "startOverride")
-                if start.lstrip("-").isdigit():
+                ilvl = _int(override.get(W + "ilvl"), 0)
+                if (start := _val(override, "startOverride")).lstrip("-").isdigit():
                     starts[ilvl] = int(start)
                 if (redefined := override.find(W + "lvl")) is not None:
                     levels[ilvl] = _level(redefined)

@@ -11,7 +11,7 @@ import pytest
 
 from airbot.knowledge.chunking import read_chunks
 from airbot.knowledge.readers import read_blocks
-from airbot.knowledge.word_numbering import draw
+from airbot.knowledge.word_numbering import W, draw
 
 
 def _define_list(document: Any, levels: list[dict[str, str]], abstract_id: int = 90) -> int:
@@ -154,3 +154,17 @@ def test_content_controls_tracked_insertions_and_hyperlinks_keep_their_text(tmp_
     assert [(c.clause, c.text) for c in read_chunks(tmp_path / "lockers.docx")] == [
         ("1.1", "1.1 A locker costs EUR 2 per day."), ("1.2", "1.2 A lost key costs EUR 15."),
         ("1.3", "1.3 Lockers are emptied every night at 23:00."), ("1.4", "1.4 See our website for prices of EUR 3.")]
+
+
+def test_damaged_numbering_definitions_are_read_as_far_as_they_go(tmp_path: Path) -> None:
+    """A numbering.xml whose level and start attributes are not numbers (a damaged or odd file) reads
+    with the defaults (level 0, start 1), never an error."""
+    import docx
+
+    document = docx.Document()
+    num_id = _define_list(document, [{"fmt": "decimal", "text": "%1.", "start": "zz"}])
+    numbering = document.part.numbering_part.element
+    numbering.find(f"{W}abstractNum").find(f"{W}lvl").set(f"{W}ilvl", "x")
+    _numbered(document.add_paragraph("A locker costs EUR 2."), num_id, 0)
+    document.save(str(tmp_path / "odd.docx"))
+    assert [b.text for b in read_blocks(tmp_path / "odd.docx")] == ["1. A locker costs EUR 2."]
