@@ -23,6 +23,12 @@ def _by_clause(chunks: list[Chunk]) -> dict[str | None, Chunk]:
     return {c.clause: c for c in chunks}
 
 
+def _cited(path: Path, text: str) -> list[tuple[str | None, str, str]]:
+    """Write ``text`` to ``path`` and read it back as (clause, section, text) per chunk."""
+    path.write_text(text)
+    return [(c.clause, c.section, c.text) for c in read_chunks(path)]
+
+
 # --- the styles, as plain text ------------------------------------------------------------------
 WRAPPED_LETTERS = """KESTREL WATER SUPPLY TERMS
 
@@ -111,8 +117,7 @@ B) Hosepipes may be used only before 8 am.
 
 def test_an_outline_of_roman_sections_and_capital_letter_items(tmp_path: Path) -> None:
     """"IV. FEES" then "A.", "B." on consecutive lines: one chunk per item, cited under its section."""
-    (tmp_path / "allotments.txt").write_text(OUTLINE)
-    chunks = [(c.clause, c.section, c.text) for c in read_chunks(tmp_path / "allotments.txt")]
+    chunks = _cited(tmp_path / "allotments.txt", OUTLINE)
     assert chunks == [("IV(A)", "IV. FEES", "A. The annual rent for a full plot is GBP 60."),
                       ("IV(B)", "IV. FEES", "B. A half plot costs GBP 35 a year."),
                       ("V(A)", "V. CONDUCT", "A) Bonfires are not allowed between 1 April and 30 September."),
@@ -122,10 +127,9 @@ def test_an_outline_of_roman_sections_and_capital_letter_items(tmp_path: Path) -
 def test_a_numbered_title_over_its_lettered_items_heads_them(tmp_path: Path) -> None:
     """"1) Appointments" with "a) ...", "b) ..." indented below it in the same block: a heading, not a
     chunk of one word."""
-    (tmp_path / "grooming.txt").write_text("Dog Grooming Policy\n\n1) Appointments\n   a) A full groom costs EUR 45.\n"
-                                           "   b) Nail clipping costs EUR 12.\n2) Cancellations\n"
-                                           "   a) Cancel 24 hours ahead or pay 50% of the price.\n")
-    chunks = [(c.clause, c.section, c.text) for c in read_chunks(tmp_path / "grooming.txt")]
+    chunks = _cited(tmp_path / "grooming.txt", "Dog Grooming Policy\n\n1) Appointments\n   a) A full groom costs EUR 45.\n"
+                    "   b) Nail clipping costs EUR 12.\n2) Cancellations\n"
+                    "   a) Cancel 24 hours ahead or pay 50% of the price.\n")
     assert chunks == [("1(a)", "Dog Grooming Policy > 1) Appointments", "a) A full groom costs EUR 45."),
                       ("1(b)", "Dog Grooming Policy > 1) Appointments", "b) Nail clipping costs EUR 12."),
                       ("2(a)", "Dog Grooming Policy > 2) Cancellations", "a) Cancel 24 hours ahead or pay 50% of the price.")]
@@ -712,9 +716,8 @@ def test_a_bold_line_set_by_hand_heads_the_rules_under_it(tmp_path: Path) -> Non
 def test_a_plain_title_line_over_numbered_lines_in_one_paragraph_heads_them(tmp_path: Path) -> None:
     """"Delivery" then "1. ...", "2. ..." in one Markdown paragraph (no "#"): a sub-heading, neither a
     chunk saying nothing nor a line glued onto the end of the clause before it."""
-    (tmp_path / "pizza.md").write_text("# Pizza facts\n\nDelivery\n1. Delivery costs $3 under $20.\n"
-                                       "2. Minimum order: $15.\n\nMenu and prices\n3. Margherita: small $9.\n")
-    chunks = [(c.clause, c.section, c.text) for c in read_chunks(tmp_path / "pizza.md")]
+    chunks = _cited(tmp_path / "pizza.md", "# Pizza facts\n\nDelivery\n1. Delivery costs $3 under $20.\n"
+                    "2. Minimum order: $15.\n\nMenu and prices\n3. Margherita: small $9.\n")
     assert chunks == [("1", "Pizza facts > Delivery", "1. Delivery costs $3 under $20."),
                       ("2", "Pizza facts > Delivery", "2. Minimum order: $15."),
                       ("3", "Pizza facts > Menu and prices", "3. Margherita: small $9.")]
@@ -724,11 +727,11 @@ def test_a_text_saved_from_a_pdf_loses_its_page_furniture_and_wrapped_clauses_st
     """Form-feed pages with a running header and "Page N of M" (pdftotext): the furniture is left
     out and a clause running over the page break is one; a clause line wrapped before a lower-case
     word ("... and a lost" / "spray deck EUR 25.") is no heading."""
-    (tmp_path / "kayak.txt").write_text(
-        "KAYAK CLUB RULES\n\n1.1 Members may book a kayak for 2 hours.\n\n1.2 A lost paddle costs EUR 40 and a lost\n\n"
-        "Page 1 of 3\n\fKayak Club Rules - 2026\n\nspray deck EUR 25.\n\n1.3 Guests pay EUR 12 a session.\n\nPage 2 of 3\n"
-        "\fKayak Club Rules - 2026\n\n1.4 Lockers cost EUR 1.\n\nPage 3 of 3\n")
-    chunks = [(c.clause, c.section, c.text) for c in read_chunks(tmp_path / "kayak.txt")]
+    chunks = _cited(tmp_path / "kayak.txt",
+                    "KAYAK CLUB RULES\n\n1.1 Members may book a kayak for 2 hours.\n\n"
+                    "1.2 A lost paddle costs EUR 40 and a lost\n\nPage 1 of 3\n\fKayak Club Rules - 2026\n\n"
+                    "spray deck EUR 25.\n\n1.3 Guests pay EUR 12 a session.\n\nPage 2 of 3\n"
+                    "\fKayak Club Rules - 2026\n\n1.4 Lockers cost EUR 1.\n\nPage 3 of 3\n")
     assert chunks == [("1.1", "KAYAK CLUB RULES", "1.1 Members may book a kayak for 2 hours."),
                       ("1.2", "KAYAK CLUB RULES", "1.2 A lost paddle costs EUR 40 and a lost spray deck EUR 25."),
                       ("1.3", "KAYAK CLUB RULES", "1.3 Guests pay EUR 12 a session."),
@@ -738,10 +741,9 @@ def test_a_text_saved_from_a_pdf_loses_its_page_furniture_and_wrapped_clauses_st
 def test_numbered_titles_over_bulleted_prices_and_a_clause_after_them(tmp_path: Path) -> None:
     """"1. Lessons" over "- Group lesson: EUR 12" bullets, "2. Memberships" over more, then "3. ..." a
     clause: the numbers after a bullet are the scheme's, not wrapped figures, and clause 3 is not in section 2."""
-    (tmp_path / "swim.md").write_text("# Swim School\n\n1. Lessons\n   - Group lesson: EUR 12\n   - Private lesson: EUR 35\n"
-                                      "2. Memberships\n   - Family pass: EUR 60 a month\n"
-                                      "3. Cancellations are free up to 24 hours before a lesson.\n")
-    chunks = [(c.clause, c.section, c.text) for c in read_chunks(tmp_path / "swim.md")]
+    chunks = _cited(tmp_path / "swim.md", "# Swim School\n\n1. Lessons\n   - Group lesson: EUR 12\n   - Private lesson: EUR 35\n"
+                    "2. Memberships\n   - Family pass: EUR 60 a month\n"
+                    "3. Cancellations are free up to 24 hours before a lesson.\n")
     assert chunks == [("1", "Swim School > 1. Lessons", "- Group lesson: EUR 12"),
                       ("1", "Swim School > 1. Lessons", "- Private lesson: EUR 35"),
                       ("2", "Swim School > 2. Memberships", "- Family pass: EUR 60 a month"),
