@@ -369,12 +369,15 @@ def _running_lines(pages: list[str], edges: list[set[str]] | None = None) -> set
     return running
 
 
+def _at_edge(lines: list[_PdfLine]) -> list[bool]:
+    """Per line of a page: whether it is the page's top or bottom line (where furniture sits)."""
+    top, bottom = (max(ln.y for ln in lines), min(ln.y for ln in lines)) if lines else (0.0, 0.0)
+    return [ln.y >= top or ln.y <= bottom for ln in lines]
+
+
 def _edge_keys(lines: list[_PdfLine]) -> set[str]:
     """The keys of a page's top and bottom lines (where running headers and footers sit)."""
-    if not lines:
-        return set()
-    top, bottom = max(ln.y for ln in lines), min(ln.y for ln in lines)
-    return {_line_key(ln.text) for ln in lines if ln.y in (top, bottom)}
+    return {_line_key(ln.text) for ln, edge in zip(lines, _at_edge(lines), strict=True) if edge}
 
 
 def _furniture(line: str, running: set[str], edge: bool = True) -> bool:
@@ -385,10 +388,7 @@ def _furniture(line: str, running: set[str], edge: bool = True) -> bool:
 
 def _page_text(lines: list[_PdfLine], running: set[str]) -> list[_PdfLine]:
     """A page's lines without its furniture; a page number counts only on the page's top or bottom line."""
-    if not lines:
-        return lines
-    top, bottom = max(ln.y for ln in lines), min(ln.y for ln in lines)
-    return [ln for ln in lines if not _furniture(ln.text, running, ln.y >= top or ln.y <= bottom)]
+    return [ln for ln, edge in zip(lines, _at_edge(lines), strict=True) if not _furniture(ln.text, running, edge)]
 
 
 def _drop_page_furniture(pages: list[str], running: set[str]) -> list[str]:
