@@ -62,7 +62,7 @@ def read_blocks(path: str | Path) -> list[Block]:
                             "Save or export it as one of those.")
     _check_size(path, suffix)
     reader = {".pdf": _read_pdf, ".docx": _read_docx, ".html": _read_html, ".htm": _read_html}.get(suffix, _read_markdown)
-    blocks = _bold_headings([b for b in reader(path) if b.text.strip()])
+    blocks = _bold_headings(_without_contents([b for b in reader(path) if b.text.strip()]))
     if not any(b.level == 0 for b in blocks):
         raise DocumentError(f"{path.name} contains no text to index. Check it is the right file and not blank.")
     chars = sum(len(b.text) for b in blocks)
@@ -94,6 +94,58 @@ def _bold_headings(blocks: list[Block]) -> list[Block]:
             block = replace(block, level=min(real + 1, 6))
         out.append(block)
     return out
+
+
+_CONTENTS_ENTRY = re.compile(r"(\S.*?)\s*(?:(?:\.\s?){4,}|…{2,}|_{4,}|-{4,})\s*(?:\d{1,4}|[ivxlc]{1,6})", re.IGNORECASE)
+"""A table of contents line: a title, a dotted (or ruled) leader and a page number."""
+_CONTENTS_TITLE = re.compile(r"(?:table of )?contents|on this page|in this (?:document|policy)", re.IGNORECASE)
+_MD_CONTENTS_LINK = re.compile(r"\s*(?:[-*+]|\d+[.)])\s+\[([^\]]+)\]\(#[^)]*\)\s*")
+"""A Markdown list item that is only a link to a heading of the same page ("- [Fees](#fees)")."""
+
+
+def _without_contents(blocks: list[Block]) -> list[Block]:
+    """The document without its table of contents (``contents_entries``) and the "Contents" title over it."""
+    lines = [(i, line) for i, b in enumerate(blocks) for line in b.text.split("\n")]
+    drop = {lines[pos] for pos in _contents_entries([line for _, line in lines])}
+    if not drop:
+        return blocks
+    out: list[Block] = []
+    for i, block in enumerate(blocks):
+        kept = [line for line in block.text.split("\n") if (i, line) not in drop]
+        if len(kept) < len(block.text.split("\n")) and out and _contents_title(out[-1].text):
+            out.pop()
+        if any(line.strip() for line in kept):
+            out.append(replace(block, text="\n".join(kept)))
+    return out
+
+
+def _contents_entries(lines: list[str]) -> set[int]:
+    """Positions of a table of contents' entries among ``lines``: runs of two or more ("2. Charges
+    ........ 4", "- [Fees](#fees)") whose titles come back later as headings or lines. Each entry was a
+    chunk that named a topic without its rules ("3. Missed appointments 4" beat the clause on missed
+    appointments, and its page number read as a figure)."""
+    plain = [" ".join(_clean_inline(line.strip().lstrip("#")).lower().split()) for line in lines]
+    found: set[int] = set()
+    run: list[tuple[int, str]] = []
+
+    def close() -> None:
+        if len(run) >= 2 and all(any(t and text.startswith(t) for text in plain[pos + 1:] if text != plain[pos])
+                                 for pos, t in run):
+            found.update(pos for pos, _ in run)
+        run.clear()
+
+    for pos, line in enumerate(lines):
+        if entry := _CONTENTS_ENTRY.fullmatch(line.strip()) or _MD_CONTENTS_LINK.fullmatch(line):
+            run.append((pos, " ".join(_clean_inline(entry.group(1)).lower().split())))
+        elif line.strip():
+            close()
+    close()
+    return found
+
+
+def _contents_title(text: str) -> bool:
+    """Is this line the title over a table of contents ("Contents", "## Table of contents")?"""
+    return bool(_CONTENTS_TITLE.fullmatch(_clean_inline(text.strip().lstrip("#")).strip(" :")))
 
 
 def _read_text_file(path: Path) -> str:
@@ -412,8 +464,15 @@ def _read_markdown(path: Path) -> list[Block]:
     """Markdown and plain text: ``#`` and underlined headings, blank-line paragraphs, pipe tables
     read row by row; a text with form feeds (a PDF saved as text, ``pdftotext``) loses its running
     headers and page numbers as a PDF does."""
+    lines = _text_pages_joined(_read_text_file(path)).replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    if contents := _contents_entries(lines):  # taken out before paragraphs form: a link list is re-flowed
+        title = min(contents) - 1
+        while title >= 0 and not lines[title].strip():
+            title -= 1
+        lines = [line for pos, line in enumerate(lines)
+                 if pos not in contents and not (pos == title and _contents_title(line))]
     blocks: list[Block] = []
-    for para in _paragraphs(_text_pages_joined(_read_text_file(path))):
+    for para in _paragraphs("\n".join(lines)):
         for is_table, lines in _table_runs(para.split("\n")):
             if is_table:
                 blocks.extend(Block(row) for row in lines)  # a row is its own line, never re-flowed into the next
@@ -526,16 +585,70 @@ def _clean_inline(line: str) -> str:
 
 
 _HTML_BLOCKS = {"p", "li", "td", "th", "pre", "blockquote", "dd", "dt", "caption", "figcaption"}
-_HTML_SKIP = {"script", "style", "nav", "noscript", "template", "head"}
+_HTML_SKIP = {"script", "style", "nav", "noscript", "template", "head", "button", "select", "option", "input",
+              "textarea", "dialog", "svg", "iframe"}
+_HTML_CHROME_ROLES = {"navigation", "banner", "contentinfo", "complementary", "search", "dialog", "alertdialog"}
+_HTML_CHROME_NAMES = re.compile(r"cookie|consent|gdpr|breadcrumb|skip-?link|share-?bar|social", re.IGNORECASE)
+"""Class or id words of the page furniture saved web pages carry around the text (readability's
+"unlikely candidates", cut to those no policy text is ever marked with)."""
+_HTML_PAGE_CHROME_NAMES = re.compile(r"footer|sidebar|navbar|masthead", re.IGNORECASE)
+"""The same for what is furniture only outside the text itself (an ``<article>``'s footer holds its notes)."""
 
 
 def _read_html(path: Path) -> list[Block]:
+    """A saved web page's text without the site around it: only its ``<main>`` (or single
+    ``<article>``) when it marks one, and never page furniture (menus, cookie banners, breadcrumbs,
+    buttons, the page's own header and footer, a table of contents of in-page links). Read whole,
+    a cookie notice and "Accept Manage preferences" were chunks a question could retrieve, and the
+    footer ("Registered in England No. 01234567") was glued onto the last clause as figures."""
     from bs4 import BeautifulSoup
 
     soup = BeautifulSoup(_read_text_file(path), "html.parser")
+    root = soup.body or soup
+    for tag in root.find_all(_html_chrome):
+        tag.decompose()
     blocks: list[Block] = []
-    _walk_html(soup.body or soup, blocks)
+    mains = root.find_all(lambda t: t.name == "main" or t.get("role") == "main") or root.find_all("article")
+    if len(mains) == 1 and mains[0].get_text(strip=True):
+        # the page's own header stays: it often holds the document's title and date ("Adopted ... in force from ...")
+        for header in root.find_all("header"):
+            if header.find_parent(["article", "main"]) is None and mains[0] not in header.parents:
+                _walk_html(header, blocks)
+        root = mains[0]
+    _walk_html(root, blocks)
     return blocks
+
+
+def _html_chrome(tag: Any) -> bool:
+    """Is this element page furniture (``_read_html``)? A ``<footer>`` or ``<aside>`` counts only at page level
+    (inside an ``<article>`` or ``<main>`` it holds the text's own notes); a list of nothing but links is a menu
+    or a table of contents."""
+    if tag.decomposed or tag.attrs is None:
+        return False
+    if tag.get("role") in _HTML_CHROME_ROLES or tag.get("aria-hidden") == "true" or tag.has_attr("hidden"):
+        return True
+    names = " ".join([tag.get("id") or "", *(tag.get("class") or [])])
+    if tag.name == "form" or (names and _HTML_CHROME_NAMES.search(names)):
+        return True
+    if tag.name in ("footer", "aside") or (names and _HTML_PAGE_CHROME_NAMES.search(names)):
+        return tag.find_parent(["article", "main"]) is None
+    return tag.name in ("ul", "ol") and _link_list(tag)
+
+
+def _link_list(lst: Any) -> bool:
+    """A list of links and nothing else: a site menu, or a table of contents (its entries repeat the
+    headings below, and were chunks that beat the clauses they name)."""
+    items = lst.find_all("li", recursive=False)
+    if len(items) < 2:
+        return False
+    for li in items:
+        nested = li.find_all(["ul", "ol"])
+        if not li.find("a") or not all(_link_list(sub) for sub in nested if sub.find_parent(["ul", "ol"]) is lst):
+            return False
+        links = " ".join(a.get_text(" ", strip=True) for a in li.find_all("a"))
+        if len("".join(li.get_text("", strip=True).split())) > len("".join(links.split())) + 8:  # words of its own
+            return False
+    return True
 
 
 _HTML_INNER_BLOCKS = [*_HTML_BLOCKS, "div", "table", "ul", "ol", "section", "article", "h1", "h2", "h3", "h4", "h5", "h6"]
@@ -637,6 +750,10 @@ def _read_docx(path: Path) -> list[Block]:
             guessed.reset()
             continue
         style = (item.style.name if item.style is not None else "") or ""
+        if re.fullmatch(r"toc(?: \d| heading)", style, re.IGNORECASE):
+            if blocks and _contents_title(blocks[-1].text):
+                blocks.pop()
+            continue  # Word's table of contents: its entries repeat the headings, with page numbers
         level = 1 if style == "Title" else int(m.group(1)) if (m := re.match(r"Heading (\d)", style)) else 0
         text, marker = _docx_text(item).strip(), drawn.marker(item)
         if marker == "":

@@ -1,0 +1,115 @@
+"""What a real file carries besides its text: a saved web page's menus, cookie banner, breadcrumbs and
+footer, and every format's table of contents. None of it may become a chunk or glue onto a clause."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from airbot.knowledge.chunking import read_chunks
+
+WEB_PAGE = """<!DOCTYPE html><html><head><title>Membership terms | PulseFit</title><script>var x = 1;</script></head>
+<body>
+<div id="cookie-banner"><p>We use cookies to improve your experience.</p><button>Accept</button></div>
+<header><nav><ul><li><a href="/">Home</a></li><li><a href="/join">Join now</a></li></ul></nav>
+<ul class="top"><li><a href="/login">Log in</a></li><li><a href="/help">Help</a></li></ul></header>
+<div class="breadcrumb"><a href="/">Home</a> &gt; Membership terms</div>
+%(open)s
+<h1>PulseFit Membership Terms</h1>
+<h2>Contents</h2>
+<ol><li><a href="#s1">Membership plans</a></li><li><a href="#s2">Payments</a></li></ol>
+<h2 id="s1">1. Membership plans</h2>
+<p>1.1 The Standard plan costs £36 a month.</p>
+<h2 id="s2">2. Payments</h2>
+<p>2.1 If a direct debit fails, we charge an admin fee of £8.</p>
+<p>2.2 See also: <a href="/fees">our fee list</a> and <a href="/faq">questions</a>.</p>
+%(close)s
+<%(foot)s><p>&copy; 2026 PulseFit Clubs Ltd. Registered in England No. 01234567.</p>
+<ul><li><a href="/privacy">Privacy policy</a></li><li><a href="/cookies">Cookie policy</a></li></ul></%(foot_end)s>
+<form><input name="q"><button>Search</button></form>
+</body></html>
+"""
+
+
+def _texts(path: Path) -> list[str]:
+    return [c.text for c in read_chunks(path)]
+
+
+def test_a_saved_web_page_reads_as_its_text_only(tmp_path: Path) -> None:
+    # with <main>, without it (a footer marked only by its id), and marked as an <article>
+    for n, (open_, close, foot) in enumerate([("<main>", "</main>", "footer"), ("<div>", "</div>", 'div id="site-footer"'),
+                                              ("<article>", "</article>", "footer")]):
+        path = tmp_path / f"terms{n}.html"
+        path.write_text(WEB_PAGE % {"open": open_, "close": close, "foot": foot, "foot_end": foot.split()[0]})
+        texts = _texts(path)
+        assert texts == ["1.1 The Standard plan costs £36 a month.", "2.1 If a direct debit fails, we charge an admin fee of £8.",
+                         "2.2 See also: our fee list and questions."], (open_, texts)
+
+
+def test_the_page_header_with_the_documents_title_and_date_is_kept(tmp_path: Path) -> None:
+    path = tmp_path / "regulations.html"
+    path.write_text("<html><body><header><h1>Hollin University Fee Regulations</h1>"
+                    "<p>Adopted on 20 November 2025, in force from 1 October 2026</p></header>"
+                    "<main><h2>§ 1 Fees</h2><p>§ 1.1 The semester fee is EUR 318.</p>"
+                    "<article><p>§ 1.2 Late payment costs EUR 30.</p><footer><p>Note: fees are reviewed every year.</p>"
+                    "</footer></article></main></body></html>")
+    texts = _texts(path)
+    assert "Adopted on 20 November 2025, in force from 1 October 2026" in texts
+    assert any("fees are reviewed every year" in t for t in texts)  # an article's own footer is its text
+
+
+def test_a_table_of_contents_is_no_chunk_in_any_format(tmp_path: Path) -> None:
+    text = ("HARBOURSIDE STORAGE TERMS\n\nCONTENTS\n1. Your agreement ........................ 2\n"
+            "2. Charges ............................... 3\n\n1. Your agreement\n1.1 The agreement runs month to month.\n\n"
+            "2. Charges\n2.1 A late payment fee of £15 is charged.\n")
+    (tmp_path / "storage.txt").write_text(text)
+    markdown = ("# Bike hire terms\n\n## Contents\n\n- [Hire charges](#hire-charges)\n- [Deposits](#deposits)\n\n"
+                "## Hire charges\n\nAn e-bike costs $20 per hour.\n\n## Deposits\n\nWe take a deposit of $150.\n")
+    (tmp_path / "bike.md").write_text(markdown)
+    for name in ("storage.txt", "bike.md"):
+        texts = _texts(tmp_path / name)
+        assert not any("...." in t or "Contents" in t or "CONTENTS" in t for t in texts), (name, texts)
+        assert len(texts) == 2, (name, texts)
+
+
+def test_words_table_of_contents_is_left_out(tmp_path: Path) -> None:
+    from docx import Document
+    from docx.enum.style import WD_STYLE_TYPE
+
+    document = Document()
+    document.add_paragraph("Table of Contents")
+    toc = document.styles.add_style("toc 1", WD_STYLE_TYPE.PARAGRAPH)
+    for number, title in enumerate(["Fees", "Missed appointments"], start=1):
+        document.add_paragraph(f"{number}.\t{title}\t{number + 1}", style=toc)
+    document.add_heading("1. Fees", 1)
+    document.add_paragraph("1.1 An examination costs £55.")
+    document.add_heading("2. Missed appointments", 1)
+    document.add_paragraph("2.1 We charge £35 for an appointment missed without notice.")
+    document.save(str(tmp_path / "dental.docx"))
+    assert _texts(tmp_path / "dental.docx") == ["1.1 An examination costs £55.",
+                                                "2.1 We charge £35 for an appointment missed without notice."]
+
+
+def test_a_pdfs_contents_page_is_left_out(tmp_path: Path) -> None:
+    from fpdf import FPDF
+
+    pdf = FPDF()
+    pdf.add_page()
+    pdf.set_font("Helvetica", size=11)
+    pdf.cell(0, 8, "Contents", new_x="LMARGIN", new_y="NEXT")
+    for number, (title, page) in enumerate([("Pitch fees", 2), ("Cancellations", 2)], start=1):
+        pdf.cell(0, 8, f"{number}. {title} {'.' * 60} {page}", new_x="LMARGIN", new_y="NEXT")
+    pdf.add_page()
+    for line in ("1. Pitch fees", "1.1 A grass pitch costs GBP 28 per night.", "2. Cancellations",
+                 "2.1 Cancellations within 28 days lose the deposit."):
+        pdf.cell(0, 8, line, new_x="LMARGIN", new_y="NEXT")
+    pdf.output(str(tmp_path / "campsite.pdf"))
+    texts = _texts(tmp_path / "campsite.pdf")
+    assert texts == ["1.1 A grass pitch costs GBP 28 per night.", "2.1 Cancellations within 28 days lose the deposit."], texts
+
+
+def test_a_price_list_with_dotted_leaders_is_text(tmp_path: Path) -> None:
+    # leaders, but the titles never come back as headings: a price list, not a table of contents
+    path = tmp_path / "prices.txt"
+    path.write_text("Ski school prices\n\nDay pass ................ 12\nHalf-day pass ........... 8\n\n"
+                    "Passes are valid on the day of purchase only.\n")
+    assert any("Day pass" in t and "12" in t for t in _texts(path))
