@@ -11,6 +11,7 @@ that says how to fix the file.
 
 from __future__ import annotations
 
+import codecs
 import itertools
 import os
 import re
@@ -148,10 +149,23 @@ def _contents_title(text: str) -> bool:
     return bool(_CONTENTS_TITLE.fullmatch(_clean_inline(text.strip().lstrip("#")).strip(" :")))
 
 
+_UNICODE_BOMS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"), (codecs.BOM_UTF16_LE, "utf-16"),
+                 (codecs.BOM_UTF16_BE, "utf-16"))
+
+
 def _read_text_file(path: Path) -> str:
+    """A text file's characters: UTF-8 (with or without its mark), UTF-16/32 with a byte-order mark (what
+    Windows Notepad saves as "Unicode": refused as binary before), else Windows-1252."""
     raw = path.read_bytes()
+    for bom, encoding in _UNICODE_BOMS:
+        if raw.startswith(bom):
+            try:
+                return raw.decode(encoding)
+            except UnicodeDecodeError:
+                break
     if b"\x00" in raw[:4096]:
-        raise DocumentError(f"{path.name} looks like a binary file, not {SUPPORTED[path.suffix.lower()]} text. "
+        kind = SUPPORTED[path.suffix.lower()]
+        raise DocumentError(f"{path.name} looks like a binary file, not {'plain' if kind == 'text' else kind} text. "
                             "Export the document as text, Markdown, PDF or DOCX.")
     for encoding in ("utf-8-sig", "cp1252"):
         try:
@@ -464,7 +478,8 @@ def _read_markdown(path: Path) -> list[Block]:
     """Markdown and plain text: ``#`` and underlined headings, blank-line paragraphs, pipe tables
     read row by row; a text with form feeds (a PDF saved as text, ``pdftotext``) loses its running
     headers and page numbers as a PDF does."""
-    lines = _text_pages_joined(_read_text_file(path)).replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    text = _text_pages_joined(_read_text_file(path)).replace("\r\n", "\n").replace("\r", "\n")
+    lines = (_markdown_source(text) if SUPPORTED[path.suffix.lower()] == "Markdown" else text).split("\n")
     if contents := _contents_entries(lines):  # taken out before paragraphs form: a link list is re-flowed
         title = min(contents) - 1
         while title >= 0 and not lines[title].strip():
@@ -479,6 +494,27 @@ def _read_markdown(path: Path) -> list[Block]:
             else:
                 blocks.extend(_markdown_blocks(lines))
     return blocks
+
+
+_MD_FRONT_MATTER = re.compile(r"\A---[ \t]*\n.*?\n(?:---|\.\.\.)[ \t]*(?:\n|\Z)", re.DOTALL)
+_MD_LINK_DEFINITION = re.compile(r"^ {0,3}\[(?!\^)[^\]]+\]:[ \t]*\S+.*$", re.MULTILINE)
+_MD_FOOTNOTE = re.compile(r"^ {0,3}\[\^[^\]]+\]:[ \t]*", re.MULTILINE)
+_HTML_TAG = re.compile(r"</?[A-Za-z][\w-]*(?:\s[^<>]*)?/?>")
+
+
+def _markdown_source(text: str) -> str:
+    """What a Markdown file says, without what only its renderer reads: YAML front matter (a Jekyll or
+    Hugo page's "title: ... layout: page"), HTML comments and tags, images, link reference definitions
+    and footnote markers (a footnote's own text stays, as a paragraph). Each was read as words:
+    "layout: page permalink: /policy/" was a chunk, "[^1]" and "<details>" sat inside clauses."""
+    text = _MD_FRONT_MATTER.sub("", text)
+    text = re.sub(r"<!--.*?-->", "", text, flags=re.DOTALL)
+    text = re.sub(r"!\[[^\]]*\]\([^)]*\)|!\[[^\]]*\]\[[^\]]*\]", "", text)  # images
+    text = _MD_LINK_DEFINITION.sub("", text)
+    text = _MD_FOOTNOTE.sub("\n", text)  # a footnote's text is its own paragraph
+    text = re.sub(r"\[\^[^\]]+\]", "", text)
+    text = re.sub(r"\[([^\]]+)\]\[[^\]]*\]", r"\1", text)  # [text][ref]
+    return _HTML_TAG.sub("", text)
 
 
 def _text_pages_joined(text: str) -> str:

@@ -113,3 +113,30 @@ def test_a_price_list_with_dotted_leaders_is_text(tmp_path: Path) -> None:
     path.write_text("Ski school prices\n\nDay pass ................ 12\nHalf-day pass ........... 8\n\n"
                     "Passes are valid on the day of purchase only.\n")
     assert any("Day pass" in t and "12" in t for t in _texts(path))
+
+
+def test_markdown_that_only_a_renderer_reads_is_no_text(tmp_path: Path) -> None:
+    path = tmp_path / "policy.md"
+    path.write_text('---\ntitle: "Booking policy"\nlayout: page\n---\n\n<!-- reviewed by legal in May -->\n'
+                    "![Logo](/img/logo.png)\n\n# Booking policy\n\nBookings are confirmed by email.[^1] See the "
+                    "[fees page][fees].\n\n## Cancellation\n\n1. Cancel up to 48 hours before for a full refund.\n"
+                    "2. Later cancellations cost 50% of the booking.\n\n<details><summary>Groups</summary>\n"
+                    "Groups of 10 or more pay a deposit of $100.\n</details>\n\n[fees]: https://example.com/fees\n"
+                    "[^1]: We send the email within 2 hours.\n")
+    texts = _texts(path)
+    joined = "\n".join(texts)
+    for leftover in ("layout", "reviewed by legal", "Logo", "[^1]", "[fees]", "example.com", "<details>", "</details>"):
+        assert leftover not in joined, (leftover, texts)
+    assert "Bookings are confirmed by email. See the fees page." in texts
+    assert "2. Later cancellations cost 50% of the booking." in texts
+    assert any("We send the email within 2 hours." in t for t in texts)  # the footnote's own words stay
+    assert any("Groups of 10 or more pay a deposit of $100." in t for t in texts)
+
+
+def test_text_saved_as_unicode_by_windows_reads(tmp_path: Path) -> None:
+    text = "Parking rules\n\n1. A day ticket costs £8 – pay at the machine.\n2. “Blue badge” holders park free.\n"
+    for encoding in ("utf-16", "utf-16-be", "utf-32", "utf-8-sig", "cp1252"):
+        path = tmp_path / f"rules-{encoding}.txt"
+        data = text.encode(encoding)
+        path.write_bytes(b"\xfe\xff" + data if encoding == "utf-16-be" else data)
+        assert "1. A day ticket costs £8 – pay at the machine." in _texts(path), encoding
