@@ -150,6 +150,8 @@ class _Line:
     closed: bool
     whole: bool = False
     """The block's only line (a paragraph of one line)."""
+    row: bool = False
+    """A table's row (``Block.row``)."""
 
 
 SHORT_ITEM_WORDS = 3
@@ -191,6 +193,7 @@ class _Unit:
     numbered: bool
     lead: str = ""  # a sub-item's list introduction, repeated so the item reads alone
     marker: str = ""  # the kind of list marker the unit opens with ("digit", "letter", "bullet", ...)
+    table: bool = False  # holds a table's rows after its own words
 
 
 @dataclass
@@ -232,7 +235,7 @@ def _block_lines(block: Block) -> list[_Line]:
     table = len(lines) >= 2 and all(_KEY_VALUE.match(line) for line in lines)
     return [_Line(line, i == 0, i == 0 or lines[i - 1][-1] in ".!?:", table or bool(_LIST_ITEM.match(line)),
                   i + 1 == len(lines) or not lines[i + 1][:1].islower() or bool(_LIST_ITEM.match(lines[i + 1])),
-                  len(lines) == 1)
+                  len(lines) == 1, block.row)
             for i, line in enumerate(lines)]
 
 
@@ -348,6 +351,13 @@ class _Chunker:
             self._start(line, page, self._default_clause(), numbered=False)
             self.parent, self.item_number = _Parent(self._default_clause()), number
             return
+        if ln.row and cur is not None and cur.numbered and not cur.table and not _introduces_table(_join_lines(cur.lines)):
+            # a table after a clause that does not announce one stands alone: "3.2 After vomiting, stay
+            # away for 48 hours." then a table of fees read as part of the illness clause
+            self._flush()
+            cur = None
+        if ln.row and cur is not None and cur.numbered:
+            cur.table = True
         if cur is None:
             self._start(line, page, self._default_clause(), numbered=False)
         elif cur.numbered and (first or ln.item):
@@ -438,6 +448,14 @@ def _lead_in(unit: _Unit | None) -> str:
     text = strip_clause_number(_join_lines(unit.lines))
     sentences = split_sentences(text)
     return strip_clause_number(sentences[-1]) if sentences else ""
+
+
+_ANNOUNCES_TABLE = re.compile(r":\s*$|\b(?:below|following|table|as follows)\b", re.IGNORECASE)
+
+
+def _introduces_table(text: str) -> bool:
+    """Does a clause announce the table after it ("The prices are:", "... set out in the table below.")?"""
+    return bool(_ANNOUNCES_TABLE.search(text))
 
 
 def _join_lines(lines: list[str]) -> str:

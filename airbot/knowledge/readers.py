@@ -49,6 +49,8 @@ class Block:
     level: int = 0
     bold: bool = False
     """All of its text is bold (a Word, HTML or Markdown paragraph): perhaps a heading set by hand."""
+    row: bool = False
+    """A table's row (``table_rows``): part of the clause above only when that clause introduces a table."""
 
 
 # --- reading ---------------------------------------------------------------------------------
@@ -322,7 +324,7 @@ def _pdf_tables(lines: list[_PdfLine]) -> list[_PdfLine | Block]:
             for x, text in line.pieces:
                 k = max((c for c in range(len(columns)) if columns[c] <= x + TABLE_ALIGN), default=0)
                 rows[-1][k] = f"{rows[-1][k]} {text}".strip()
-        out.extend(Block(row, page=run[0].page) for row in table_rows(rows))
+        out.extend(Block(row, page=run[0].page, row=True) for row in table_rows(rows))
         i += len(run)
     return out
 
@@ -490,7 +492,7 @@ def _read_markdown(path: Path) -> list[Block]:
     for para in _paragraphs("\n".join(lines)):
         for is_table, lines in _table_runs(para.split("\n")):
             if is_table:
-                blocks.extend(Block(row) for row in lines)  # a row is its own line, never re-flowed into the next
+                blocks.extend(Block(row, row=True) for row in lines)  # a row is its own line, never re-flowed into the next
             else:
                 blocks.extend(_markdown_blocks(lines))
     return blocks
@@ -722,7 +724,7 @@ def _walk_html(node: Any, blocks: list[Block], marker: str = "") -> None:
         if child.name == "table" and not any(c.find(_HTML_INNER_BLOCKS) for c in child.find_all(["td", "th"])):
             trs: list[list[Any]] = [list(tr.find_all(["td", "th"])) for tr in child.find_all("tr")]
             rows = [[_spaced(c.get_text(" ", strip=True)) for c in cells] for cells in trs]
-            blocks.extend(Block(row) for row in table_rows(rows, _html_header(trs)))
+            blocks.extend(Block(row, row=True) for row in table_rows(rows, _html_header(trs)))
         elif child.name == "li" and leaf:
             text, marker = _html_text(child), _list_marker(child)
             blocks.append(Block(text if _drawn_over(marker, text) else marker + text))
@@ -782,7 +784,7 @@ def _read_docx(path: Path) -> list[Block]:
     for item in items:
         if isinstance(item, Table):
             rows = [["\n".join(_docx_text(p) for p in c.paragraphs).strip() for c in r.cells] for r in item.rows]
-            blocks.extend(Block(row) for row in table_rows(rows))
+            blocks.extend(Block(row, row=True) for row in table_rows(rows))
             guessed.reset()
             continue
         style = (item.style.name if item.style is not None else "") or ""
@@ -791,7 +793,8 @@ def _read_docx(path: Path) -> list[Block]:
                 blocks.pop()
             continue  # Word's table of contents: its entries repeat the headings, with page numbers
         level = 1 if style == "Title" else int(m.group(1)) if (m := re.match(r"Heading (\d)", style)) else 0
-        text, marker = _docx_text(item).strip(), drawn.marker(item)
+        # a tab after a typed clause number ("1.1\tA full day costs ...") is the gap Word draws: a space
+        text, marker = re.sub(r"[ \t]*\t[ \t]*", " ", _docx_text(item)).strip(), drawn.marker(item)
         if marker == "":
             guessed.reset()
         elif marker is None or re.fullmatch(r"List Number [2-9]", style):

@@ -748,3 +748,28 @@ def test_numbered_titles_over_bulleted_prices_and_a_clause_after_them(tmp_path: 
                       ("1", "Swim School > 1. Lessons", "- Private lesson: EUR 35"),
                       ("2", "Swim School > 2. Memberships", "- Family pass: EUR 60 a month"),
                       ("3", "Swim School", "3. Cancellations are free up to 24 hours before a lesson.")]
+
+
+def test_a_table_joins_the_clause_above_only_when_it_announces_one(tmp_path: Path) -> None:
+    """Word clauses typed as "1.1<tab>text" under bold "1.<tab>FEES" titles; a table announced by its clause
+    ("... in the table below.") is part of it, one after a clause about something else stands alone."""
+    from docx import Document
+
+    document = Document()
+    document.add_paragraph().add_run("1.\tFEES").bold = True
+    document.add_paragraph("1.1\tOur fees are set out in the table below.")
+    fees = document.add_table(rows=2, cols=2)
+    for cell, text in zip([*fees.rows[0].cells, *fees.rows[1].cells], ["Place", "Price", "Full day", "£68"], strict=True):
+        cell.text = text
+    document.add_paragraph().add_run("2.\tILLNESS").bold = True
+    document.add_paragraph("2.1\tAfter vomiting, children must stay away for 48 hours.")
+    extras = document.add_table(rows=2, cols=2)
+    for cell, text in zip([*extras.rows[0].cells, *extras.rows[1].cells], ["Registration fee", "£50", "Deposit", "£200"],
+                          strict=True):
+        cell.text = text
+    document.save(str(tmp_path / "nursery.docx"))
+    chunks = [(c.clause, c.section, c.text) for c in read_chunks(tmp_path / "nursery.docx")]
+    assert chunks == [("1.1", "1. FEES", "1.1 Our fees are set out in the table below.\nPlace: Full day, Price: £68"),
+                      ("2.1", "2. ILLNESS", "2.1 After vomiting, children must stay away for 48 hours."),
+                      ("2", "2. ILLNESS", "Registration fee: £50"),
+                      ("2", "2. ILLNESS", "Deposit: £200")]
