@@ -73,8 +73,10 @@ def test_legal_multi_level_numbering_gives_each_clause_its_id(tmp_path: Path) ->
     assert texts[:3] == ["Gym Terms", "1. Membership", "1.1 A monthly membership costs GBP 35."]
     assert "(b) for a stay abroad of at least 4 weeks." in texts and "2. Classes" in texts
     chunks = {c.clause: c for c in read_chunks(tmp_path / "gym.docx")}
-    assert list(chunks) == ["1.1", "1.2(a)", "1.2(b)", "2.1"]
-    assert chunks["1.1"].text == "1.1 A monthly membership costs GBP 35.\nPlan: Monthly, Joining fee: GBP 10"
+    assert list(chunks) == ["1.1", "1", "1.2(a)", "1.2(b)", "2.1"]
+    # the table after 1.1 is not announced by it: it stands alone in section 1 (chunking._introduces_table)
+    assert chunks["1.1"].text == "1.1 A monthly membership costs GBP 35."
+    assert chunks["1"].text == "Plan: Monthly, Joining fee: GBP 10" and chunks["1"].section == "1. Membership"
     assert chunks["1.2(b)"].text == ("You may freeze your membership for up to 3 months:\n"
                                      "(b) for a stay abroad of at least 4 weeks.")
     assert chunks["2.1"].text == "2.1 A class booked and missed costs GBP 5." and chunks["2.1"].section == "2. Classes"
