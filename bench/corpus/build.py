@@ -14,6 +14,14 @@ blocks exactly as they must appear:
     | a | b |       table row; the first row is the header, |---| rows are skipped
     anything else   one paragraph per line (DOCX "Normal")
 
+With ``word_toc`` (DOCX) the outline is typed the way many Word users type it: "## 1. Fees" is a
+bold "Normal" paragraph "1.<tab>FEES" (no heading style), "1.1 text" a paragraph "1.1<tab>text" with
+a hanging indent, and a line "[TOC]" is replaced by a table of contents ("Table of Contents" in
+Word's "TOC Heading" style, one "toc 1" paragraph "1.<tab>Fees<tab>2" per heading, a page break).
+
+Markdown, text and HTML files are copied as they are, in UTF-8 with LF line ends unless the
+document asks for another ``encoding`` ("utf-16": little-endian with a byte-order mark) or ``newline`` (CRLF).
+
 Version 2 of a document is version 1 with the edits of its ``changes.jsonl`` applied: each
 ``old`` figure must occur exactly once in the source (as a whole figure, not inside a larger
 one) and is replaced by ``new``.
@@ -26,6 +34,7 @@ writes ``<name>.<ext>`` and ``<name>_v2.<ext>`` for every document. Output is de
 
 from __future__ import annotations
 
+import codecs
 import io
 import json
 import re
@@ -61,6 +70,12 @@ class Doc:
     word_numbering: bool = False  # DOCX: the typed labels of source.md ("## 1.", "1.1", "(a)") are drawn by Word
     html_lists: bool = False  # HTML: list items are read with the markers the browser draws, <dt> lines as "Q: "
     pdf_hanging: bool = False  # PDF: clause labels in bold at the margin, the text justified beside them
+    word_toc: bool = False  # DOCX: a typed outline ("1.<tab>FEES" bold, "1.1<tab>text") and a Word table of contents
+    table_alone: bool = False  # a table after a clause that does not announce it is cited by its section number
+    html_main: bool = False  # HTML: a saved web page; only its <main> is the document (no banner, menus, footer)
+    footnotes: bool = False  # Markdown: a footnote's text "[^1]: ..." belongs to the clause that carries its marker
+    encoding: str = "utf-8"  # text formats: "utf-16" is UTF-16 LE with a byte-order mark (Notepad's "Unicode")
+    newline: str = "\n"  # text formats: the line ends written ("\r\n" for a Windows file)
 
 
 DOCS: tuple[Doc, ...] = (
@@ -104,6 +119,18 @@ DOCS: tuple[Doc, ...] = (
     Doc("ebike_rental", "e-bike rental", "pdf", "source.md",
         "hanging-indent labels 4.2 beside justified text, running header and 'Page N of M'",
         r"^(\d+\.\d+) ", r"^\d+\. [A-Z]", pdf_hanging=True),
+    Doc("climbing_centre", "climbing wall", "html", "policy.html",
+        "saved web page (banner, menus, footer around <main>): '1.' headings, <p>1.1 clauses, contents links, price table",
+        r"^(\d+\.\d+) ", r"^#", html_main=True),
+    Doc("nursery_school", "day nursery", "docx", "source.md",
+        "typed outline with tabs ('1.<tab>FEES' bold, '1.1<tab>'), Word table of contents, a table standing alone = section 6",
+        r"^(\d+\.\d+)\t", r"^\d+\.\t[A-Z][A-Z ,&'/-]+$", word_toc=True, table_alone=True),
+    Doc("escape_rooms", "escape rooms", "md", "policy.md",
+        "static-site page: front matter, '##' headings without numbers over numbered lists (clause id = heading), footnote",
+        r"^## (?!Contents\s*$)(.+?)\s*$", r"^#", sub_re=r"^(\d+)\. ", footnotes=True),
+    Doc("laundrette", "launderette", "txt", "policy.txt",
+        "UTF-16 text with CRLF: dotted contents, '1. SECTION' capitals, 1.1 clauses with bullets, form-feed pages",
+        r"^(\d+\.\d+) ", r"^\d+\. [A-Z][A-Z ,&'/-]+$", encoding="utf-16", newline="\r\n"),
 )
 DOCS_BY_NAME = {doc.name: doc for doc in DOCS}
 
@@ -165,11 +192,14 @@ def parse_markup(text: str) -> list[Block]:
     return blocks
 
 
-def render_docx(text: str, word_numbering: bool = False) -> bytes:
+def render_docx(text: str, word_numbering: bool = False, word_toc: bool = False) -> bytes:
     """The DOCX of a markup source. With ``word_numbering`` the typed labels of "## 1. Heading",
     "1.1 text" and "(a) text" lines are taken out of the text and drawn by Word instead: one
     multi-level list ("%1." / "%1.%2" / "(%3)" lowerLetter) numbers the headings, clauses and sub-items
-    (w:numPr on each paragraph); a typed label that differs from what Word will draw is an error."""
+    (w:numPr on each paragraph); a typed label that differs from what Word will draw is an error.
+    With ``word_toc`` the labels stay typed, followed by a tab: "## 1. Fees" is a bold paragraph
+    "1.<tab>FEES", "1.1 text" a paragraph "1.1<tab>text" with a hanging indent, and the line "[TOC]"
+    becomes a table of contents in Word's "TOC Heading" / "toc 1" styles, one entry per heading."""
     from docx import Document
     from docx.shared import Pt
 
@@ -183,8 +213,12 @@ def render_docx(text: str, word_numbering: bool = False) -> bytes:
     numbered_before = False  # a List Number paragraph has been written (the first list keeps the style's numbering)
     list_num_id: int | None = None  # the numbering instance of the current restarted list
     outline = _WordOutline(document) if word_numbering else None
+    if word_toc and ("p", "[TOC]") not in blocks:
+        raise ValueError("word_toc: the source has no [TOC] line")
     for block in blocks:
         kind = block[0]
+        if word_toc and _typed_outline(document, blocks, block):
+            continue
         if outline is not None and kind in ("h1", "p") and (drawn := outline.take(kind, block[1])):
             level, body = drawn
             if kind == "h1":
@@ -226,6 +260,53 @@ def render_docx(text: str, word_numbering: bool = False) -> bytes:
     buffer = io.BytesIO()
     document.save(buffer)
     return _fixed_zip(buffer.getvalue())
+
+
+TOC_CHARS_PER_PAGE = 2600  # word_toc: the page numbers of the contents are estimated from the text before each heading
+
+
+def _typed_outline(document, blocks: list[Block], block: Block) -> bool:
+    """word_toc: write ``block`` if it is part of the typed outline (the [TOC] line, a "1. Fees"
+    heading, a "1.1 text" clause); False for any other block, which is written as usual."""
+    from docx.enum.style import WD_STYLE_TYPE
+    from docx.enum.text import WD_BREAK, WD_TAB_ALIGNMENT, WD_TAB_LEADER
+    from docx.oxml.ns import qn
+    from docx.shared import Cm, Pt
+
+    kind, body = block[0], block[-1]
+    if block == ("p", "[TOC]"):
+        if "toc 1" not in [style.name for style in document.styles]:
+            style = document.styles.add_style("toc 1", WD_STYLE_TYPE.PARAGRAPH)
+            style.element.attrib.pop(qn("w:customStyle"), None)  # Word's own built-in style, as Word writes it
+            style.style_id, style.priority, style.unhide_when_used = "TOC1", 39, True
+            style.base_style = document.styles["Normal"]
+            style.paragraph_format.space_after = Pt(4)
+            style.paragraph_format.tab_stops.add_tab_stop(Cm(1))
+            style.paragraph_format.tab_stops.add_tab_stop(Cm(15.9), WD_TAB_ALIGNMENT.RIGHT, WD_TAB_LEADER.DOTS)
+        document.add_paragraph("Table of Contents", style="TOC Heading")
+        chars = 0
+        for other in blocks:
+            if other[0] == "h1" and (heading := re.fullmatch(r"(\d+)\. (.+)", other[1])):
+                page = 2 + chars // TOC_CHARS_PER_PAGE  # the contents fill page 1
+                document.add_paragraph(f"{heading.group(1)}.\t{heading.group(2)}\t{page}", style="toc 1")
+            if other[0] != "title":
+                chars += len(str(other[-1])) if other[0] != "table" else sum(len(" ".join(r)) for r in other[1])
+        document.add_paragraph().add_run().add_break(WD_BREAK.PAGE)
+        return True
+    if kind == "h1" and (heading := re.fullmatch(r"(\d+)\. (.+)", body)):
+        paragraph = document.add_paragraph()
+        paragraph.add_run(f"{heading.group(1)}.\t{heading.group(2).upper()}").bold = True
+        paragraph.paragraph_format.space_before = Pt(12)
+        paragraph.paragraph_format.space_after = Pt(6)
+        paragraph.paragraph_format.keep_with_next = True
+        return True
+    if kind == "p" and (clause := re.fullmatch(r"(\d+\.\d+) (.+)", body)):
+        paragraph = document.add_paragraph(f"{clause.group(1)}\t{clause.group(2)}")
+        paragraph.paragraph_format.left_indent = Cm(1.27)
+        paragraph.paragraph_format.first_line_indent = Cm(-1.27)
+        paragraph.paragraph_format.space_after = Pt(6)
+        return True
+    return False
 
 
 def _restarted_numbering(document) -> int:
@@ -383,10 +464,13 @@ def render_pdf(text: str, hanging: bool = False) -> bytes:
 
 def render(doc: Doc, text: str) -> bytes:
     if doc.fmt == "docx":
-        return render_docx(text, word_numbering=doc.word_numbering)
+        return render_docx(text, word_numbering=doc.word_numbering, word_toc=doc.word_toc)
     if doc.fmt == "pdf":
         return render_pdf(text, hanging=doc.pdf_hanging)
-    return text.encode("utf-8")
+    text = text.replace("\n", doc.newline)
+    if doc.encoding == "utf-16":  # little-endian with a byte-order mark, whatever machine builds it
+        return codecs.BOM_UTF16_LE + text.encode("utf-16-le")
+    return text.encode(doc.encoding)
 
 
 def build(out_dir: Path) -> dict[str, Path]:

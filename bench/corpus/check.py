@@ -8,8 +8,9 @@ BeautifulSoup for HTML, the file itself for Markdown and text), splits it into c
 document's numbering style, and verifies:
 
 - SPLIT.json: 5 + 5 documents, every format in each half, the unnumbered documents never tuned; a third set,
-  `fresh`, of 4 documents, one per format md/html/docx/pdf, and a fourth, `fresh2`, of 4 documents, one per
-  format txt/html/docx/pdf, both only for reporting;
+  `fresh`, of 4 documents, one per format md/html/docx/pdf, a fourth, `fresh2`, of 4 documents, one per
+  format txt/html/docx/pdf, and a fifth, `fresh3`, of 4 documents, one per format md/txt/html/docx, all three
+  only for reporting;
 - every document has 25-45 clauses with unique ids; PDFs have several pages;
 - heldout.jsonl: >= 16 rows; each clause id exists, every fact (a figure) is in that clause's text,
   no fact is given away by its question, and no question copies 7 or more words in a row from its clause;
@@ -38,8 +39,10 @@ from build import CORPUS_DIR, DOCS, DOCS_BY_NAME, DOCS_DIR, Doc, build, figure_p
 FORMATS = {"md", "txt", "html", "docx", "pdf"}
 FRESH_FORMATS = {"md", "html", "docx", "pdf"}  # the fresh set: written after tuning, one document per format
 FRESH2_FORMATS = {"txt", "html", "docx", "pdf"}  # the fresh2 set: written later still, one document per format
-SETS = (("tune", 5, FORMATS), ("never_tuned", 5, FORMATS), ("fresh", 4, FRESH_FORMATS), ("fresh2", 4, FRESH2_FORMATS))
-UNNUMBERED = {"public_library", "vet_practice"}  # clause id = heading / question text; never tuned
+FRESH3_FORMATS = {"md", "txt", "html", "docx"}  # the fresh3 set: files as found in the wild, one document per format
+SETS = (("tune", 5, FORMATS), ("never_tuned", 5, FORMATS), ("fresh", 4, FRESH_FORMATS), ("fresh2", 4, FRESH2_FORMATS),
+        ("fresh3", 4, FRESH3_FORMATS))
+UNNUMBERED = {"public_library", "vet_practice", "escape_rooms"}  # clause id = heading / question text; never tuned
 PAGE_BREAK = "\f"
 
 
@@ -52,6 +55,9 @@ def extract_text(path: Path, doc: Doc | None = None) -> str:
     For a document with ``word_numbering`` the numbers Word draws are put back before each paragraph;
     for one with ``html_lists`` every list item carries the marker the browser draws ('2. ', nested
     items indented: '  b. '), without the text of its nested lists, and a FAQ's <dt> reads 'Q: question'.
+    For one with ``html_main`` only the page's <main> is read (a saved page's banner, menus and footer are
+    not the document). Text files are read in the document's ``encoding`` (a byte-order mark is dropped,
+    CRLF line ends read as LF).
     """
     suffix = path.suffix.lower()
     if suffix == ".pdf":
@@ -61,8 +67,8 @@ def extract_text(path: Path, doc: Doc | None = None) -> str:
     if suffix == ".docx":
         return _docx_text(path, drawn_numbers=bool(doc and doc.word_numbering))
     if suffix in (".html", ".htm"):
-        return _html_text(path, lists=bool(doc and doc.html_lists))
-    return path.read_text(encoding="utf-8")
+        return _html_text(path, lists=bool(doc and doc.html_lists), main=bool(doc and doc.html_main))
+    return path.read_text(encoding=doc.encoding if doc else "utf-8")
 
 
 def _docx_text(path: Path, drawn_numbers: bool = False) -> str:
@@ -149,7 +155,7 @@ def _html_marker(item) -> str:
     return _counter(index, fmt) + ". "
 
 
-def _html_text(path: Path, lists: bool = False) -> str:
+def _html_text(path: Path, lists: bool = False, main: bool = False) -> str:
     from copy import copy
 
     from bs4 import BeautifulSoup
@@ -158,7 +164,8 @@ def _html_text(path: Path, lists: bool = False) -> str:
     for br in soup.find_all("br"):
         br.replace_with(" ")
     lines = []
-    for element in soup.body.find_all(["h1", "h2", "h3", "h4", "p", "li", "tr"] + (["dt", "dd"] if lists else [])):
+    root = soup.find("main") if main else soup.body
+    for element in root.find_all(["h1", "h2", "h3", "h4", "p", "li", "tr"] + (["dt", "dd"] if lists else [])):
         if lists and element.name == "li":
             own = copy(element)
             for nested in own.find_all(["ol", "ul"]):
@@ -185,10 +192,29 @@ def normalize(text: str) -> str:
     return " ".join(text.split())
 
 
+_ANNOUNCES_TABLE = re.compile(r":\s*$|\b(?:below|following|table)\b", re.IGNORECASE)
+_FOOTNOTE = re.compile(r"^\[\^([^\]]+)\]:\s*(.*)$")
+
+
 def split_clauses(doc: Doc, text: str) -> tuple[dict[str, str], list[str]]:
-    """{clause id: clause text} and the problems found (duplicate ids)."""
+    """{clause id: clause text} and the problems found (duplicate ids).
+
+    With ``footnotes`` a Markdown footnote's text ("[^1]: ...", at the foot of the file) is read into
+    every clause that carries its marker "[^1]" instead of the clause it happens to follow. With
+    ``table_alone`` a table (lines "a | b") after a clause that does not announce it (no ':' at its end,
+    no 'below', 'following', 'table') is a clause of its own, cited by the number of its section
+    heading (the last boundary line that starts with a number, "1.<tab>FEES" -> "1")."""
     if doc.nested:
         return _split_nested(text)
+    notes: dict[str, str] = {}
+    if doc.footnotes:
+        kept = []
+        for line in text.split("\n"):
+            if match := _FOOTNOTE.match(line):
+                notes[match.group(1)] = line
+            else:
+                kept.append(line)
+        text = "\n".join(kept)
     label_re, boundary_re = re.compile(doc.label_re), re.compile(doc.boundary_re)
     sub_re = re.compile(doc.sub_re) if doc.sub_re else None
     section_re = re.compile(doc.section_re) if doc.section_re else None
@@ -196,6 +222,8 @@ def split_clauses(doc: Doc, text: str) -> tuple[dict[str, str], list[str]]:
     problems: list[str] = []
     current: str | None = None
     section = ""
+    section_number = ""  # table_alone: the number of the last section heading
+    previous_row = False  # table_alone: the line before was a table row
 
     def start(clause_id: str, line: str) -> None:
         if clause_id in clauses:
@@ -203,6 +231,7 @@ def split_clauses(doc: Doc, text: str) -> tuple[dict[str, str], list[str]]:
         clauses[clause_id] = line
 
     for line in text.split("\n"):  # not splitlines(): it would drop the form feed between PDF pages
+        row = doc.table_alone and " | " in line
         if section_re is not None and (match := section_re.match(line)):
             section, current = match.group(1), None
         elif match := label_re.match(line):
@@ -211,10 +240,22 @@ def split_clauses(doc: Doc, text: str) -> tuple[dict[str, str], list[str]]:
             start(current, line)
         elif boundary_re.match(line):
             current = None
+            if doc.table_alone and (number := re.match(r"^#*\s*(\d+)\.", line)):
+                section_number = number.group(1)
+        elif row and not previous_row and current is not None and not _ANNOUNCES_TABLE.search(clauses[current]):
+            current = section_number
+            start(current, line)
         elif current is not None:
             clauses[current] += "\n" + line
             if sub_re is not None and (match := sub_re.match(line)):  # a sub-item is one line, also in its clause
                 start(f"{current}({match.group(1)})", line)
+        previous_row = row
+    for marker, note in notes.items():
+        holders = [cid for cid, body in clauses.items() if f"[^{marker}]" in body]
+        if not holders:
+            problems.append(f"footnote [^{marker}] has no marker in any clause")
+        for cid in holders:
+            clauses[cid] += "\n" + note
     return clauses, problems
 
 
