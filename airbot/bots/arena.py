@@ -10,6 +10,7 @@ a preference log can be replayed or analysed later.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import queue
 import random
@@ -73,9 +74,52 @@ def _pump(name: str, bot: Bot, question: str, history: list[dict[str, str]] | No
         out.put(None)
 
 
+class Chatting:
+    """How many answers are being written for people right now (``race``: the Chat tab, ``/ask``), so work in
+    the same process that nobody is waiting on word by word (an evaluation) lets them have the CPU first.
+
+    An evaluation on the app's 2 cores used to take its share beside 8 people chatting; it now waits
+    between its questions while anyone's answer is being written (``wait_quiet``), a bounded time each."""
+
+    def __init__(self) -> None:
+        self._count = 0
+        self._quiet = threading.Condition()
+
+    @contextlib.contextmanager
+    def answering(self) -> Iterator[None]:
+        with self._quiet:
+            self._count += 1
+        try:
+            yield
+        finally:
+            with self._quiet:
+                self._count -= 1
+                self._quiet.notify_all()
+
+    @property
+    def busy(self) -> bool:
+        return self._count > 0
+
+    def wait_quiet(self, timeout: float) -> float:
+        """Wait until no answer is being written, at most ``timeout`` seconds; the seconds waited."""
+        started = time.monotonic()
+        with self._quiet:
+            self._quiet.wait_for(lambda: self._count == 0, timeout)
+        return time.monotonic() - started
+
+
+CHATTING = Chatting()
+"""The process's answers in flight for people (one per question asked, whatever the number of bots)."""
+
+
 def race(bots: Mapping[str, Bot], question: str, history: Mapping[str, list[dict[str, str]]] | None = None,
          ) -> Iterator[Race]:
     """Stream every bot's answer at once; yields the shared state after each event."""
+    with CHATTING.answering():
+        yield from _race(bots, question, history)
+
+
+def _race(bots: Mapping[str, Bot], question: str, history: Mapping[str, list[dict[str, str]]] | None) -> Iterator[Race]:
     events: queue.Queue = queue.Queue()
     # carry: each pane's thread works in the asker's workspace (a thread starts with an empty context)
     threads = [threading.Thread(target=carry(_pump), args=(name, bot, question, (history or {}).get(name), events),

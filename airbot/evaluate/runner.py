@@ -154,10 +154,32 @@ def _run_all(names: list[str], plan: Plan, config: AirbotConfig, run_dir: Path |
         for item in items:
             if should_stop and should_stop():
                 return results, True
+            if _yield_to_chat(should_stop):
+                say(done / total * 0.95, f"{bot_name}: {done}/{total} answers (paused while people chat)")
+            if should_stop and should_stop():
+                return results, True
             results.append(ask(bot, bot_name, item))
             done += 1
             say(done / total * 0.95, f"{bot_name}: {done}/{total} answers")
     return results, False
+
+
+CHAT_YIELD_S = 20.0
+"""Longest an evaluation waits before one question while people's answers are being written."""
+
+
+def _yield_to_chat(should_stop: Callable[[], bool] | None) -> bool:
+    """Let answers people are waiting for go first (``arena.CHATTING``): on a shared 2-core app an evaluation
+    beside chat made every chat answer slower. Waits at most ``CHAT_YIELD_S`` (an evaluation is never starved),
+    in short slices so a stop is heard; whether it waited."""
+    from airbot.bots.arena import CHATTING
+
+    if not CHATTING.busy:
+        return False
+    deadline = time.monotonic() + CHAT_YIELD_S
+    while CHATTING.busy and time.monotonic() < deadline and not (should_stop and should_stop()):
+        CHATTING.wait_quiet(min(0.5, deadline - time.monotonic()))
+    return True
 
 
 def build_bot(kind: str, config: AirbotConfig, run_dir: Path | None, kb: KnowledgeBase | None) -> Bot:

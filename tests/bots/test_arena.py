@@ -92,3 +92,37 @@ def test_a_crashing_bot_ends_only_its_own_pane() -> None:
     final = list(arena.race(bots, "Q?"))[-1]
     assert final.answers["ok"].text == "Yes." and "broken" not in final.answers
     assert final.errors == {"broken": "RuntimeError: out of memory"}
+
+
+def test_answers_in_flight_are_counted_while_a_race_runs_and_after_it_is_dropped() -> None:
+    assert not arena.CHATTING.busy
+    states = arena.race({"one": StandInBot(["Yes", "."])}, "Q?")
+    next(states)
+    assert arena.CHATTING.busy  # an answer is being written for someone
+    states.close()  # the asker went away mid-answer
+    assert not arena.CHATTING.busy
+    list(arena.race({"one": StandInBot(["No."])}, "Q?"))
+    assert not arena.CHATTING.busy
+
+
+def test_an_evaluation_waits_for_chat_answers_but_never_for_ever(monkeypatch: pytest.MonkeyPatch) -> None:
+    import threading
+    import time
+
+    from airbot.evaluate import runner
+
+    assert runner._yield_to_chat(None) is False  # nobody chatting: no wait
+    monkeypatch.setattr(runner, "CHAT_YIELD_S", 0.6)
+    with arena.CHATTING.answering():
+        started = time.monotonic()
+        assert runner._yield_to_chat(None) is True
+        assert 0.5 <= time.monotonic() - started < 2  # bounded: someone chatting all day cannot starve it
+        started = time.monotonic()
+        runner._yield_to_chat(lambda: True)  # a stop is heard at once
+        assert time.monotonic() - started < 0.3
+    answer = arena.CHATTING.answering()
+    answer.__enter__()
+    threading.Timer(0.2, answer.__exit__, (None, None, None)).start()
+    started = time.monotonic()
+    assert runner._yield_to_chat(None) is True
+    assert time.monotonic() - started < 0.5  # it goes on as soon as the answer is written
