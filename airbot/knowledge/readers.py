@@ -500,23 +500,50 @@ def _read_markdown(path: Path) -> list[Block]:
 
 _MD_FRONT_MATTER = re.compile(r"\A---[ \t]*\n.*?\n(?:---|\.\.\.)[ \t]*(?:\n|\Z)", re.DOTALL)
 _MD_LINK_DEFINITION = re.compile(r"^ {0,3}\[(?!\^)[^\]]+\]:[ \t]*\S+.*$", re.MULTILINE)
-_MD_FOOTNOTE = re.compile(r"^ {0,3}\[\^[^\]]+\]:[ \t]*", re.MULTILINE)
+_MD_FOOTNOTE = re.compile(r"^ {0,3}\[\^([^\]]+)\]:[ \t]*(.*(?:\n(?: {2,}|\t).*)*)", re.MULTILINE)
+"""A footnote's definition ("[^1]: text", indented lines continuing it)."""
+_MD_ATTRIBUTES = re.compile(r"\{:[^}\n]*\}|[ \t]*\{[#.][\w\s#.=\"'-]*\}(?=[ \t]*$)", re.MULTILINE)
+"""Kramdown's "{: .class }" and Pandoc/Hugo's "{#id .class}" after a heading, image or paragraph."""
 _HTML_TAG = re.compile(r"</?[A-Za-z][\w-]*(?:\s[^<>]*)?/?>")
 
 
 def _markdown_source(text: str) -> str:
     """What a Markdown file says, without what only its renderer reads: YAML front matter (a Jekyll or
-    Hugo page's "title: ... layout: page"), HTML comments and tags, images, link reference definitions
-    and footnote markers (a footnote's own text stays, as a paragraph). Each was read as words:
-    "layout: page permalink: /policy/" was a chunk, "[^1]" and "<details>" sat inside clauses."""
+    Hugo page's "title: ... layout: page"), HTML comments and tags, images, attribute lists, link reference
+    definitions and footnote markers; a footnote's own text is a paragraph after the paragraph that refers
+    to it (``_footnotes_in_place``). Each was read as words: "layout: page permalink: /policy/" was a
+    chunk, "[^1]" and "<details>" sat inside clauses, and a footnote on a price glued onto the last section."""
     text = _MD_FRONT_MATTER.sub("", text)
     text = re.sub(r"<!--.*?-->", "", text, flags=re.DOTALL)
     text = re.sub(r"!\[[^\]]*\]\([^)]*\)|!\[[^\]]*\]\[[^\]]*\]", "", text)  # images
+    text = _MD_ATTRIBUTES.sub("", text)
     text = _MD_LINK_DEFINITION.sub("", text)
-    text = _MD_FOOTNOTE.sub("\n", text)  # a footnote's text is its own paragraph
-    text = re.sub(r"\[\^[^\]]+\]", "", text)
+    text = _footnotes_in_place(text)
     text = re.sub(r"\[([^\]]+)\]\[[^\]]*\]", r"\1", text)  # [text][ref]
     return _HTML_TAG.sub("", text)
+
+
+def _footnotes_in_place(text: str) -> str:
+    """Footnote definitions moved to just after the list item or paragraph that first refers to them, markers
+    dropped: a footnote qualifies what points to it, not the section that happens to end the file."""
+    notes = {m.group(1): " ".join(m.group(2).split()) for m in _MD_FOOTNOTE.finditer(text)}
+    lines = _MD_FOOTNOTE.sub("", text).split("\n")
+    placed: set[str] = set()
+    out: list[str] = []
+    waiting: list[str] = []  # notes to place at the end of the current item or paragraph
+    for i, line in enumerate(lines):
+        refs = [r for r in re.findall(r"\[\^([^\]]+)\]", line) if r in notes and r not in placed]
+        placed.update(refs)
+        waiting += [notes[r] for r in refs]
+        out.append(re.sub(r"\[\^[^\]]+\]", "", line))
+        following = lines[i + 1] if i + 1 < len(lines) else ""
+        if waiting and (not following.strip() or _MD_ITEM.match(following)):
+            out += waiting
+            waiting = []
+    return "\n".join(out + waiting + ["\n" + notes[r] for r in notes if r not in placed and notes[r]])
+
+
+_MD_ITEM = re.compile(r"\s*(?:[-*+•]|\d+[.)]|\(?[a-z]\))\s")
 
 
 def _text_pages_joined(text: str) -> str:
@@ -660,7 +687,7 @@ def _read_html(path: Path) -> list[Block]:
 def _html_chrome(tag: Any) -> bool:
     """Is this element page furniture (``_read_html``)? A ``<footer>`` or ``<aside>`` counts only at page level
     (inside an ``<article>`` or ``<main>`` it holds the text's own notes); a list of nothing but links is a menu
-    or a table of contents."""
+    or a table of contents; so is a link to a place in the page standing on its own ("Back to top")."""
     if tag.decomposed or tag.attrs is None:
         return False
     if tag.get("role") in _HTML_CHROME_ROLES or tag.get("aria-hidden") == "true" or tag.has_attr("hidden"):
@@ -670,7 +697,21 @@ def _html_chrome(tag: Any) -> bool:
         return True
     if tag.name in ("footer", "aside") or (names and _HTML_PAGE_CHROME_NAMES.search(names)):
         return tag.find_parent(["article", "main"]) is None
+    if tag.name == "a":
+        return (tag.get("href") or "").startswith("#") and _stands_alone(tag)
     return tag.name in ("ul", "ol") and _link_list(tag)
+
+
+def _stands_alone(tag: Any) -> bool:
+    """Is an inline element on its own, not inside a sentence ("Back to top ↑" between two sections)?"""
+    from bs4 import NavigableString
+
+    for side in (tag.previous_sibling, tag.next_sibling):
+        if isinstance(side, NavigableString) and side.strip():
+            return False
+        if side is not None and not isinstance(side, NavigableString) and side.name not in (*_HTML_INNER_BLOCKS, "br"):
+            return False
+    return True
 
 
 def _link_list(lst: Any) -> bool:
