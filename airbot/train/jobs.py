@@ -131,11 +131,19 @@ def training_lock(run_dir: Path) -> Iterator[None]:
 
 
 def _lower_priority() -> None:
-    """A training the app started yields the CPU to the people chatting (``NICE_ENV``, set by ``_spawn``)."""
+    """A training the app started yields the CPU to the people chatting (``NICE_ENV``, set by ``_spawn``).
+
+    The training runs in its own session (``start_new_session``), and where the kernel groups processes by
+    session for scheduling (``CONFIG_SCHED_AUTOGROUP``, on in most distributions and on these machines) a
+    process's nice value only ranks it inside its own group: the groups share the CPU equally, so a niced
+    training still took half of a 2-core box from the app. The group's own nice value
+    (``/proc/self/autogroup``) is what ranks it against the app's group, so it is lowered too."""
     text = os.environ.pop(NICE_ENV, "")
     if text.lstrip("-").isdigit() and int(text) > 0:
         with contextlib.suppress(OSError):
             os.nice(int(text))
+        with contextlib.suppress(OSError):
+            Path("/proc/self/autogroup").write_text(str(min(int(text), 19)))
 
 
 # --- a few trainings at once on the machine ------------------------------------------------------

@@ -100,3 +100,14 @@ def test_cancelling_a_finished_run_changes_nothing(fresh_home: Path) -> None:
     run_dir = runs.create_run("finished")
     train_status.write_status(run_dir, phase="done")
     assert jobs.cancel(run_dir)["phase"] == "done" and not train_status.cancel_requested(run_dir)
+
+
+@pytest.mark.skipif(not Path("/proc/self/autogroup").exists(), reason="the kernel does not group processes by session")
+def test_a_training_started_by_the_app_yields_across_the_kernels_session_groups() -> None:
+    """The training runs in its own session; with autogroup scheduling its process nice value alone would not
+    rank it below the app (the groups share the CPU equally), so the group's nice value is lowered too."""
+    code = ("import os; from airbot.train.jobs import _lower_priority; _lower_priority(); "
+            "print(open('/proc/self/autogroup').read().split()[-1], os.nice(0))")
+    out = subprocess.run([sys.executable, "-c", code], env={**os.environ, jobs.NICE_ENV: "10"}, start_new_session=True,
+                         capture_output=True, text=True, timeout=120, check=True).stdout.split()
+    assert out == ["10", "10"]
