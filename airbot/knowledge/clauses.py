@@ -40,7 +40,8 @@ _WORD_ALT = "|".join(sorted(CLAUSE_WORDS, key=len, reverse=True))
 CLAUSE_WORD = re.compile(rf"^(?P<label>(?:(?P<word>{_WORD_ALT})\b\.?\s*|(?P<sign>[§¶])\s*)(?P<num>{_NUMBER}))"
                          r"[.:)]?(?:\s+|$|(?=[-—–]))", re.IGNORECASE)
 # 1.2, 4.2.1., 1.2(a); never a decimal that opens a wrapped line with a leading zero ("0.289 per kWh").
-CLAUSE_DOTTED = re.compile(rf"^(?P<label>[1-9]\d{{0,2}}(?:\.\d{{1,3}})+{_PARENS})\.?\)?(?:\s+(?=\S)|$)")
+# An inserted clause keeps its neighbour's number and a capital: "2.2A" between 2.2 and 2.3.
+CLAUSE_DOTTED = re.compile(rf"^(?P<label>[1-9]\d{{0,2}}(?:\.\d{{1,3}})+(?-i:[A-Z])?{_PARENS})\.?\)?(?:\s+(?=\S)|$)")
 _LETTER = re.compile(rf"^(?P<label>[A-Z]\.?\d{{1,3}}(?:\.\d{{1,3}})*{_PARENS})[.):]?(?:\s+(?=\S)|$)")
 # 3. or 3) ; a delimiter is optional after sub-item parentheses ("3(b)(ii) Screens").
 CLAUSE_SINGLE = re.compile(r"^(?P<label>[1-9]\d{0,2}(?:\([a-z0-9]{1,4}\))*)(?:(?<=\))[.)]?|[.)])(?:\s+(?=\S)|$)")
@@ -64,10 +65,12 @@ class Label:
 
 
 def _key(numbers: str) -> tuple[int, ...]:
-    """'B.2.1' -> (2, 2, 1), 'A15' -> (1, 15), '4.2.1' -> (4, 2, 1); parentheses ignored."""
+    """'B.2.1' -> (2, 2, 1), 'A15' -> (1, 15), '4.2.1' -> (4, 2, 1), '2.2A' -> (2, 2, 1) (inserted after 2.2);
+    parentheses ignored."""
     core = numbers.split("(")[0].strip()
     head = (ord(core[0]) - 64,) if core[:1].isalpha() else ()
-    return head + tuple(int(n) for n in re.findall(r"\d+", core))
+    tail = (ord(core[-1]) - 64,) if re.search(r"\d[A-Z]$", core) and "." in core else ()
+    return head + tuple(int(n) for n in re.findall(r"\d+", core)) + tail
 
 
 def find_label(line: str) -> Label | None:

@@ -763,9 +763,8 @@ def _walk_html(node: Any, blocks: list[Block], marker: str = "") -> None:
         if child.name == "br" or not leaf or child.name in _HTML_INNER_BLOCKS or child.name in _HTML_CONTAINERS:
             flush()
         if child.name == "table" and not any(c.find(_HTML_INNER_BLOCKS) for c in child.find_all(["td", "th"])):
-            trs: list[list[Any]] = [list(tr.find_all(["td", "th"])) for tr in child.find_all("tr")]
-            rows = [[_spaced(c.get_text(" ", strip=True)) for c in cells] for cells in trs]
-            blocks.extend(Block(row, row=True) for row in table_rows(rows, _html_header(trs)))
+            rows, header = _html_table(child)
+            blocks.extend(Block(row, row=True) for row in table_rows(rows, header))
         elif child.name == "li" and leaf:
             text, marker = _html_text(child), _list_marker(child)
             blocks.append(Block(text if _drawn_over(marker, text) else marker + text))
@@ -782,6 +781,55 @@ def _walk_html(node: Any, blocks: list[Block], marker: str = "") -> None:
         elif child.name != "br":  # inline (<b>, <a>, <span>): part of the text run around it
             run.append(child.get_text(" "))
     flush()
+
+
+def _html_table(table: Any) -> tuple[list[list[str]], bool | None]:
+    """A table's cells on the grid a browser draws (a cell spanning columns or rows fills each place it
+    covers) with its header rows, if several, joined into one ("Weekday" over "Adult" names the column
+    "Weekday Adult"), and whether the first row is a header (``_html_header``). Read cell by cell as
+    written, "<th colspan=2>Weekday</th>" named one column and every price after it moved left:
+    "Weekend: £2.60" for a weekday child's ticket."""
+    grid: list[list[Any]] = []
+    pending: dict[int, tuple[Any, int]] = {}  # column -> (cell, rows it still covers below)
+    for tr in table.find_all("tr"):
+        row: list[Any] = []
+        cells = iter(tr.find_all(["td", "th"]))
+        column = 0
+        while True:
+            if column in pending:
+                cell, left = pending.pop(column)
+                if left > 1:
+                    pending[column] = (cell, left - 1)
+                row.append(cell)
+                column += 1
+                continue
+            cell = next(cells, None)
+            if cell is None:
+                break
+            for _ in range(_span(cell, "colspan")):
+                if _span(cell, "rowspan") > 1:
+                    pending[column] = (cell, _span(cell, "rowspan") - 1)
+                row.append(cell)
+                column += 1
+        grid.append(row)
+    heads = 0
+    while heads < len(grid) - 1 and grid[heads] and all(c.name == "th" for c in grid[heads]) and len(grid[heads]) > 1:
+        heads += 1
+    text = [[_spaced(c.get_text(" ", strip=True)) for c in row] for row in grid]
+    if heads > 1:
+        width = max(len(r) for r in text[:heads])
+        names = []
+        for column in range(width):
+            parts = [r[column] for r in text[:heads] if column < len(r) and r[column]]
+            names.append(" ".join(p for i, p in enumerate(parts) if i == 0 or p != parts[i - 1]))
+        return [names, *text[heads:]], True
+    return text, _html_header(grid)
+
+
+def _span(cell: Any, name: str) -> int:
+    """A cell's colspan or rowspan (1 when missing or not a sensible number)."""
+    value = str(cell.get(name) or "1").strip()
+    return min(int(value), 50) if value.isdigit() and int(value) > 0 else 1
 
 
 def _html_header(rows: list[list[Any]]) -> bool | None:

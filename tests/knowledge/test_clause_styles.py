@@ -773,3 +773,23 @@ def test_a_table_joins_the_clause_above_only_when_it_announces_one(tmp_path: Pat
                       ("2.1", "2. ILLNESS", "2.1 After vomiting, children must stay away for 48 hours."),
                       ("2", "2. ILLNESS", "Registration fee: £50"),
                       ("2", "2. ILLNESS", "Deposit: £200")]
+
+
+def test_an_inserted_clause_keeps_its_letter(tmp_path: Path) -> None:
+    """"2.2A" between 2.2 and 2.3 (an amended contract's inserted clause) is cited as written, not as "2"."""
+    chunks = _cited(tmp_path / "plan.txt", "2. Treatment\n\n2.2 Members get 20% off all other treatment.\n\n"
+                    "2.2A Emergency call-outs are covered up to £800 a year.\n\n2.3 Claims must be made within 30 days.\n")
+    assert [c[0] for c in chunks] == ["2.2", "2.2A", "2.3"]
+
+
+def test_a_price_table_with_spanning_header_cells_keeps_each_price_under_its_column(tmp_path: Path) -> None:
+    path = tmp_path / "pool.html"
+    path.write_text('<html><body><h2>Prices</h2><table><tr><th rowspan="2">Ticket</th><th colspan="2">Weekday</th>'
+                    '<th colspan="2">Weekend</th></tr><tr><th>Adult</th><th>Child</th><th>Adult</th><th>Child</th></tr>'
+                    '<tr><td>Swim</td><td>£5.20</td><td>£2.60</td><td>£6.00</td><td>£3.00</td></tr>'
+                    '<tr><td rowspan="2">Sauna</td><td colspan="2">£7.50</td><td colspan="2">£8.50</td></tr>'
+                    '<tr><td colspan="2">£4.00 off-peak</td><td colspan="2">-</td></tr></table></body></html>')
+    assert [c.text for c in read_chunks(path)] == [
+        "Ticket: Swim, Weekday Adult: £5.20, Weekday Child: £2.60, Weekend Adult: £6.00, Weekend Child: £3.00",
+        "Ticket: Sauna, Weekday Adult: £7.50, Weekday Child: £7.50, Weekend Adult: £8.50, Weekend Child: £8.50",
+        "Ticket: Sauna, Weekday Adult: £4.00 off-peak, Weekday Child: £4.00 off-peak, Weekend Adult: -, Weekend Child: -"]
