@@ -639,6 +639,12 @@ def table_rows(rows: list[list[str]], header: bool | None = None) -> list[str]:
         return [f"{row[0]}: {', '.join(c for c in row[1:] if c)}" if row[0] and any(row[1:])
                 else " | ".join(c for c in row if c) for row in rows]
     names, body = rows[0], rows[1:]
+    merged = any(a and a == b for a, b in itertools.pairwise(names))
+    if merged and len(body) > 1 and not any(re.search(r"\d", c) for c in body[0]):
+        # a header cell merged across columns ("Weekday" over "Adult | Child", as a DOCX repeats it): the
+        # row under it names the columns too
+        names = [h if not c or c == h else f"{h} {c}".strip() for h, c in itertools.zip_longest(names, body[0], fillvalue="")]
+        body = body[1:]
     return [", ".join(f"{h}: {c}" if h and h != c else c for h, c in zip(names, row) if c) for row in body]
 
 

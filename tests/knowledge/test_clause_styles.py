@@ -793,3 +793,21 @@ def test_a_price_table_with_spanning_header_cells_keeps_each_price_under_its_col
         "Ticket: Swim, Weekday Adult: £5.20, Weekday Child: £2.60, Weekend Adult: £6.00, Weekend Child: £3.00",
         "Ticket: Sauna, Weekday Adult: £7.50, Weekday Child: £7.50, Weekend Adult: £8.50, Weekend Child: £8.50",
         "Ticket: Sauna, Weekday Adult: £4.00 off-peak, Weekday Child: £4.00 off-peak, Weekend Adult: -, Weekend Child: -"]
+
+
+def test_a_word_table_with_a_merged_header_cell_names_each_column_by_both_header_rows(tmp_path: Path) -> None:
+    from docx import Document
+
+    document = Document()
+    document.add_heading("Prices", 1)
+    table = document.add_table(rows=3, cols=5)
+    table.cell(0, 1).merge(table.cell(0, 2)).text = "Weekday"
+    table.cell(0, 3).merge(table.cell(0, 4)).text = "Weekend"
+    table.cell(0, 0).merge(table.cell(1, 0)).text = "Ticket"
+    for column, text in enumerate(["Adult", "Child", "Adult", "Child"], start=1):
+        table.cell(1, column).text = text
+    for column, text in enumerate(["Swim", "£5.20", "£2.60", "£6.00", "£3.00"]):
+        table.cell(2, column).text = text
+    document.save(str(tmp_path / "pool.docx"))
+    assert [c.text for c in read_chunks(tmp_path / "pool.docx")] == [
+        "Ticket: Swim, Weekday Adult: £5.20, Weekday Child: £2.60, Weekend Adult: £6.00, Weekend Child: £3.00"]
