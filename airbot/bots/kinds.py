@@ -477,9 +477,11 @@ def _check_needs(kind: str, run_dir: str | Path | None, index: KnowledgeBase | s
     if kind not in BOT_KINDS:
         problems.append(f"unknown bot '{kind}'; choose one of {', '.join(BOT_KINDS)}")
     if kind in ADAPTER_BOTS and not run_dir:
-        problems.append(f"the {kind} bot needs a fine-tuning run (--run RUN_DIR, or pick a run in the Train tab)")
+        problems.append(f"the {kind} bot needs a fine-tuning run: train one in the Train tab and pick it in "
+                        f"'Fine-tuned run' (CLI: --run RUN_DIR)")
     if kind in RETRIEVAL_BOTS and index is None:
-        problems.append(f"the {kind} bot needs a document index (--index INDEX_DIR, or add documents in the Data tab)")
+        problems.append(f"the {kind} bot needs a document index: add your documents in the Data tab "
+                        f"(CLI: --index INDEX_DIR)")
     if len(problems) == 1:
         raise AirbotError(f"Cannot build the bot: {problems[0]}.")
     if problems:
