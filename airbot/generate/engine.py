@@ -22,6 +22,7 @@ attention kernel and dtype, so their greedy tokens equal ``generate``'s.
 from __future__ import annotations
 
 import logging
+import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -69,6 +70,22 @@ class State:
     length: int = 0
 
 
+PREFIX_MIN = 32
+"""Fewest tokens of a prompt's fixed beginning worth keeping (a RAG prompt's instructions and worked
+examples are ~150); a shorter one is read with the rest."""
+PREFIX_KEEP = 4
+"""Prompt beginnings whose keys and values an engine keeps."""
+
+
+@dataclass(frozen=True)
+class Prefix:
+    """A prompt beginning read before: its token ids and each layer's keys and values ([kv_heads, tokens, head_dim])."""
+
+    ids: torch.Tensor
+    keys: list[torch.Tensor]
+    values: list[torch.Tensor]
+
+
 @dataclass
 class Engine:
     """A model's weights laid out for the loop; built once per model and shared by its streams."""
@@ -94,6 +111,9 @@ class Engine:
     """The decode step's weights as flat lists (norms, then ``_pack``'s per-linear lists)."""
     batcher: Any = None
     """Its ``airbot.generate.batch.Batcher``, made on first use."""
+    prefixes: list[Prefix] = field(default_factory=list)
+    """The last ``PREFIX_KEEP`` prompts it read, newest first (``read_prompt``)."""
+    prefix_lock: threading.Lock = field(default_factory=threading.Lock)
 
     @classmethod
     def build(cls, model: Any, quantize: Quantize) -> Engine:
@@ -137,6 +157,33 @@ class Engine:
         state.length += len(ids)
         return self.head(self.rms(x[-1:], inner.norm.weight).to(self.step_dtype))[0]
 
+    def read_prompt(self, ids: torch.Tensor, state: State, fixed: int = 0) -> torch.Tensor:
+        """``forward`` over a whole prompt into an empty ``state``, its first ``fixed`` tokens (the part every
+        prompt of its kind opens with: the instructions and the reader's two worked examples, ~150 of a RAG
+        prompt's ~300 tokens) read apart and their keys and values kept, so the next prompt with the same
+        beginning starts from them. Read whole, they were computed again for every answer.
+
+        The beginning is always read apart, kept or not: a prompt's numbers never depend on what was asked
+        before (the same question gives the same answer, alone or beside others). An exact engine reads
+        every prompt whole (its tokens must equal ``generate``'s)."""
+        if self.exact or fixed < PREFIX_MIN or fixed >= len(ids):
+            return self.forward(ids, state)
+        head = ids[:fixed]
+        with self.prefix_lock:
+            known = next((p for p in self.prefixes if torch.equal(p.ids, head)), None)
+        if known is None:
+            self.forward(head, state)
+            known = Prefix(head.clone(), [k[:, :fixed].clone() for k in state.keys],
+                           [v[:, :fixed].clone() for v in state.values])
+            with self.prefix_lock:
+                self.prefixes = [known, *(p for p in self.prefixes if not torch.equal(p.ids, head))][:PREFIX_KEEP]
+        else:
+            for keys, values, old_keys, old_values in zip(state.keys, state.values, known.keys, known.values, strict=True):
+                keys[:, :fixed] = old_keys
+                values[:, :fixed] = old_values
+            state.length = fixed
+        return self.forward(ids[fixed:], state)
+
     def step(self, token: int, state: State) -> torch.Tensor:
         """Logits after one more token, through the scripted decode step."""
         position = state.length
@@ -166,7 +213,11 @@ class Engine:
         keys[:, start:start + n] = _rope(qkv[:, nq:nq + nk].view(n, self.kv_heads, d).transpose(0, 1), cos, sin)
         values[:, start:start + n] = qkv[:, nq + nk:].view(n, self.kv_heads, d).transpose(0, 1)
         k, v = keys[:, : start + n].to(q.dtype), values[:, : start + n].to(q.dtype)
-        out = F.scaled_dot_product_attention(q[None], k[None], v[None], is_causal=n > 1, enable_gqa=True)[0]
+        if n > 1 and start > 0:  # the rest of a prompt after a reused beginning: row i sees positions <= start + i
+            mask = torch.ones(n, start + n, dtype=torch.bool).tril(diagonal=start)
+            out = F.scaled_dot_product_attention(q[None], k[None], v[None], attn_mask=mask, enable_gqa=True)[0]
+        else:  # SDPA's causal mask is aligned top-left: right only from position 0
+            out = F.scaled_dot_product_attention(q[None], k[None], v[None], is_causal=n > 1, enable_gqa=True)[0]
         return a.o_proj(out.transpose(0, 1).reshape(n, nq))
 
     def start(self, max_len: int) -> State:

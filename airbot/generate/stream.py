@@ -70,17 +70,25 @@ class FastGenSettings:
     """Answers in flight on the same model decode together (``airbot.generate.batch``)."""
     batch_threads: int = 0
     """Intra-op threads of a step that decodes several answers (0: every core); a lone answer uses ``threads``."""
+    reuse_prompts: bool = True
+    """A prompt starts from the keys and values of the beginning it shares with a recent one (``Engine.read_prompt``)."""
+
+
+def _on(name: str) -> bool:
+    return os.environ.get(name, "1").strip() not in ("0", "false", "no", "off")
 
 
 def settings_from_env() -> FastGenSettings:
     """``AIRBOT_FASTGEN_QUANTIZE`` (auto|int4|int8|none), ``AIRBOT_DECODE_THREADS`` (0 = torch's),
-    ``AIRBOT_BATCHING`` (1, or 0: every answer decodes alone) and ``AIRBOT_BATCH_THREADS`` (0 = every core)."""
+    ``AIRBOT_BATCHING`` (1, or 0: every answer decodes alone), ``AIRBOT_BATCH_THREADS`` (0 = every core) and
+    ``AIRBOT_REUSE_PROMPTS`` (1, or 0: every prompt is read whole)."""
     quantize = os.environ.get("AIRBOT_FASTGEN_QUANTIZE", "auto")
     if quantize not in ("auto", "int4", "int8", "none"):
         quantize = "auto"
     return FastGenSettings(quantize=quantize, threads=int(os.environ.get("AIRBOT_DECODE_THREADS", "1") or 1),  # type: ignore[arg-type]
-                           batching=os.environ.get("AIRBOT_BATCHING", "1").strip() not in ("0", "false", "no", "off"),
-                           batch_threads=int(os.environ.get("AIRBOT_BATCH_THREADS", "0") or 0))
+                           batching=_on("AIRBOT_BATCHING"),
+                           batch_threads=int(os.environ.get("AIRBOT_BATCH_THREADS", "0") or 0),
+                           reuse_prompts=_on("AIRBOT_REUSE_PROMPTS"))
 
 
 # --- which models, cached -------------------------------------------------------------------
@@ -250,7 +258,8 @@ def _stream(engine: Engine, tokenizer: Any, messages: list[Message], chat: ChatC
     try:
         with compute_scope(settings.threads):  # the prompt in this thread: a joining answer never stalls the batch's steps
             state = engine.start(len(prompt) + chat.max_new_tokens + 1)
-            token = next_token(engine.forward(prompt, state), seen, chat)
+            fixed = _fixed_length(tokenizer, messages, prompt) if settings.reuse_prompts else 0
+            token = next_token(engine.read_prompt(prompt, state, fixed), seen, chat)
         while True:
             stats.new_tokens += 1
             delta = "" if token in stop else text.push(token)
@@ -270,6 +279,16 @@ def _stream(engine: Engine, tokenizer: Any, messages: list[Message], chat: ChatC
         if following is not None:
             following.close()  # a batched answer leaves the batch now, not at its stop
         stats.finished = time.perf_counter()
+
+
+def _fixed_length(tokenizer: Any, messages: list[Message], prompt: torch.Tensor) -> int:
+    """How many of ``prompt``'s tokens are its messages before the last one (instructions, worked examples,
+    earlier turns): the beginning ``Engine.read_prompt`` keeps. 0 when they do not tokenize as its beginning."""
+    if len(messages) < 2:
+        return 0
+    text = tokenizer.apply_chat_template(messages[:-1], tokenize=False, add_generation_prompt=False)
+    head = tokenizer(text, add_special_tokens=False)["input_ids"]
+    return len(head) if len(head) < len(prompt) and prompt[:len(head)].tolist() == head else 0
 
 
 def _following(engine: Engine, state: State, token: int, seen: torch.Tensor, chat: ChatConfig, stop: set[int],
