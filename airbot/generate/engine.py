@@ -72,7 +72,7 @@ class State:
 
 PREFIX_MIN = 32
 """Fewest tokens of a prompt's fixed beginning worth keeping (a RAG prompt's instructions and worked
-examples are ~150); a shorter one is read with the rest."""
+examples are ~160); a shorter one is read with the rest."""
 PREFIX_KEEP = 4
 """Prompt beginnings whose keys and values an engine keeps."""
 
@@ -112,7 +112,7 @@ class Engine:
     batcher: Any = None
     """Its ``airbot.generate.batch.Batcher``, made on first use."""
     prefixes: list[Prefix] = field(default_factory=list)
-    """The last ``PREFIX_KEEP`` prompts it read, newest first (``read_prompt``)."""
+    """The last ``PREFIX_KEEP`` prompt beginnings it read, newest first (``read_prompt``)."""
     prefix_lock: threading.Lock = field(default_factory=threading.Lock)
 
     @classmethod
@@ -159,8 +159,8 @@ class Engine:
 
     def read_prompt(self, ids: torch.Tensor, state: State, fixed: int = 0) -> torch.Tensor:
         """``forward`` over a whole prompt into an empty ``state``, its first ``fixed`` tokens (the part every
-        prompt of its kind opens with: the instructions and the reader's two worked examples, ~150 of a RAG
-        prompt's ~300 tokens) read apart and their keys and values kept, so the next prompt with the same
+        prompt of its kind opens with: the instructions and the reader's two worked examples, ~160 of a RAG
+        prompt's ~230 tokens) read apart and their keys and values kept, so the next prompt with the same
         beginning starts from them. Read whole, they were computed again for every answer.
 
         The beginning is always read apart, kept or not: a prompt's numbers never depend on what was asked

@@ -71,7 +71,8 @@ class FastGenSettings:
     batch_threads: int = 0
     """Intra-op threads of a step that decodes several answers (0: every core); a lone answer uses ``threads``."""
     reuse_prompts: bool = True
-    """A prompt starts from the keys and values of the beginning it shares with a recent one (``Engine.read_prompt``)."""
+    """A prompt's messages before the question are read apart and their keys and values kept for the next prompt
+    that opens the same way (``Engine.read_prompt``)."""
 
 
 def _on(name: str) -> bool:
