@@ -510,7 +510,7 @@ _HTML_TAG = re.compile(r"</?[A-Za-z][\w-]*(?:\s[^<>]*)?/?>")
 def _markdown_source(text: str) -> str:
     """What a Markdown file says, without what only its renderer reads: YAML front matter (a Jekyll or
     Hugo page's "title: ... layout: page"), HTML comments and tags, images, attribute lists, link reference
-    definitions and footnote markers; a footnote's own text is a paragraph after the paragraph that refers
+    definitions and footnote markers; a footnote's own text follows the list item or paragraph that refers
     to it (``_footnotes_in_place``). Each was read as words: "layout: page permalink: /policy/" was a
     chunk, "[^1]" and "<details>" sat inside clauses, and a footnote on a price glued onto the last section."""
     text = _MD_FRONT_MATTER.sub("", text)
@@ -668,8 +668,9 @@ _HTML_PAGE_CHROME_NAMES = re.compile(r"footer|sidebar|navbar|masthead", re.IGNOR
 
 def _read_html(path: Path) -> list[Block]:
     """A saved web page's text without the site around it: only its ``<main>`` (or single
-    ``<article>``) when it marks one, and never page furniture (menus, cookie banners, breadcrumbs,
-    buttons, the page's own header and footer, a table of contents of in-page links). Read whole,
+    ``<article>``) when it marks one, with the page's own header (its title and date), and never page
+    furniture (menus, link lists, cookie banners, breadcrumbs, buttons, forms, the page's footer, a
+    table of contents of in-page links, "Back to top"; ``_html_chrome``). Read whole,
     a cookie notice and "Accept Manage preferences" were chunks a question could retrieve, and the
     footer ("Registered in England No. 01234567") was glued onto the last clause as figures."""
     from bs4 import BeautifulSoup
