@@ -152,8 +152,6 @@ def _run_all(names: list[str], plan: Plan, config: AirbotConfig, run_dir: Path |
         say(done / total * 0.95, f"loading the {bot_name} bot")
         bot = build_bot(bot_name, config, run_dir, kb)
         for item in items:
-            if should_stop and should_stop():
-                return results, True
             if _yield_to_chat(should_stop):
                 say(done / total * 0.95, f"{bot_name}: {done}/{total} answers (paused while people chat)")
             if should_stop and should_stop():
