@@ -116,13 +116,14 @@ def test_an_evaluation_waits_for_chat_answers_but_never_for_ever(monkeypatch: py
     with arena.CHATTING.answering():
         started = time.monotonic()
         assert runner._yield_to_chat(None) is True
-        assert 0.5 <= time.monotonic() - started < 2  # bounded: someone chatting all day cannot starve it
+        assert 0.5 <= time.monotonic() - started < 5  # bounded: someone chatting all day cannot starve it
         started = time.monotonic()
         runner._yield_to_chat(lambda: True)  # a stop is heard at once
-        assert time.monotonic() - started < 0.3
+        assert time.monotonic() - started < 0.5
+    monkeypatch.setattr(runner, "CHAT_YIELD_S", 10.0)
     answer = arena.CHATTING.answering()
     answer.__enter__()
     threading.Timer(0.2, answer.__exit__, (None, None, None)).start()
     started = time.monotonic()
     assert runner._yield_to_chat(None) is True
-    assert time.monotonic() - started < 0.5  # it goes on as soon as the answer is written
+    assert time.monotonic() - started < 3  # it goes on as soon as the answer is written, not after 10 s
