@@ -792,10 +792,10 @@ def _walk_html(node: Any, blocks: list[Block], marker: str = "") -> None:
 
 def _html_table(table: Any) -> tuple[list[list[str]], bool | None]:
     """A table's cells on the grid a browser draws (a cell spanning columns or rows fills each place it
-    covers) with its header rows, if several, joined into one ("Weekday" over "Adult" names the column
-    "Weekday Adult"), and whether the first row is a header (``_html_header``). Read cell by cell as
-    written, "<th colspan=2>Weekday</th>" named one column and every price after it moved left:
-    "Weekend: £2.60" for a weekday child's ticket."""
+    covers), and whether the first row is a header (``_html_header``). Read cell by cell as written,
+    "<th colspan=2>Weekday</th>" named one column and every price after it moved left: "Weekend: £2.60"
+    for a weekday child's ticket. A header cell spanning columns then repeats, and ``table_rows`` names
+    its columns with the row below too ("Weekday Adult"), as for a DOCX's merged cell."""
     grid: list[list[Any]] = []
     pending: dict[int, tuple[Any, int]] = {}  # column -> (cell, rows it still covers below)
     for tr in table.find_all("tr"):
@@ -819,18 +819,7 @@ def _html_table(table: Any) -> tuple[list[list[str]], bool | None]:
                 row.append(cell)
                 column += 1
         grid.append(row)
-    heads = 0
-    while heads < len(grid) - 1 and grid[heads] and all(c.name == "th" for c in grid[heads]) and len(grid[heads]) > 1:
-        heads += 1
-    text = [[_spaced(c.get_text(" ", strip=True)) for c in row] for row in grid]
-    if heads > 1:
-        width = max(len(r) for r in text[:heads])
-        names = []
-        for column in range(width):
-            parts = [r[column] for r in text[:heads] if column < len(r) and r[column]]
-            names.append(" ".join(p for i, p in enumerate(parts) if i == 0 or p != parts[i - 1]))
-        return [names, *text[heads:]], True
-    return text, _html_header(grid)
+    return [[_spaced(c.get_text(" ", strip=True)) for c in row] for row in grid], _html_header(grid)
 
 
 def _span(cell: Any, name: str) -> int:
