@@ -1,7 +1,12 @@
 """A prompt's fixed beginning (its messages before the question: instructions, the reader's worked examples)
 is read apart and its keys and values kept for the next prompt that opens the same way
 (``Engine.read_prompt``). The real embedded model, fp32 as the bots load it on a CPU without bf16 units:
-the prompt reads as it reads whole, and the same prompt reads the same whether its beginning was kept or not."""
+the prompt reads as it reads whole, and the same prompt reads the same whether its beginning was kept or not.
+
+The int engine's rows are bf16 (a logit near 20 is a multiple of 0.125), and the CPU's kernels may add a
+prompt's rows in another order when it is read in parts: "reads as whole" allows a few bf16 steps per logit
+and a small mean, far below what a wrong mask does (a part that misses the beginning moves the logits by 0.7-1.0
+on average, at most 3.4-3.8, measured on both prompts)."""
 
 from __future__ import annotations
 
@@ -40,6 +45,11 @@ def engine_and_prompts():
     return engine, prompts
 
 
+def _reads_alike(a: torch.Tensor, b: torch.Tensor) -> bool:
+    gap = (a.float() - b.float()).abs()
+    return float(gap.max()) <= 0.5 and float(gap.mean()) <= 0.05
+
+
 def _greedy(engine, state, logits: torch.Tensor, n: int = 24) -> list[int]:  # type: ignore[no-untyped-def]
     out = []
     for _ in range(n):
@@ -64,7 +74,7 @@ def test_a_prompt_after_a_kept_beginning_reads_as_the_whole_prompt_and_the_same_
         assert torch.equal(kept, fresh)  # what was asked before never changes a prompt's numbers
         for a, b in zip(fresh_state.keys, kept_state.keys, strict=True):
             assert torch.equal(a[:, :len(second)], b[:, :len(second)])
-        assert torch.allclose(kept, whole, atol=1e-3), float((kept - whole).abs().max())
+        assert _reads_alike(kept, whole), float((kept - whole).abs().max())
         assert _greedy(engine, kept_state, kept) == _greedy(engine, whole_state, whole)
 
 
@@ -76,7 +86,7 @@ def test_a_prompt_read_in_two_parts_sees_every_earlier_position(engine_and_promp
         state = engine.start(len(prompt))
         engine.forward(prompt[:40], state)
         parts = engine.forward(prompt[40:], state)
-    assert torch.allclose(parts, whole, atol=1e-3), float((parts - whole).abs().max())
+    assert _reads_alike(parts, whole), float((parts - whole).abs().max())
 
 
 def test_an_exact_engine_reads_every_prompt_whole(engine_and_prompts) -> None:
