@@ -973,8 +973,20 @@ def _list_marker(li: Any) -> str:
         return ""
     if parent is None or parent.name == "ul" or kind in ("disc", "circle", "square"):
         return "- "
-    start = int(parent.get("start", 1)) if str(parent.get("start", "1")).isdigit() else 1
-    return f"{draw(start + len(li.find_previous_siblings('li')), _LIST_STYLES.get(kind, 'decimal'))}. "
+    return f"{draw(_ordinal(li, parent), _LIST_STYLES.get(kind, 'decimal'))}. "
+
+
+def _ordinal(li: Any, parent: Any) -> int:
+    """An ordered list item's number as a browser counts it: its own ``value``, else one more than the item
+    before it, from the list's ``start`` (``<li value="9">`` restarts the count: the items after it are 10, 11)."""
+    before = 0
+    for item in [li, *li.find_previous_siblings("li")]:
+        value = str(item.get("value", "")).strip()
+        if value.isdigit():
+            return int(value) + before
+        before += 1
+    start = str(parent.get("start", "1")).strip()
+    return (int(start) if start.isdigit() else 1) + before - 1
 
 
 class _ListNumbers:

@@ -542,6 +542,17 @@ def test_nested_lists_number_as_drawn_and_the_next_item_closes_the_sub_items(tmp
         assert texts[-2:] == ["Moorings are checked daily.", "Divers need a permit."]
 
 
+def test_an_html_list_numbers_its_items_from_start_and_value_as_a_browser_does(tmp_path: Path) -> None:
+    """``<ol start="4">`` draws 4, 5; ``<li value="9">`` draws 9 and the next item 10: the clause a reader
+    cites is the number on the page (both were read as 1, 2)."""
+    (tmp_path / "pottery.html").write_text(
+        "<html><body><main><h1>Pottery studio terms</h1><h2>Classes</h2><ol start='4'><li>A taster class costs "
+        "£35.</li><li>Courses run for 6 weeks.</li></ol><h2>Firing</h2><ol><li value='9'>Kiln firing costs £4 a "
+        "piece.</li><li>Pieces left for 30 days are recycled.</li></ol></main></body></html>")
+    assert [(c.clause, c.text[:3]) for c in read_chunks(tmp_path / "pottery.html")] == [
+        ("4", "4. "), ("5", "5. "), ("9", "9. "), ("10", "10.")]
+
+
 def _hanging_pdf(path: Path, sections: list[tuple[str, list[tuple[str, str]]]]) -> Path:
     """Clauses laid out with a hanging indent: the label in bold at the margin, the text justified in a
     column beside it (wrapping under itself, on the next page too); "t" clauses are tables, a "v" clause
