@@ -12,6 +12,7 @@ that says how to fix the file.
 from __future__ import annotations
 
 import codecs
+import html
 import itertools
 import os
 import re
@@ -65,13 +66,27 @@ def read_blocks(path: str | Path) -> list[Block]:
                             "Save or export it as one of those.")
     _check_size(path, suffix)
     reader = {".pdf": _read_pdf, ".docx": _read_docx, ".html": _read_html, ".htm": _read_html}.get(suffix, _read_markdown)
-    blocks = _bold_headings(_without_contents([b for b in reader(path) if b.text.strip()]))
+    blocks = _bold_headings(_without_contents([b for b in map(_typeset, reader(path)) if b.text.strip()]))
     if not any(b.level == 0 for b in blocks):
         raise DocumentError(f"{path.name} contains no text to index. Check it is the right file and not blank.")
     chars = sum(len(b.text) for b in blocks)
     if chars > MAX_TEXT_CHARS:
         raise DocumentError(_too_much_text(path, chars))
     return blocks
+
+
+_TYPESETTING = str.maketrans({"\ufb00": "ff", "\ufb01": "fi", "\ufb02": "fl", "\ufb03": "ffi", "\ufb04": "ffl",
+                              "\ufb05": "st", "\ufb06": "st", "\u00ad": None, "\u200b": None, "\u200c": None,
+                              "\u200d": None, "\u2060": None, "\ufeff": None})
+"""Characters that only typesetting put there: ligatures (a PDF from LaTeX or InDesign yields "ﬁve
+days" for "five days"), soft hyphens (HTML ``&shy;``, Word's optional hyphen) and zero-width marks,
+which split a word for the embedder, BM25 and the strict reader alike ("can\u00adcel")."""
+
+
+def _typeset(block: Block) -> Block:
+    """The block with its typesetting-only characters replaced by the letters they stand for."""
+    text = block.text.translate(_TYPESETTING)
+    return block if text == block.text else replace(block, text=text)
 
 
 BOLD_HEADING_WORDS = 10
@@ -505,14 +520,18 @@ _MD_FOOTNOTE = re.compile(r"^ {0,3}\[\^([^\]]+)\]:[ \t]*(.*(?:\n(?: {2,}|\t).*)*
 _MD_ATTRIBUTES = re.compile(r"\{:[^}\n]*\}|[ \t]*\{[#.][\w\s#.=\"'-]*\}(?=[ \t]*$)", re.MULTILINE)
 """Kramdown's "{: .class }" and Pandoc/Hugo's "{#id .class}" after a heading, image or paragraph."""
 _HTML_TAG = re.compile(r"</?[A-Za-z][\w-]*(?:\s[^<>]*)?/?>")
+_HTML_ENTITY = re.compile(r"&(?:#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});")
+"""A character reference as Markdown renders it ("&pound;12", "&amp;", "&#8211;"); only with its ";", so
+"R&D" or "fees&parking" stay as written (``html.unescape`` alone reads "&para" as a pilcrow)."""
 
 
 def _markdown_source(text: str) -> str:
     """What a Markdown file says, without what only its renderer reads: YAML front matter (a Jekyll or
     Hugo page's "title: ... layout: page"), HTML comments and tags, images, attribute lists, link reference
-    definitions and footnote markers; a footnote's own text follows the list item or paragraph that refers
-    to it (``_footnotes_in_place``). Each was read as words: "layout: page permalink: /policy/" was a
-    chunk, "[^1]" and "<details>" sat inside clauses, and a footnote on a price glued onto the last section."""
+    definitions and footnote markers, with character references as the characters they draw; a footnote's
+    own text follows the list item or paragraph that refers to it (``_footnotes_in_place``). Each was read
+    as words: "layout: page permalink: /policy/" was a chunk, "[^1]" and "<details>" sat inside clauses,
+    "&pound;12" was no price, and a footnote on a price glued onto the last section."""
     text = _MD_FRONT_MATTER.sub("", text)
     text = re.sub(r"<!--.*?-->", "", text, flags=re.DOTALL)
     text = re.sub(r"!\[[^\]]*\]\([^)]*\)|!\[[^\]]*\]\[[^\]]*\]", "", text)  # images
@@ -520,7 +539,7 @@ def _markdown_source(text: str) -> str:
     text = _MD_LINK_DEFINITION.sub("", text)
     text = _footnotes_in_place(text)
     text = re.sub(r"\[([^\]]+)\]\[[^\]]*\]", r"\1", text)  # [text][ref]
-    return _HTML_TAG.sub("", text)
+    return _HTML_ENTITY.sub(lambda m: html.unescape(m.group(0)), _HTML_TAG.sub("", text))
 
 
 def _footnotes_in_place(text: str) -> str:

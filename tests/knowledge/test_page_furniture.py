@@ -162,3 +162,16 @@ def test_a_back_to_top_link_is_no_part_of_the_clause_above_it(tmp_path: Path) ->
                     '<h2>9. Memberships</h2><p>9.1 Memberships have a minimum term of 3 months.</p><p>'
                     '<a href="#top">Top of page</a></p></section></main></body></html>')
     assert _texts(path) == ["8.4 Dogs are not allowed, see section 9.", "9.1 Memberships have a minimum term of 3 months."]
+
+
+def test_ligatures_soft_hyphens_and_zero_width_marks_read_as_the_letters_they_stand_for(tmp_path: Path) -> None:
+    """A PDF typeset with ligatures yields "ﬁve"; a web page's ``&shy;`` and a copied zero-width space split
+    "cancellation" for the embedder, BM25 and the strict reader alike; Markdown draws "&pound;" as "£"."""
+    (tmp_path / "hire.html").write_text("<html><body><main><h1>Bike hire</h1><p>1.1 Cancel\u00adlation is free up to "
+                                        "ﬁve days before; a ﬂat fee of £12 applies after.\u200b</p></main></body></html>")
+    (tmp_path / "hire.md").write_text("# Bike hire\n\n1.1 Cancel&shy;lation is free up to ﬁve days before; a ﬂat "
+                                      "fee of &pound;12 applies after.\ufeff\n\n1.2 R&D staff&para; ride free.\n")
+    for name in ("hire.html", "hire.md"):
+        assert read_chunks(tmp_path / name)[0].text == \
+            "1.1 Cancellation is free up to five days before; a flat fee of £12 applies after.", name
+    assert read_chunks(tmp_path / "hire.md")[1].text == "1.2 R&D staff¶ ride free."  # a reference needs its ";"
