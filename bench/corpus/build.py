@@ -19,8 +19,19 @@ bold "Normal" paragraph "1.<tab>FEES" (no heading style), "1.1 text" a paragraph
 a hanging indent, and a line "[TOC]" is replaced by a table of contents ("Table of Contents" in
 Word's "TOC Heading" style, one "toc 1" paragraph "1.<tab>Fees<tab>2" per heading, a page break).
 
+With ``clause_tables`` (DOCX) the clauses are laid out in borderless two-column tables, as many
+contracts are: each run of "5.3 text" lines becomes one table, a row per clause, the number in the
+left cell and the text in the right; "|" rows are still an ordinary data table with a header row.
+
+With ``pdf_runin`` (PDF) paragraphs are justified and may carry "**bold**" runs (a clause's run-in
+heading "**Clause 4.2 Late arrival.** text"), "\\-" marks a point where a word may be hyphenated at a
+line end (a soft hyphen, as word processors store them), "[^1]" is a footnote marker printed as a
+superscript figure ("¹", up to 3) whose text, a line "[^1]: text", is printed at the foot of the page
+that carries the marker, and a line "[footer]: text" is a running footer printed with "Page N".
+
 Markdown, text and HTML files are copied as they are, in UTF-8 with LF line ends unless the
-document asks for another ``encoding`` ("utf-16": little-endian with a byte-order mark) or ``newline`` (CRLF).
+document asks for another ``encoding`` ("utf-16": little-endian with a byte-order mark; "cp1252": Windows'
+"ANSI" code page) or ``newline`` (CRLF).
 
 Version 2 of a document is version 1 with the edits of its ``changes.jsonl`` applied: each
 ``old`` figure must occur exactly once in the source (as a whole figure, not inside a larger
@@ -74,8 +85,13 @@ class Doc:
     table_alone: bool = False  # a table after a clause that does not announce it is cited by its section number
     html_main: bool = False  # HTML: a saved web page; only its <main> is the document (no banner, menus, footer)
     footnotes: bool = False  # Markdown: a footnote's text "[^1]: ..." belongs to the clause that carries its marker
-    encoding: str = "utf-8"  # text formats: "utf-16" is UTF-16 LE with a byte-order mark (Notepad's "Unicode")
+    encoding: str = "utf-8"  # text formats: "utf-16" is UTF-16 LE with a byte-order mark (Notepad's "Unicode");
+    # "cp1252" is Windows' "ANSI" code page
     newline: str = "\n"  # text formats: the line ends written ("\r\n" for a Windows file)
+    sub_wrapped: bool = False  # sub-items "(a) ..." wrap onto indented lines, which also belong to the sub-item
+    html_legacy: bool = False  # HTML: an old page laid out by a <table>; its largest cell is the document, <br> breaks lines
+    clause_tables: bool = False  # DOCX: "5.3 text" clauses are rows of borderless two-column tables (number | text)
+    pdf_runin: bool = False  # PDF: justified, hyphenated text, "**Clause 4.2 ...**" run-in headings, footnotes, running footer
 
 
 DOCS: tuple[Doc, ...] = (
@@ -131,6 +147,19 @@ DOCS: tuple[Doc, ...] = (
     Doc("laundrette", "launderette", "txt", "policy.txt",
         "UTF-16 text with CRLF: dotted contents, '1. SECTION' capitals, 1.1 clauses with bullets, form-feed pages",
         r"^(\d+\.\d+) ", r"^\d+\. [A-Z][A-Z ,&'/-]+$", encoding="utf-16", newline="\r\n"),
+    Doc("driving_school", "driving school", "pdf", "source.md",
+        "bold run-in 'Clause 4.2' headings in justified, hyphenated paragraphs, footnotes at the page foot, running footer",
+        r"^(Clause \d+\.\d+) ", r"^\d+\. [A-Z]", footnotes=True, pdf_runin=True),
+    Doc("ferry_tours", "lake ferry tours", "html", "policy.html",
+        "old table-layout page: <font>/<b> headings, '1.1' clauses between <br><br>, fare table, FAQ <dl> (id = question)",
+        r"^(?:(\d+\.\d+) |Q: (.+?)\s*$)", r"^\d+\. [A-Z]", html_legacy=True),
+    Doc("campsite", "campsite", "txt", "policy.txt",
+        "Windows-1252 text with CRLF, wrapped at 72: 'SECTION 3 - ...', 3.1 clauses, wrapped (a) sub-items, 3.2(a)",
+        r"^(\d+\.\d+) ", r"^SECTION \d+ - ", sub_re=r"^\s+\(([a-h])\) ", sub_wrapped=True,
+        encoding="cp1252", newline="\r\n"),
+    Doc("wedding_venue", "wedding venue", "docx", "source.md",
+        "clauses in borderless two-column tables (number 5.3 in the left cell, text in the right) under Heading 1, a price table",
+        r"^(\d+\.\d+) \| ", r"^#", clause_tables=True),
 )
 DOCS_BY_NAME = {doc.name: doc for doc in DOCS}
 
@@ -192,14 +221,15 @@ def parse_markup(text: str) -> list[Block]:
     return blocks
 
 
-def render_docx(text: str, word_numbering: bool = False, word_toc: bool = False) -> bytes:
+def render_docx(text: str, word_numbering: bool = False, word_toc: bool = False, clause_tables: bool = False) -> bytes:
     """The DOCX of a markup source. With ``word_numbering`` the typed labels of "## 1. Heading",
     "1.1 text" and "(a) text" lines are taken out of the text and drawn by Word instead: one
     multi-level list ("%1." / "%1.%2" / "(%3)" lowerLetter) numbers the headings, clauses and sub-items
     (w:numPr on each paragraph); a typed label that differs from what Word will draw is an error.
     With ``word_toc`` the labels stay typed, followed by a tab: "## 1. Fees" is a bold paragraph
     "1.<tab>FEES", "1.1 text" a paragraph "1.1<tab>text" with a hanging indent, and the line "[TOC]"
-    becomes a table of contents in Word's "TOC Heading" / "toc 1" styles, one entry per heading."""
+    becomes a table of contents in Word's "TOC Heading" / "toc 1" styles, one entry per heading.
+    With ``clause_tables`` each run of "5.3 text" paragraphs is one borderless two-column table."""
     from docx import Document
     from docx.shared import Pt
 
@@ -215,8 +245,16 @@ def render_docx(text: str, word_numbering: bool = False, word_toc: bool = False)
     outline = _WordOutline(document) if word_numbering else None
     if word_toc and ("p", "[TOC]") not in blocks:
         raise ValueError("word_toc: the source has no [TOC] line")
+    clause_table = None  # clause_tables: the table of the current run of clauses
     for block in blocks:
         kind = block[0]
+        if clause_tables:
+            if kind == "p" and (clause := re.fullmatch(r"(\d+\.\d+) (.+)", block[1])):
+                if clause_table is None:
+                    clause_table = _clause_table(document)
+                _clause_row(clause_table, clause.group(1), clause.group(2))
+                continue
+            clause_table = None
         if word_toc and _typed_outline(document, blocks, block):
             continue
         if outline is not None and kind in ("h1", "p") and (drawn := outline.take(kind, block[1])):
@@ -307,6 +345,43 @@ def _typed_outline(document, blocks: list[Block], block: Block) -> bool:
         paragraph.paragraph_format.space_after = Pt(6)
         return True
     return False
+
+
+CLAUSE_COLUMNS_CM = (1.6, 14.4)  # clause_tables: the number column and the text column
+
+
+def _clause_table(document):
+    """clause_tables: an empty borderless two-column table (fixed widths) for a run of clauses."""
+    from docx.oxml import parse_xml
+    from docx.oxml.ns import nsdecls, qn
+    from docx.shared import Cm
+
+    table = document.add_table(rows=0, cols=2)
+    table.autofit = False
+    tbl_pr = table._tbl.tblPr
+    borders = parse_xml(f'<w:tblBorders {nsdecls("w")}>' + "".join(
+        f'<w:{side} w:val="nil"/>' for side in ("top", "left", "bottom", "right", "insideH", "insideV")) + "</w:tblBorders>")
+    later = [child for child in tbl_pr if child.tag in (qn("w:shd"), qn("w:tblLayout"), qn("w:tblCellMar"), qn("w:tblLook"))]
+    if later:  # the schema's order: tblBorders before shd, tblLayout, tblCellMar and tblLook
+        later[0].addprevious(borders)
+    else:
+        tbl_pr.append(borders)
+    for column, width in zip(table.columns, CLAUSE_COLUMNS_CM, strict=True):
+        column.width = Cm(width)
+    return table
+
+
+def _clause_row(table, number: str, text: str) -> None:
+    from docx.shared import Cm, Pt
+
+    row = table.add_row()
+    for column, (cell, value, width) in enumerate(zip(row.cells, (number, text), CLAUSE_COLUMNS_CM, strict=True)):
+        cell.width = Cm(width)
+        paragraph = cell.paragraphs[0]
+        run = paragraph.add_run(value)
+        if column == 0:
+            run.bold = True
+        paragraph.paragraph_format.space_after = Pt(6)
 
 
 def _restarted_numbering(document) -> int:
@@ -462,9 +537,113 @@ def render_pdf(text: str, hanging: bool = False) -> bytes:
     return bytes(pdf.output())
 
 
+SUPERSCRIPTS = {"1": "\u00b9", "2": "\u00b2", "3": "\u00b3"}  # the superscript figures of latin-1
+SOFT_HYPHEN = "\u00ad"
+RUNIN_BOTTOM = 24  # pdf_runin: the bottom margin (mm) of a page without footnotes
+
+
+def render_pdf_runin(text: str) -> bytes:
+    """The PDF of a markup source with ``pdf_runin``: justified paragraphs with "**bold**" run-in
+    headings, soft hyphens "\\-", footnotes "[^1]" printed at the foot of the page that carries the
+    marker (the marker's paragraph is kept on one page with its footnote), headings kept with the
+    paragraph that follows, and a running footer "[footer]: text" with "Page N" on the right."""
+    from fpdf import FPDF
+
+    notes: dict[str, str] = {}
+    footer_text = ""
+    body: list[str] = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        try:
+            line.encode("latin-1")
+        except UnicodeEncodeError as err:
+            raise ValueError(f"line {number}: {line[err.start]!r} cannot be drawn in {PDF_FONT}; use latin-1 text") from None
+        if note := re.fullmatch(r"\[\^(\d)\]: (.+)", line.strip()):
+            notes[note.group(1)] = note.group(2)
+        elif footer := re.fullmatch(r"\[footer\]: (.+)", line.strip()):
+            footer_text = footer.group(1)
+        else:
+            body.append(line)
+    if set(notes) - set(SUPERSCRIPTS):
+        raise ValueError(f"pdf_runin: footnotes {sorted(notes)}; only 1 to {len(SUPERSCRIPTS)} have superscript figures")
+
+    def shown(value: str) -> str:
+        value = re.sub(r"\[\^(\d)\]", lambda m: SUPERSCRIPTS[m.group(1)], value.replace("\\-", SOFT_HYPHEN))
+        if "[^" in value or "\\" in value:
+            raise ValueError(f"pdf_runin: unknown footnote marker or escape in {value[:60]!r}")
+        return value
+
+    class RuninPDF(FPDF):
+        page_notes: list[str]  # the footnotes of the current page (set by header() on every new page)
+        reserved: float  # the height kept free for them above the bottom margin
+
+        def header(self) -> None:
+            self.page_notes, self.reserved = [], 0.0
+            self.set_auto_page_break(True, margin=RUNIN_BOTTOM)
+
+        def footer(self) -> None:
+            self.set_auto_page_break(False)  # the footnotes and the footer are drawn below the page-break line
+            if self.page_notes:
+                top = self.h - RUNIN_BOTTOM - self.reserved + 2
+                self.line(MARGIN, top, MARGIN + 45, top)
+                self.set_xy(MARGIN, top + 1.5)
+                self.set_font(PDF_FONT, size=8)
+                for note in self.page_notes:
+                    self.multi_cell(0, 3.8, note, align="J", new_x="LMARGIN", new_y="NEXT")
+            self.set_font(PDF_FONT, size=8)
+            self.set_xy(MARGIN, -16)
+            self.cell(120, 6, footer_text)
+            self.cell(0, 6, f"Page {self.page_no()}", align="R")
+
+    pdf = RuninPDF(format="A4")
+    pdf.set_creation_date(FIXED_DATE)
+    pdf.set_creator("airbot development corpus")
+    pdf.set_margins(MARGIN, 20, MARGIN)
+    pdf.add_page()
+    blocks = parse_markup("\n".join(body))
+    for index, block in enumerate(blocks):
+        kind = block[0]
+        if kind == "title":
+            pdf.set_title(block[1])
+            pdf.set_font(PDF_FONT, style="B", size=16)
+            pdf.multi_cell(0, 7.5, shown(block[1]), new_x="LMARGIN", new_y="NEXT")
+            pdf.ln(2)
+        elif kind in ("h1", "h2"):
+            following = blocks[index + 1] if index + 1 < len(blocks) else None
+            if pdf.will_page_break(9 + 3 * 5.2 if following else 9):  # a heading never stands alone at the foot
+                pdf.add_page()
+            pdf.ln(3)
+            pdf.set_font(PDF_FONT, style="B", size=12 if kind == "h1" else 11)
+            pdf.multi_cell(0, 6, shown(block[1]), new_x="LMARGIN", new_y="NEXT")
+            pdf.ln(1)
+        elif kind == "p":
+            value = shown(block[1])
+            markers = re.findall(r"\[\^(\d)\]", block[1])
+            pdf.set_font(PDF_FONT, size=10.5)
+            if markers:  # keep the paragraph and its footnotes on one page
+                pdf.set_auto_page_break(False)  # a dry run would otherwise break the page (and run header())
+                pdf.set_font(PDF_FONT, size=8)
+                texts = [f"{SUPERSCRIPTS[m]} {shown(notes[m])}" for m in markers]
+                need = sum(pdf.multi_cell(0, 3.8, t, align="J", dry_run=True, output="HEIGHT") for t in texts) + 4
+                pdf.set_font(PDF_FONT, size=10.5)
+                height = pdf.multi_cell(0, 5.2, value, align="J", markdown=True, dry_run=True, output="HEIGHT")
+                if pdf.y + height > pdf.h - RUNIN_BOTTOM - pdf.reserved - need:
+                    pdf.add_page()
+                pdf.page_notes = [*pdf.page_notes, *texts]
+                pdf.reserved += need
+                pdf.set_auto_page_break(True, margin=RUNIN_BOTTOM + pdf.reserved)
+            pdf.multi_cell(0, 5.2, value, align="J", markdown=True, new_x="LMARGIN", new_y="NEXT")
+            pdf.ln(1.8)
+        else:
+            raise ValueError(f"pdf_runin: {kind} blocks are not drawn")
+    return bytes(pdf.output())
+
+
 def render(doc: Doc, text: str) -> bytes:
     if doc.fmt == "docx":
-        return render_docx(text, word_numbering=doc.word_numbering, word_toc=doc.word_toc)
+        return render_docx(text, word_numbering=doc.word_numbering, word_toc=doc.word_toc,
+                           clause_tables=doc.clause_tables)
+    if doc.fmt == "pdf" and doc.pdf_runin:
+        return render_pdf_runin(text)
     if doc.fmt == "pdf":
         return render_pdf(text, hanging=doc.pdf_hanging)
     text = text.replace("\n", doc.newline)

@@ -9,9 +9,10 @@ document's numbering style, and verifies:
 
 - SPLIT.json: 5 + 5 documents, every format in each half, the unnumbered documents never tuned; a third set,
   `fresh`, of 4 documents, one per format md/html/docx/pdf, a fourth, `fresh2`, of 4 documents, one per
-  format txt/html/docx/pdf, and a fifth, `fresh3`, of 4 documents, one per format md/txt/html/docx, all three
-  only for reporting;
-- every document has 25-45 clauses with unique ids; PDFs have several pages;
+  format txt/html/docx/pdf, a fifth, `fresh3`, of 4 documents, one per format md/txt/html/docx, and a sixth,
+  `fresh4`, of 4 documents, one per format txt/html/docx/pdf, all four only for reporting;
+- every document has 25-45 clauses with unique ids; PDFs have several pages; a ``pdf_runin`` PDF has at
+  least 8 words hyphenated at a line end;
 - heldout.jsonl: >= 16 rows; each clause id exists, every fact (a figure) is in that clause's text,
   no fact is given away by its question, and no question copies 7 or more words in a row from its clause;
   numbered documents have a question whose clause label digits recur in its figure (e.g. 1.4 -> 14 days);
@@ -40,10 +41,12 @@ FORMATS = {"md", "txt", "html", "docx", "pdf"}
 FRESH_FORMATS = {"md", "html", "docx", "pdf"}  # the fresh set: written after tuning, one document per format
 FRESH2_FORMATS = {"txt", "html", "docx", "pdf"}  # the fresh2 set: written later still, one document per format
 FRESH3_FORMATS = {"md", "txt", "html", "docx"}  # the fresh3 set: files as found in the wild, one document per format
+FRESH4_FORMATS = {"txt", "html", "docx", "pdf"}  # the fresh4 set: layouts of people's own files, one document per format
 SETS = (("tune", 5, FORMATS), ("never_tuned", 5, FORMATS), ("fresh", 4, FRESH_FORMATS), ("fresh2", 4, FRESH2_FORMATS),
-        ("fresh3", 4, FRESH3_FORMATS))
+        ("fresh3", 4, FRESH3_FORMATS), ("fresh4", 4, FRESH4_FORMATS))
 UNNUMBERED = {"public_library", "vet_practice", "escape_rooms"}  # clause id = heading / question text; never tuned
 PAGE_BREAK = "\f"
+HYPHENATED_MIN = 8  # pdf_runin: words hyphenated at a line end, at least
 
 
 # ---- extraction ---------------------------------------------------------------------------------------------
@@ -56,8 +59,9 @@ def extract_text(path: Path, doc: Doc | None = None) -> str:
     for one with ``html_lists`` every list item carries the marker the browser draws ('2. ', nested
     items indented: '  b. '), without the text of its nested lists, and a FAQ's <dt> reads 'Q: question'.
     For one with ``html_main`` only the page's <main> is read (a saved page's banner, menus and footer are
-    not the document). Text files are read in the document's ``encoding`` (a byte-order mark is dropped,
-    CRLF line ends read as LF).
+    not the document). For one with ``html_legacy`` (an old page laid out by a table) only the largest cell
+    of the layout table is read, with a line break at every <br> and block element. Text files are read in
+    the document's ``encoding`` (a byte-order mark is dropped, CRLF line ends read as LF).
     """
     suffix = path.suffix.lower()
     if suffix == ".pdf":
@@ -66,6 +70,8 @@ def extract_text(path: Path, doc: Doc | None = None) -> str:
         return f"\n{PAGE_BREAK}\n".join(page.extract_text() or "" for page in PdfReader(path).pages)
     if suffix == ".docx":
         return _docx_text(path, drawn_numbers=bool(doc and doc.word_numbering))
+    if suffix in (".html", ".htm") and doc is not None and doc.html_legacy:
+        return _legacy_html_text(path)
     if suffix in (".html", ".htm"):
         return _html_text(path, lists=bool(doc and doc.html_lists), main=bool(doc and doc.html_main))
     return path.read_text(encoding=doc.encoding if doc else "utf-8")
@@ -186,6 +192,48 @@ def _html_text(path: Path, lists: bool = False, main: bool = False) -> str:
     return "\n".join(lines)
 
 
+_BLOCK_TAGS = {"p", "div", "table", "dl", "dd", "ul", "ol", "li", "h1", "h2", "h3", "h4", "h5", "h6", "hr", "center",
+               "blockquote", "form", "pre"}
+
+
+def _legacy_html_text(path: Path) -> str:
+    """An old page laid out by a <table>: the document is the cell of the outer table with the most text
+    (the navigation cell beside it is not). Lines break at <br> and around block elements, as a browser
+    draws them; a table row reads 'a | b', a <dt> 'Q: question'; blank lines are dropped."""
+    from bs4 import BeautifulSoup, Comment, NavigableString
+
+    soup = BeautifulSoup(path.read_text(encoding="utf-8"), "html.parser")
+    layout = soup.body.find("table")
+    cells = [td for tr in layout.find_all("tr", recursive=False) for td in tr.find_all("td", recursive=False)]
+    root = max(cells, key=lambda td: len(td.get_text()))
+    lines = [""]
+
+    def walk(node) -> None:
+        for child in node.children:
+            if isinstance(child, Comment):
+                continue
+            if isinstance(child, NavigableString):
+                lines[-1] += str(child)
+            elif child.name in ("script", "style"):
+                continue
+            elif child.name == "br":
+                lines.append("")
+            elif child.name == "tr":
+                lines.extend([" | ".join(" ".join(cell.get_text().split())
+                                         for cell in child.find_all(["td", "th"], recursive=False)), ""])
+            elif child.name == "dt":
+                lines.extend(["Q: " + child.get_text(), ""])
+            elif child.name in _BLOCK_TAGS:
+                lines.append("")
+                walk(child)
+                lines.append("")
+            else:
+                walk(child)
+
+    walk(root)
+    return "\n".join(text for text in (" ".join(line.split()) for line in lines) if text)
+
+
 # ---- clauses ------------------------------------------------------------------------------------------------
 
 def normalize(text: str) -> str:
@@ -194,20 +242,36 @@ def normalize(text: str) -> str:
 
 _ANNOUNCES_TABLE = re.compile(r":\s*$|\b(?:below|following|table)\b", re.IGNORECASE)
 _FOOTNOTE = re.compile(r"^\[\^([^\]]+)\]:\s*(.*)$")
+_PDF_FOOTNOTE = re.compile(r"^([\u00b9\u00b2\u00b3]) ")  # a PDF footnote at the foot of a page: "¹ text"
+_PDF_FOOTER = re.compile(r"\bPage \d+$")  # the running footer line that follows a page's footnotes
 
 
 def split_clauses(doc: Doc, text: str) -> tuple[dict[str, str], list[str]]:
     """{clause id: clause text} and the problems found (duplicate ids).
 
     With ``footnotes`` a Markdown footnote's text ("[^1]: ...", at the foot of the file) is read into
-    every clause that carries its marker "[^1]" instead of the clause it happens to follow. With
+    every clause that carries its marker "[^1]" instead of the clause it happens to follow; in a PDF the
+    footnote "¹ text" (up to the page's footer line) goes to the clause whose text carries "¹". With
+    ``sub_wrapped`` a sub-item's wrapped lines, indented further than its "(a)", belong to it as well. With
     ``table_alone`` a table (lines "a | b") after a clause that does not announce it (no ':' at its end,
     no 'below', 'following', 'table') is a clause of its own, cited by the number of its section
     heading (the last boundary line that starts with a number, "1.<tab>FEES" -> "1")."""
     if doc.nested:
         return _split_nested(text)
     notes: dict[str, str] = {}
-    if doc.footnotes:
+    if doc.footnotes and doc.fmt == "pdf":
+        kept, note_marker = [], None
+        for line in text.split("\n"):
+            if match := _PDF_FOOTNOTE.match(line):
+                note_marker = match.group(1)
+                notes[note_marker] = line
+            elif note_marker is not None and line != PAGE_BREAK and not _PDF_FOOTER.search(line):
+                notes[note_marker] += "\n" + line
+            else:
+                note_marker = None
+                kept.append(line)
+        text = "\n".join(kept)
+    elif doc.footnotes:
         kept = []
         for line in text.split("\n"):
             if match := _FOOTNOTE.match(line):
@@ -224,6 +288,8 @@ def split_clauses(doc: Doc, text: str) -> tuple[dict[str, str], list[str]]:
     section = ""
     section_number = ""  # table_alone: the number of the last section heading
     previous_row = False  # table_alone: the line before was a table row
+    sub: str | None = None  # sub_wrapped: the sub-item whose wrapped lines may follow, and the indent of its "(a)"
+    sub_indent = 0
 
     def start(clause_id: str, line: str) -> None:
         if clause_id in clauses:
@@ -233,13 +299,14 @@ def split_clauses(doc: Doc, text: str) -> tuple[dict[str, str], list[str]]:
     for line in text.split("\n"):  # not splitlines(): it would drop the form feed between PDF pages
         row = doc.table_alone and " | " in line
         if section_re is not None and (match := section_re.match(line)):
-            section, current = match.group(1), None
+            section, current, sub = match.group(1), None, None
         elif match := label_re.match(line):
             label = next(group for group in match.groups() if group is not None)
             current = f"{section}({label})" if section_re is not None else label
             start(current, line)
+            sub = None
         elif boundary_re.match(line):
-            current = None
+            current, sub = None, None
             if doc.table_alone and (number := re.match(r"^#*\s*(\d+)\.", line)):
                 section_number = number.group(1)
         elif row and not previous_row and current is not None and not _ANNOUNCES_TABLE.search(clauses[current]):
@@ -248,10 +315,16 @@ def split_clauses(doc: Doc, text: str) -> tuple[dict[str, str], list[str]]:
         elif current is not None:
             clauses[current] += "\n" + line
             if sub_re is not None and (match := sub_re.match(line)):  # a sub-item is one line, also in its clause
-                start(f"{current}({match.group(1)})", line)
+                sub, sub_indent = f"{current}({match.group(1)})", len(line) - len(line.lstrip())
+                start(sub, line)
+            elif doc.sub_wrapped and sub is not None and line.strip() and len(line) - len(line.lstrip()) > sub_indent:
+                clauses[sub] += "\n" + line  # ... unless it wraps onto lines indented under its text
+            else:
+                sub = None
         previous_row = row
     for marker, note in notes.items():
-        holders = [cid for cid, body in clauses.items() if f"[^{marker}]" in body]
+        shown = marker if doc.fmt == "pdf" else f"[^{marker}]"
+        holders = [cid for cid, body in clauses.items() if shown in body]
         if not holders:
             problems.append(f"footnote [^{marker}] has no marker in any clause")
         for cid in holders:
@@ -392,6 +465,11 @@ def check_doc(doc: Doc, built: dict[str, Path], half: str, failures: list[str]) 
         notes.append(f"{pages} pages, clauses continued on the next page: {', '.join(spanning) or 'none'}")
         if pages < 2 or not spanning:
             fail(f"PDF has {pages} pages and {len(spanning)} clauses across a page break; expected several pages and one")
+        if doc.pdf_runin:
+            hyphenated = re.findall(r"[a-z]-\n[a-z]", text_v1)
+            notes.append(f"words hyphenated at a line end: {len(hyphenated)}")
+            if len(hyphenated) < HYPHENATED_MIN:
+                fail(f"{len(hyphenated)} words hyphenated at a line end, expected >= {HYPHENATED_MIN}")
 
     heldout = read_jsonl(folder / "heldout.jsonl")
     if len(heldout) < 16:
