@@ -217,8 +217,8 @@ def _read_pdf(path: Path) -> list[Block]:
     if not all(line.y for lines in layouts for line in lines):  # no usable positions: paragraphs by blank lines
         pages = _drop_page_furniture(pages, running)
         return [Block(para, page=n) for n, text in enumerate(pages, 1) for para in _paragraphs(text)]
-    kept = [_page_text(lines, running) for lines in layouts]
-    return _pdf_blocks(kept)
+    kept, notes = _footnotes([_page_text(lines, running) for lines in layouts])
+    return _place_footnotes(_pdf_blocks(kept), notes)
 
 
 @dataclass(frozen=True)
@@ -265,6 +265,88 @@ def _page_lines(page: Any) -> list[_PdfLine]:
     return lines
 
 
+_SUPERSCRIPT_FIGURES = "¹²³⁴⁵⁶⁷⁸⁹⁰"
+_FOOTNOTE_START = re.compile(rf"([{_SUPERSCRIPT_FIGURES}]+|\d{{1,2}}(?=\s)|[*†‡]{{1,3}})\s*(?=\S)")
+
+
+def _body_size(lines: list[_PdfLine]) -> float:
+    """The font size most of the text is set in."""
+    sizes: dict[float, int] = {}
+    for ln in lines:
+        sizes[ln.size] = sizes.get(ln.size, 0) + len(ln.text)
+    return max(sizes, key=lambda k: sizes[k]) if sizes else 0.0
+
+
+def _footnotes(pages: list[list[_PdfLine]]) -> tuple[list[list[_PdfLine]], list[tuple[int, str, str]]]:
+    """Each page without the footnotes at its foot, and the notes as ``(page, marker, text)``.
+
+    A page's footnotes are its last lines set smaller than the body, the first opening with a marker
+    ("¹", "2 ", "*") that the text above carries (``_marker_in``). Read in place they were glued onto
+    whatever clause ended the page (and split a clause running over the page break in two), while the
+    clause that points to them lost what they add: "The DVLA normally needs about 3 weeks" sat in the
+    refresher-lesson clause."""
+    body = _body_size([ln for lines in pages for ln in lines])
+    out: list[list[_PdfLine]] = []
+    notes: list[tuple[int, str, str]] = []
+    for n, lines in enumerate(pages, 1):
+        foot = len(lines)
+        while foot > 0 and lines[foot - 1].size < body - 0.5:
+            foot -= 1
+        tail, text = lines[foot:], "\n".join(ln.text for ln in lines[:foot])
+        first = _FOOTNOTE_START.match(tail[0].text) if tail else None
+        if first is None or not _marker_in(first.group(1), text):
+            out.append(lines)
+            continue
+        found: list[tuple[int, str, str]] = []
+        for ln in tail:
+            start = _FOOTNOTE_START.match(ln.text)
+            if start and _marker_in(start.group(1), text):
+                found.append((n, start.group(1), ln.text[start.end():]))
+            else:
+                found[-1] = (n, found[-1][1], f"{found[-1][2]} {ln.text}")
+        notes += found
+        out.append(lines[:foot])
+    return out, notes
+
+
+def _marker_in(marker: str, text: str) -> bool:
+    """Whether ``text`` points to footnote ``marker``: the superscript itself, or the figure set right after
+    a word or a stop ("Payment1." as a raised figure extracts), or the symbol."""
+    if marker[0] in _SUPERSCRIPT_FIGURES or not marker[0].isdigit():
+        return marker in text
+    return re.search(rf"(?<=[a-z)\].,;:'’”]){marker}(?!\d)", text) is not None
+
+
+def _place_footnotes(blocks: list[Block], notes: list[tuple[int, str, str]]) -> list[Block]:
+    """Each note after the text of the block that points to it on its page (or an earlier one), as the
+    Markdown reader places a footnote; a note that no block points to stays a paragraph of its page."""
+    blocks = list(blocks)
+    for page, marker, note in notes:
+        at = next((i for i, b in enumerate(blocks) if b.page == page and b.level == 0 and _marker_in(marker, b.text)),
+                  None)
+        if at is None:
+            at = next((i for i in reversed(range(len(blocks))) if (blocks[i].page or 0) < page
+                       and blocks[i].level == 0 and _marker_in(marker, blocks[i].text)), None)
+        if at is None:
+            last = max((i for i, b in enumerate(blocks) if (b.page or 0) <= page), default=len(blocks) - 1)
+            blocks.insert(last + 1, Block(f"{marker} {note}", page=page))
+        else:
+            blocks[at] = replace(blocks[at], text=_after_pointer(blocks[at].text, marker, f"{marker} {note}"))
+    return blocks
+
+
+def _after_pointer(text: str, marker: str, note: str) -> str:
+    """``text`` with ``note`` as a line after the clause that carries ``marker``: after its line and the lines
+    that continue it, before the next line that opens with a clause label (a page set without paragraph
+    spacing is one block of many clauses) or at the end."""
+    from airbot.knowledge.clauses import find_label
+
+    lines = text.split("\n")
+    at = next((i for i, line in enumerate(lines) if _marker_in(marker, line)), len(lines) - 1)
+    end = next((j for j in range(at + 1, len(lines)) if find_label(lines[j]) is not None), len(lines))
+    return "\n".join([*lines[:end], note, *lines[end:]])
+
+
 def _pieces(marks: list[tuple[float, float, bool, float, str]]) -> tuple[tuple[float, str], ...]:
     """A line's text by where each drawn piece starts (text after a line break inside a piece goes on with it)."""
     out: list[list[Any]] = []
@@ -281,10 +363,7 @@ def _pdf_blocks(pages: list[list[_PdfLine]]) -> list[Block]:
     line is wider than the body's line spacing or the font changes; lines larger than the body
     text, or bold all through, are headings (larger first: level 1)."""
     lines = [replace(ln, page=n) for n, page in enumerate(pages, 1) for ln in page]
-    sizes: dict[float, int] = {}
-    for ln in lines:
-        sizes[ln.size] = sizes.get(ln.size, 0) + len(ln.text)
-    body = max(sizes, key=lambda k: sizes[k])
+    body = _body_size(lines)
     styles = sorted({(ln.size, ln.bold) for ln in lines if _pdf_heading(ln, body)}, key=lambda s: (-s[0], not s[1]))
     levels = {style: min(i + 1, 6) for i, style in enumerate(styles)}
     gaps = sorted(a.y - b.y for a, b in itertools.pairwise(lines) if a.page == b.page and a.size == b.size == body

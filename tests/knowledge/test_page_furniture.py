@@ -175,3 +175,44 @@ def test_ligatures_soft_hyphens_and_zero_width_marks_read_as_the_letters_they_st
         assert read_chunks(tmp_path / name)[0].text == \
             "1.1 Cancellation is free up to five days before; a flat fee of £12 applies after.", name
     assert read_chunks(tmp_path / "hire.md")[1].text == "1.2 R&D staff¶ ride free."  # a reference needs its ";"
+
+
+def _footnoted_pdf(path: Path, marker: str, second: str) -> Path:
+    """Two pages of 11 pt clauses with a note at the first page's foot in 8 pt, pointed to by clause 1.1
+    (``marker`` after "hours"); clause 1.3 is the page's last clause, right above the note."""
+    from fpdf import FPDF
+
+    pdf = FPDF()
+    pdf.add_page()
+    pdf.set_font("Helvetica", size=11)
+    for line in (f"1.1 You may cancel free of charge with 48 hours{marker} notice.",
+                 "1.2 Late cancellations cost 50% of the lesson fee.", *["Lessons take place on public roads."] * 28,
+                 "1.3 Lessons in your own car cost GBP 34 per hour and need learner insurance."):
+        pdf.multi_cell(0, 6, line, new_x="LMARGIN", new_y="NEXT")
+    pdf.set_y(-30)
+    pdf.set_font("Helvetica", size=8)
+    pdf.multi_cell(0, 4, f"{marker.strip()} Our office is open from 09:00 to 13:00 on Saturdays; notice given "
+                         "when it is closed counts from the next opening time.", new_x="LMARGIN", new_y="NEXT")
+    pdf.add_page()
+    pdf.set_font("Helvetica", size=11)
+    pdf.multi_cell(0, 6, second, new_x="LMARGIN", new_y="NEXT")
+    pdf.output(str(path))
+    return path
+
+
+def test_a_pdfs_footnote_follows_the_clause_that_points_to_it(tmp_path: Path) -> None:
+    """Read in place, the note at the page foot was glued onto the clause that ended the page (1.3) and the
+    clause that points to it (1.1) lost the opening hours it adds; a raised figure extracts as "hours2"."""
+    for marker in ("\u00b9", "2"):
+        path = _footnoted_pdf(tmp_path / f"terms-{marker == '2'}.pdf", marker,
+                              "2.1 Gift vouchers are valid for 24 months.")
+        chunks = {c.clause: c.text for c in read_chunks(path)}
+        note = f"{marker.strip()} Our office is open from 09:00 to 13:00 on Saturdays"
+        assert chunks["1.1"].startswith(f"1.1 You may cancel free of charge with 48 hours{marker} notice. {note}"), marker
+        assert "09:00" not in chunks["1.3"] and chunks["2.1"] == "2.1 Gift vouchers are valid for 24 months."
+
+
+def test_small_print_at_a_pages_foot_that_nothing_points_to_stays_text(tmp_path: Path) -> None:
+    path = _footnoted_pdf(tmp_path / "terms.pdf", "", "2.1 Gift vouchers are valid for 24 months.")
+    texts = " ".join(c.text for c in read_chunks(path))
+    assert "Our office is open from 09:00 to 13:00 on Saturdays" in texts
