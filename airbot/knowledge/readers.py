@@ -558,10 +558,11 @@ def _drop_page_furniture(pages: list[str], running: set[str]) -> list[str]:
     return ["\n".join(ln for ln in text.splitlines() if not _furniture(ln, running)) for text in pages]
 
 
-def _paragraphs(text: str) -> list[str]:
-    """Blank-line separated paragraphs, each a newline-joined run of non-empty lines."""
+def _paragraphs(text: str, indented: bool = False) -> list[str]:
+    """Blank-line separated paragraphs, each a newline-joined run of non-empty lines (``indented``: the first
+    line keeps its indent)."""
     text = text.replace("\r\n", "\n").replace("\r", "\n")
-    return [p.strip() for p in re.split(r"\n\s*\n", text) if p.strip()]
+    return [p.strip("\n").rstrip() if indented else p.strip() for p in re.split(r"\n\s*\n", text) if p.strip()]
 
 
 _MD_HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
@@ -583,13 +584,52 @@ def _read_markdown(path: Path) -> list[Block]:
         lines = [line for pos, line in enumerate(lines)
                  if pos not in contents and not (pos == title and _contents_title(line))]
     blocks: list[Block] = []
-    for para in _paragraphs("\n".join(lines)):
+    for para in _paragraphs("\n".join(lines), indented=True):
+        rows, start = _spaced_table(para.split("\n"))  # the first line's indent places a header's cells
+        if rows:  # a table typed with spaces ends the paragraph: its lines are rows, the text before it a paragraph
+            blocks.extend(_markdown_blocks(para.split("\n")[:start]) + [Block(row, row=True) for row in rows])
+            continue
+        para = para.strip()
         for is_table, lines in _table_runs(para.split("\n")):
             if is_table:
                 blocks.extend(Block(row, row=True) for row in lines)  # a row is its own line, never re-flowed into the next
             else:
                 blocks.extend(_markdown_blocks(lines))
     return blocks
+
+
+_SPACED_CELL = re.compile(r"\S+(?: \S+)*")
+"""A cell of a table typed with spaces: words one space apart (two or more spaces end it)."""
+
+
+def _spaced_table(lines: list[str]) -> tuple[list[str], int]:
+    """A table typed with spaces at the end of a paragraph, as ``table_rows`` lines, and the line it starts
+    at (no rows: none). A plain-text fee table ("Grass tent pitch   £18.00   £22.00   £28.00" under
+    "Low season   Mid season   High season") was one paragraph of figures whose header line read as a
+    heading over every clause after it; each row now names its cells ("Low season: £18.00")."""
+    for start in range(len(lines) - 1):
+        if (rows := _spaced_rows(lines[start:])) is not None:
+            header = len(rows[0]) > len([c for c in rows[0] if c]) or (
+                not any(re.search(r"\d", c) for c in rows[0]) and all(re.search(r"\d", " ".join(r)) for r in rows[1:]))
+            return table_rows(rows, header=header or None), start
+    return [], len(lines)
+
+
+def _spaced_rows(lines: list[str]) -> list[list[str]] | None:
+    """The cells of lines that form a table typed with spaces, or None: at least three columns, every line
+    but the first (a header over an empty first column may lack it) with a cell in each, and each column's
+    cells overlapping on the page (left-, right- or centre-aligned alike). A clause line "1.1  Bookings ..."
+    followed by its wrapped lines is no table: those lines have one cell."""
+    spans = [[(m.start(), m.end(), m.group()) for m in _SPACED_CELL.finditer(line.expandtabs(8))] for line in lines]
+    n = max(len(cells) for cells in spans)
+    if n < 3 or (len(spans) < 3 and len(spans[0]) < n) or any(len(cells) != n for cells in spans[1:]) \
+            or len(spans[0]) not in (n, n - 1):
+        return None
+    for column in range(n):
+        cells = [row[column - n + len(row)] for row in spans if column - n + len(row) >= 0]
+        if max(c[0] for c in cells) >= min(c[1] for c in cells):
+            return None
+    return [[""] * (n - len(row)) + [c[2] for c in row] for row in spans]
 
 
 _MD_FRONT_MATTER = re.compile(r"\A---[ \t]*\n.*?\n(?:---|\.\.\.)[ \t]*(?:\n|\Z)", re.DOTALL)

@@ -348,6 +348,30 @@ def test_markdown_pipe_tables_are_read_row_by_row(tmp_path: Path) -> None:
     assert chunk.text == "2.1 Monthly prices:\nPlan: Basic, Price: £20\nPlan: Premium, Price: £49.99"
 
 
+SPACED_TABLE = """SECTION 2 - PITCH FEES
+
+2.1  Pitch fees are per pitch per night:
+
+                          Low season   Mid season   High season
+     Grass tent pitch       \u00a318.00       \u00a322.00        \u00a328.00
+     Serviced pitch         \u00a331.00       \u00a335.00        \u00a343.00
+
+2.2  Low season runs from 13 March to 21 May.
+     Mid season  is  the  rest.
+"""
+
+
+def test_a_table_typed_with_spaces_names_its_cells(tmp_path: Path) -> None:
+    """A plain-text fee table aligned with spaces was one paragraph of bare figures and its header line a
+    heading over every later clause; a wrapped clause with double spaces is still text."""
+    (tmp_path / "campsite.txt").write_text(SPACED_TABLE)
+    chunks = _by_clause(read_chunks(tmp_path / "campsite.txt"))
+    assert chunks["2.1"].text == ("2.1  Pitch fees are per pitch per night:\n"
+                                  "Grass tent pitch, Low season: \u00a318.00, Mid season: \u00a322.00, High season: \u00a328.00\n"
+                                  "Serviced pitch, Low season: \u00a331.00, Mid season: \u00a335.00, High season: \u00a343.00")
+    assert chunks["2.2"].section == "SECTION 2 - PITCH FEES" and "Mid season  is  the  rest." in chunks["2.2"].text
+
+
 def _pdf_table(pdf: Any, text: str) -> None:
     """A table drawn by fpdf: rows split by "\n", cells by "|", the first row bold (fpdf's heading row)."""
     pdf.set_font("helvetica", size=10)
