@@ -763,14 +763,14 @@ def table_rows(rows: list[list[str]], header: bool | None = None) -> list[str]:
     EUR 3") is a list of charges with no header: each row reads "Lost card: EUR 3" (read with a
     header, its first charge named every other row's cells and was never a fact of its own)."""
     rows = [[" ".join(c.split()) for c in row] for row in rows if any(c.strip() for c in row)]
-    if len(rows) < 2 or max(len(r) for r in rows) < 2:
-        return [" | ".join(c for c in row if c) for row in rows]
     labelled = [bool(row) and _label_only(row[0]) for row in rows]
     said = [len(" ".join(row[1:]).split()) for row, is_clause in zip(rows, labelled, strict=True) if is_clause]
     # clauses set in a table: label | sentence (under a header row, "Clause | Rule", which says nothing
-    # a reader needs, or not); "1.5 | EUR 8" is a table of weights
-    if sum(labelled) >= 2 and all(labelled[1:]) and sum(said) >= 4 * len(said):
+    # a reader needs, or not; a table may hold one clause); "1.5 | EUR 8" is a table of weights
+    if sum(labelled) >= min(2, len(rows)) and all(labelled[1:]) and sum(said) >= 4 * len(said):
         return [" ".join(c for c in row if c) for row, is_clause in zip(rows, labelled, strict=True) if is_clause]
+    if len(rows) < 2 or max(len(r) for r in rows) < 2:
+        return [" | ".join(c for c in row if c) for row in rows]
     if header is None:
         header = not (max(len(r) for r in rows) == 2 and any(re.search(r"\d", c) for c in rows[0]))
     if not header:

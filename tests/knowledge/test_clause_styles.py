@@ -530,6 +530,8 @@ def test_clauses_laid_out_in_a_table_are_clauses_and_a_table_of_figures_stays_on
     assert chunks["1.1"].text == "1.1 A locker costs EUR 2 per day." and chunks["1.2"].text == "1.2 A lost key costs EUR 10."
     assert table_rows([["Weight", "Price"], ["1.5", "EUR 8"], ["2.5", "EUR 11"]]) == [
         "Weight: 1.5, Price: EUR 8", "Weight: 2.5, Price: EUR 11"]  # short cells: figures, not clauses
+    assert table_rows([["2.1", "Exclusive use starts at 10:00."]]) == ["2.1 Exclusive use starts at 10:00."]  # one clause
+    assert table_rows([["1.5", "EUR 8"]]) == ["1.5 | EUR 8"]
 
 
 NESTED_HTML = """<html><body><h1>Marina Berth Terms</h1><h2>1. Berthing fees</h2>
