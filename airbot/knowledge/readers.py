@@ -844,7 +844,37 @@ def _html_chrome(tag: Any) -> bool:
         return tag.find_parent(["article", "main"]) is None
     if tag.name == "a":
         return (tag.get("href") or "").startswith("#") and _stands_alone(tag)
+    if tag.name in ("td", "th", "div") and _mostly_links(tag):
+        return True
+    if tag.name in _HTML_FURNITURE_HOLDERS:
+        return _copyright_line(tag)
     return tag.name in ("ul", "ol") and _link_list(tag)
+
+
+_HTML_FURNITURE_HOLDERS = {"td", "th", "div", "center", "p", "font", "small", "span", "table"}
+"""Elements an old page without ``<footer>`` puts its copyright line in."""
+_COPYRIGHT = re.compile(r"(?:copyright\s*)?(?:©|\(c\))\s*(?:\d{4}|[A-Z])", re.IGNORECASE)
+
+
+def _copyright_line(tag: Any) -> bool:
+    """The page's copyright notice ("© 2026 ... Registered in England No. 02198765 · Home | Terms"): it
+    was read as the last clause's words, figures and all."""
+    text = tag.get_text(" ", strip=True)
+    return len(text) < 400 and _COPYRIGHT.match(text) is not None
+
+
+def _mostly_links(tag: Any) -> bool:
+    """A cell or box of four or more links that hold most of its words: the menu of a page laid out by a
+    table (a ``<td>`` of "» Home", "» Fares" ... and the office's phone number beside the text), which was
+    read as a paragraph."""
+    links = tag.find_all("a")
+    if len(links) < 4 or tag.find(re.compile(r"^h[1-6]$")):
+        return False
+    linked = sum(len(_WORD.findall(a.get_text(" "))) for a in links)
+    return linked >= 0.5 * len(_WORD.findall(tag.get_text(" ")))
+
+
+_WORD = re.compile(r"\w[\w'’@./-]*")
 
 
 def _stands_alone(tag: Any) -> bool:
@@ -907,7 +937,7 @@ def _walk_html(node: Any, blocks: list[Block], marker: str = "") -> None:
         leaf = not child.find(_HTML_INNER_BLOCKS)
         if child.name == "br" or not leaf or child.name in _HTML_INNER_BLOCKS or child.name in _HTML_CONTAINERS:
             flush()
-        if child.name == "table" and not any(c.find(_HTML_INNER_BLOCKS) for c in child.find_all(["td", "th"])):
+        if child.name == "table" and not any(_holds_paragraphs(c) for c in child.find_all(["td", "th"])):
             rows, header = _html_table(child)
             blocks.extend(Block(row, row=True) for row in table_rows(rows, header))
         elif child.name == "li" and leaf:
@@ -926,6 +956,22 @@ def _walk_html(node: Any, blocks: list[Block], marker: str = "") -> None:
         elif child.name != "br":  # inline (<b>, <a>, <span>): part of the text run around it
             run.append(child.get_text(" "))
     flush()
+
+
+def _holds_paragraphs(cell: Any) -> bool:
+    """Does a table cell hold paragraphs (so the table lays out the page)? Blocks inside it, a rule, or lines
+    set apart by an empty line (``<br><br>``), as pages written before CSS separate paragraphs."""
+    from bs4 import NavigableString
+
+    if cell.find([*_HTML_INNER_BLOCKS, "hr"]):
+        return True
+    for br in cell.find_all("br"):
+        after = br.next_sibling
+        while isinstance(after, NavigableString) and not after.strip():
+            after = after.next_sibling
+        if getattr(after, "name", None) == "br":
+            return True
+    return False
 
 
 def _html_table(table: Any) -> tuple[list[list[str]], bool | None]:

@@ -216,3 +216,24 @@ def test_small_print_at_a_pages_foot_that_nothing_points_to_stays_text(tmp_path:
     path = _footnoted_pdf(tmp_path / "terms.pdf", "", "2.1 Gift vouchers are valid for 24 months.")
     texts = " ".join(c.text for c in read_chunks(path))
     assert "Our office is open from 09:00 to 13:00 on Saturdays" in texts
+
+
+OLD_PAGE = """<html><body><table width="780"><tr>
+<td width="165"><font size="2"><b>&raquo; <a href="index.htm">Home</a></b><br><b>&raquo; <a href="fares.htm">Fares</a></b><br>
+<b>&raquo; <a href="cruises.htm">Our Cruises</a></b><br><b>&raquo; <a href="charter.htm">Private Hire</a></b><br>
+<b>&raquo; <a href="terms.htm">Terms &amp; Conditions</a></b><br><b>&raquo; <a href="contact.htm">Contact Us</a></b><br>
+<font size="1">Ticket office: 01632 960 418<br>Last updated 12/02/2026</font></font></td>
+<td width="615"><font size="2"><font size="4"><b>1. Tickets</b></font><br><br>
+1.1 Tickets bought online are 10% cheaper; see our <a href="fares.htm">fares</a>.<br><br>
+1.2 Children under 5 travel free.<br><br><hr>
+<center><font size="1">&copy; 2026 Silverwater Ferry Tours Ltd &middot; Registered in England No. 02198765<br>
+<a href="index.htm">Home</a> | <a href="terms.htm">Terms</a> | <a href="privacy.htm">Privacy</a><br>
+Best viewed in 1024x768</font></center></font></td></tr></table></body></html>"""
+
+
+def test_an_old_pages_menu_cell_and_copyright_line_are_no_text(tmp_path: Path) -> None:
+    """A page laid out by a table, without <nav> or <footer>: the cell of links beside the text was a chunk
+    (phone number and date included) and the copyright line was glued onto the last clause as figures."""
+    (tmp_path / "terms.htm").write_text(OLD_PAGE)
+    assert [(c.clause, c.text) for c in read_chunks(tmp_path / "terms.htm")] == [
+        ("1.1", "1.1 Tickets bought online are 10% cheaper; see our fares."), ("1.2", "1.2 Children under 5 travel free.")]
