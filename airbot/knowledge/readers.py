@@ -815,6 +815,7 @@ def _read_html(path: Path) -> list[Block]:
 
     soup = BeautifulSoup(_read_text_file(path), "html.parser")
     root = soup.body or soup
+    _open_accordions(root)
     for tag in root.find_all(_html_chrome):
         tag.decompose()
     blocks: list[Block] = []
@@ -827,6 +828,36 @@ def _read_html(path: Path) -> list[Block]:
         root = mains[0]
     _walk_html(root, blocks)
     return blocks
+
+
+_TOGGLES = ("aria-controls", "data-target", "data-bs-target")
+
+
+def _open_accordions(root: Any) -> None:
+    """Open a FAQ written as an accordion: a button (``aria-expanded``/``aria-controls``, Bootstrap's
+    ``data-bs-target``) that shows a panel saved closed (``hidden``, ``aria-hidden``, ``display: none``).
+    The panel is text, not furniture, and the button's words are the question; both were dropped (a
+    page of nothing but an accordion was "no text to index"). A button that opens a menu stays furniture."""
+    for control in root.find_all(lambda t: any(t.has_attr(a) for a in (*_TOGGLES, "aria-expanded"))):
+        ids = [i.lstrip("#") for attr in _TOGGLES for i in str(control.get(attr, "")).split()]
+        if str(control.get("href", "")).startswith("#") and control.has_attr("aria-expanded"):
+            ids.append(str(control["href"])[1:])
+        panels = [panel for i in ids if i and (panel := root.find(id=i)) is not None and not _menu(panel)]
+        if not panels:
+            continue
+        for panel in panels:
+            for attr in ("hidden", "aria-hidden"):
+                panel.attrs.pop(attr, None)
+            if "display" in str(panel.get("style", "")):
+                panel["style"] = re.sub(r"display\s*:\s*none;?", "", str(panel["style"]))
+        if control.name == "button":  # the question: a paragraph of its own, or the heading's words
+            control.name = "span" if control.find_parent(re.compile(r"^h[1-6]$")) else "p"
+
+
+def _menu(tag: Any) -> bool:
+    """A site menu: ``<nav>`` (or holding one), a list of links, or a box of mostly links."""
+    return (tag.name == "nav" or tag.get("role") == "navigation" or tag.find("nav") is not None
+            or (tag.name in ("ul", "ol") and _link_list(tag)) or _mostly_links(tag, least=2))
 
 
 def _html_chrome(tag: Any) -> bool:
@@ -863,12 +894,12 @@ def _copyright_line(tag: Any) -> bool:
     return len(text) < 400 and _COPYRIGHT.match(text) is not None
 
 
-def _mostly_links(tag: Any) -> bool:
-    """A cell or box of four or more links that hold most of its words: the menu of a page laid out by a
-    table (a ``<td>`` of "» Home", "» Fares" ... and the office's phone number beside the text), which was
-    read as a paragraph."""
+def _mostly_links(tag: Any, least: int = 4) -> bool:
+    """A cell or box of ``least`` or more links that hold most of its words: the menu of a page laid out by
+    a table (a ``<td>`` of "» Home", "» Fares" ... and the office's phone number beside the text), which
+    was read as a paragraph."""
     links = tag.find_all("a")
-    if len(links) < 4 or tag.find(re.compile(r"^h[1-6]$")):
+    if len(links) < least or tag.find(re.compile(r"^h[1-6]$")):
         return False
     linked = sum(len(_WORD.findall(a.get_text(" "))) for a in links)
     return linked >= 0.5 * len(_WORD.findall(tag.get_text(" ")))

@@ -237,3 +237,23 @@ def test_an_old_pages_menu_cell_and_copyright_line_are_no_text(tmp_path: Path) -
     (tmp_path / "terms.htm").write_text(OLD_PAGE)
     assert [(c.clause, c.text) for c in read_chunks(tmp_path / "terms.htm")] == [
         ("1.1", "1.1 Tickets bought online are 10% cheaper; see our fares."), ("1.2", "1.2 Children under 5 travel free.")]
+
+
+ACCORDION = """<html><body><header><button aria-controls="menu" aria-expanded="false">Toggle navigation</button>
+<div id="menu" hidden><ul><li><a href="/">Home</a></li><li><a href="/fees">Fees</a></li></ul></div></header>
+<main><h1>Gym FAQ</h1><div class="accordion">
+<button class="accordion-button" aria-expanded="false" aria-controls="a1">How much is a day pass?</button>
+<div id="a1" class="accordion-panel" hidden><p>A day pass costs £12 and includes classes.</p></div>
+<h3><button data-bs-toggle="collapse" data-bs-target="#a2">Can I freeze my membership?</button></h3>
+<div id="a2" aria-hidden="true" style="display:none"><p>You can freeze for up to 3 months a year, at £5 a month.</p></div>
+</div><p>Prices include VAT.<i class="icon" aria-hidden="true">★</i></p></main></body></html>"""
+
+
+def test_an_accordion_faqs_closed_answers_are_text_and_its_buttons_the_questions(tmp_path: Path) -> None:
+    """Saved closed, an accordion's answers are hidden panels and its questions buttons: both were dropped as
+    furniture, and a page of nothing but an accordion was "no text to index". A menu's toggle stays out."""
+    (tmp_path / "faq.html").write_text(ACCORDION)
+    assert [(c.section, c.text) for c in read_chunks(tmp_path / "faq.html")] == [
+        ("How much is a day pass?", "A day pass costs £12 and includes classes."),
+        ("Can I freeze my membership?", "You can freeze for up to 3 months a year, at £5 a month."),
+        ("Can I freeze my membership?", "Prices include VAT.")]
