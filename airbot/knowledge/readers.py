@@ -658,7 +658,22 @@ def _markdown_source(text: str) -> str:
     text = _MD_LINK_DEFINITION.sub("", text)
     text = _footnotes_in_place(text)
     text = re.sub(r"\[([^\]]+)\]\[[^\]]*\]", r"\1", text)  # [text][ref]
+    text = _HTML_TABLE.sub(_pipe_table, text)
     return _HTML_ENTITY.sub(lambda m: html.unescape(m.group(0)), _HTML_TAG.sub("", text))
+
+
+_HTML_TABLE = re.compile(r"<table\b.*?</table\s*>", re.IGNORECASE | re.DOTALL)
+
+
+def _pipe_table(match: re.Match[str]) -> str:
+    """An HTML ``<table>`` inside Markdown as its rows read as the HTML reader reads them (``table_rows``:
+    cells on the browser's grid, named by the header), each a one-cell pipe row so the rows stay rows; with
+    its tags stripped it was one line of glued cells ("Swim£5.20£2.60")."""
+    from bs4 import BeautifulSoup
+
+    table = BeautifulSoup(match.group(0), "html.parser").find("table")
+    rows = table_rows(*_html_table(table)) if table is not None else []
+    return "\n\n" + "\n".join(f"| {row.replace('|', '/')} |" for row in rows) + "\n\n" if rows else ""
 
 
 def _footnotes_in_place(text: str) -> str:

@@ -348,6 +348,17 @@ def test_markdown_pipe_tables_are_read_row_by_row(tmp_path: Path) -> None:
     assert chunk.text == "2.1 Monthly prices:\nPlan: Basic, Price: £20\nPlan: Premium, Price: £49.99"
 
 
+def test_an_html_table_inside_markdown_is_read_as_a_table(tmp_path: Path) -> None:
+    """Markdown may hold an HTML ``<table>`` (GitHub, Confluence exports): with its tags stripped it was one
+    line of glued cells, "Swim£5.20£2.60"."""
+    (tmp_path / "pool.md").write_text("# Pool\n\n## 1. Entry\n\n1.1 Entry prices are:\n\n<table>\n<tr><th>Ticket</th>"
+                                      "<th>Adult</th><th>Child</th></tr>\n<tr><td>Swim</td><td>£5.20</td><td>£2.60</td></tr>"
+                                      "\n</table>\n\n1.2 Under 3s swim free.\n")
+    chunks = _by_clause(read_chunks(tmp_path / "pool.md"))
+    assert chunks["1.1"].text == "1.1 Entry prices are:\nTicket: Swim, Adult: £5.20, Child: £2.60"
+    assert chunks["1.2"].text == "1.2 Under 3s swim free."
+
+
 SPACED_TABLE = """SECTION 2 - PITCH FEES
 
 2.1  Pitch fees are per pitch per night:
