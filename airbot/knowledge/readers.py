@@ -1095,17 +1095,21 @@ def _read_docx(path: Path) -> list[Block]:
         raise DocumentError(f"{path.name} could not be read as a DOCX ({type(err).__name__}). It may be damaged or an "
                             "old .doc renamed; open it in Word/LibreOffice, save as .docx and upload again.") from None
     blocks: list[Block] = []
+    sizes: list[float | None] = []  # per block: its font size where it may be a heading set by size
     drawn, guessed = WordNumbering(document), _ListNumbers()
     for item in items:
         if isinstance(item, Table):
             rows = [["\n".join(_docx_text(p) for p in c.paragraphs).strip() for c in r.cells] for r in item.rows]
-            blocks.extend(Block(row, row=True) for row in table_rows(rows))
+            added = table_rows(rows)
+            blocks.extend(Block(row, row=True) for row in added)
+            sizes.extend([None] * len(added))
             guessed.reset()
             continue
         style = (item.style.name if item.style is not None else "") or ""
         if re.fullmatch(r"toc(?: \d| heading)", style, re.IGNORECASE):
             if blocks and _contents_title(blocks[-1].text):
                 blocks.pop()
+                sizes.pop()
             continue  # Word's table of contents: its entries repeat the headings, with page numbers
         level = 1 if style == "Title" else int(m.group(1)) if (m := re.match(r"Heading (\d)", style)) else 0
         # a tab after a typed clause number ("1.1\tA full day costs ...") is the gap Word draws: a space
@@ -1121,7 +1125,41 @@ def _read_docx(path: Path) -> list[Block]:
         # Word draws "1." before an item that names its own clause ("B1: Lessons can be booked ..."):
         # the label in the text is the one to cite
         blocks.append(Block(text if _drawn_over(marker, text) else marker + text, level=level, bold=_all_bold(item)))
-    return blocks
+        sizes.append(_font_size(item) if level == 0 and not marker else None)
+    return _sized_headings(blocks, sizes)
+
+
+def _font_size(paragraph: Any) -> float:
+    """The largest size (pt) a Word paragraph's text is set in: its runs' own, else its style's (and the
+    styles that one is based on); 0 where nothing says (the document's default size)."""
+    style_size = 0.0
+    style = paragraph.style
+    while style is not None and not style_size:
+        style_size = style.font.size.pt if style.font is not None and style.font.size is not None else 0.0
+        style = style.base_style
+    return max((run.font.size.pt if run.font.size is not None else style_size
+                for run in paragraph.runs if run.text.strip()), default=style_size)
+
+
+def _sized_headings(blocks: list[Block], sizes: list[float | None]) -> list[Block]:
+    """Short paragraphs set larger than the text and not ending a sentence are headings, larger first
+    (level 1), as people title a Word document by enlarging the font instead of using heading styles;
+    read as text, "Late returns" was a chunk of its own under the heading before it. Only where the
+    document uses no heading style (a heading style says how it is organised)."""
+    if any(b.level for b in blocks):
+        return blocks
+    weights: dict[float, int] = {}
+    for block, size in zip(blocks, sizes, strict=True):
+        if size is not None:
+            weights[size] = weights.get(size, 0) + len(block.text)
+    if not weights:
+        return blocks
+    body = max(weights, key=lambda k: weights[k])
+    titles = [size is not None and size >= body + 1.5 and len(b.text.split()) <= BOLD_HEADING_WORDS
+              and not b.text.rstrip().endswith((".", ":", ";", ",")) for b, size in zip(blocks, sizes, strict=True)]
+    levels = {size: n for n, size in enumerate(sorted({s for s, t in zip(sizes, titles, strict=True) if t and s},
+                                                      reverse=True), start=1)}
+    return [replace(b, level=min(levels[s], 6)) if t and s else b for b, s, t in zip(blocks, sizes, titles, strict=True)]
 
 
 def _all_bold(paragraph: Any) -> bool:

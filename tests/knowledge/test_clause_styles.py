@@ -859,3 +859,20 @@ def test_a_word_table_with_a_merged_header_cell_names_each_column_by_both_header
     document.save(str(tmp_path / "pool.docx"))
     assert [c.text for c in read_chunks(tmp_path / "pool.docx")] == [
         "Ticket: Swim, Weekday Adult: £5.20, Weekday Child: £2.60, Weekend Adult: £6.00, Weekend Child: £3.00"]
+
+
+def test_a_word_documents_headings_set_by_font_size_are_headings(tmp_path: Path) -> None:
+    """No heading styles, titles set in a larger font: "Late returns" was a chunk of its own under the
+    heading before it. A large sentence (ending in a stop) stays text."""
+    import docx
+    from docx.shared import Pt
+
+    document = docx.Document()
+    for text, size in [("Hire terms", 20), ("Deposits", 14), ("A deposit of £50 is due when you book.", None),
+                       ("Late returns", 14), ("Late returns cost £10 per hour.", None), ("Bikes are checked daily.", 14)]:
+        run = document.add_paragraph().add_run(text)
+        run.font.size = Pt(size) if size else None
+    document.save(str(tmp_path / "hire.docx"))
+    assert [(c.section, c.text) for c in read_chunks(tmp_path / "hire.docx")] == [
+        ("Deposits", "A deposit of £50 is due when you book."),
+        ("Late returns", "Late returns cost £10 per hour."), ("Late returns", "Bikes are checked daily.")]
