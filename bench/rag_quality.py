@@ -58,7 +58,7 @@ from airbot.text import judge  # noqa: E402
 FIXTURES = ROOT / "tests" / "fixtures"
 SAMPLES = {"telecom": (FIXTURES / "telecom" / "policy.md", FIXTURES / "telecom"),
            "saas": (FIXTURES / "saas" / "terms.txt", FIXTURES / "saas")}
-HALVES = ("tune", "never_tuned", "fresh", "fresh2", "fresh3", "fresh4")
+HALVES = ("tune", "never_tuned", "fresh", "fresh2", "fresh3", "fresh4", "fresh5")
 """The corpus split's parts (docs/SPLIT.json), reported apart; only ``tune`` may choose settings."""
 COLUMNS = ("top_source", "final", "model", "extract", "oos_refused", "wrong_refusals", "garbage", "v2_new")
 

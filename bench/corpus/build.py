@@ -29,6 +29,12 @@ line end (a soft hyphen, as word processors store them), "[^1]" is a footnote ma
 superscript figure ("¹", up to 3) whose text, a line "[^1]: text", is printed at the foot of the page
 that carries the marker, and a line "[footer]: text" is a running footer printed with "Page N".
 
+With ``pdf_columns`` (PDF) the page is a two-column leaflet: the title and the lines before the first
+"##" heading are a masthead across the page, then the text flows down the left column, on into the right
+column and on to the next page; "## HEADING" lines are bold capitals, a "T7 text" paragraph starts with
+its label in bold, a "|" table is drawn inside one column, and "[footer]: text" is a running footer
+printed with "Page N of M".
+
 Markdown, text and HTML files are copied as they are, in UTF-8 with LF line ends unless the
 document asks for another ``encoding`` ("utf-16": little-endian with a byte-order mark; "cp1252": Windows'
 "ANSI" code page) or ``newline`` (CRLF).
@@ -92,6 +98,8 @@ class Doc:
     html_legacy: bool = False  # HTML: an old page laid out by a <table>; its largest cell is the document, <br> breaks lines
     clause_tables: bool = False  # DOCX: "5.3 text" clauses are rows of borderless two-column tables (number | text)
     pdf_runin: bool = False  # PDF: justified, hyphenated text, "**Clause 4.2 ...**" run-in headings, footnotes, running footer
+    pdf_columns: bool = False  # PDF: a two-column leaflet, text flowing down the left column, the right, then the next page
+    html_gdocs: bool = False  # HTML: a Google Docs export; list numbers are drawn by its CSS counters, lists continue by start=
 
 
 DOCS: tuple[Doc, ...] = (
@@ -160,6 +168,22 @@ DOCS: tuple[Doc, ...] = (
     Doc("wedding_venue", "wedding venue", "docx", "source.md",
         "clauses in borderless two-column tables (number 5.3 in the left cell, text in the right) under Heading 1, a price table",
         r"^(\d+\.\d+) \| ", r"^#", clause_tables=True),
+    Doc("pet_grooming", "dog and cat grooming salon", "md", "policy.md",
+        "Notion export: emoji '##' headings, '1)' clauses with indented 'a)' items, 6(b), callouts, <br> table, "
+        "bold toggle questions (id = question)",
+        r"^(?:(\d+)\) |- \*\*(.+?)\*\*\s*$)", r"^(?:#|> )", sub_re=r"^\s+([a-h])\) "),
+    Doc("tool_hire", "tool and plant hire", "pdf", "source.md",
+        "two-column leaflet: bold capital headings, T7 clauses flowing down both columns and across pages, "
+        "a price table in one column",
+        r"^(T\d+) ", r"^[A-Z][A-Z ,&'/-]{4,}$", pdf_columns=True),
+    Doc("language_cafe", "language cafe", "html", "policy.html",
+        "Google Docs export: <p class><span> text, <h2 id=h.*> headings, one list numbered by CSS counters "
+        "and continued by start= across <ol>s, flat a. sub-lists, 6(b)",
+        r"^(\d+)\. ", r"^#", sub_re=r"^\s+([a-h])\. ", html_gdocs=True),
+    Doc("piano_tuner", "piano tuner", "txt", "policy.txt",
+        "email letter: '1)' clauses with wrapped 'a)' items, 5(a), dotted-leader price list, Q:/A: pairs "
+        "(id = question), signature block",
+        r"^(?:(\d+)\) |Q: (.+?)\s*$)", r"^(?!A: )\S", sub_re=r"^\s+([a-h])\) ", sub_wrapped=True),
 )
 DOCS_BY_NAME = {doc.name: doc for doc in DOCS}
 
@@ -638,12 +662,152 @@ def render_pdf_runin(text: str) -> bytes:
     return bytes(pdf.output())
 
 
+COLUMN_MARGIN = 15  # pdf_columns: the page margins (mm)
+COLUMN_GUTTER = 8  # pdf_columns: the space between the two columns (mm)
+COLUMN_LINE = 4.6  # pdf_columns: the line height of the text (mm)
+
+
+def render_pdf_columns(text: str) -> bytes:
+    """The PDF of a markup source with ``pdf_columns``: a leaflet whose masthead (the title and the
+    lines before the first "##") runs across the page, and whose text then flows in two columns, down
+    the left column, into the right one and on to the next page. "## HEADING" is a bold heading kept
+    with what follows, "T7 text" a justified paragraph whose label is bold, a "|" table is drawn within
+    one column (never split), and "[footer]: text" is printed at the foot of every page with "Page N of M"."""
+    from fpdf import FPDF
+
+    footer_text = ""
+    body: list[str] = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        try:
+            line.encode("latin-1")
+        except UnicodeEncodeError as err:
+            raise ValueError(f"line {number}: {line[err.start]!r} cannot be drawn in {PDF_FONT}; use latin-1 text") from None
+        if footer := re.fullmatch(r"\[footer\]: (.+)", line.strip()):
+            footer_text = footer.group(1)
+        else:
+            body.append(line)
+    blocks = parse_markup("\n".join(body))
+    first_heading = next(i for i, block in enumerate(blocks) if block[0] == "h1")
+
+    class ColumnPDF(FPDF):
+        column = 0
+        top = float(COLUMN_MARGIN)  # where the columns start on this page (below the masthead on page 1)
+
+        @property
+        def column_width(self) -> float:
+            return (self.w - 2 * COLUMN_MARGIN - COLUMN_GUTTER) / 2
+
+        def set_column(self, column: int) -> None:
+            self.column = column
+            left = COLUMN_MARGIN + column * (self.column_width + COLUMN_GUTTER)
+            self.set_left_margin(left)
+            self.set_right_margin(self.w - left - self.column_width)
+            self.set_x(left)
+
+        @property
+        def accept_page_break(self) -> bool:  # the left column is full: go on in the right one
+            if self.column == 0:
+                self.set_column(1)
+                self.set_y(self.top)
+                return False
+            self.set_column(0)
+            self.top = float(COLUMN_MARGIN)
+            return True
+
+        def next_column(self) -> None:
+            if self.column == 0:
+                self.set_column(1)
+                self.set_y(self.top)
+            else:
+                self.set_column(0)
+                self.top = float(COLUMN_MARGIN)
+                self.add_page()
+
+        def make_room(self, height: float) -> None:
+            if self.y + height > self.page_break_trigger:
+                self.next_column()
+
+        def footer(self) -> None:
+            self.set_auto_page_break(False)
+            left, right = self.l_margin, self.r_margin
+            self.set_margins(COLUMN_MARGIN, COLUMN_MARGIN, COLUMN_MARGIN)
+            self.line(COLUMN_MARGIN, self.h - 14, self.w - COLUMN_MARGIN, self.h - 14)
+            self.set_xy(COLUMN_MARGIN, -13)
+            self.set_font(PDF_FONT, size=7.5)
+            self.cell(130, 5, footer_text)
+            self.cell(0, 5, f"Page {self.page_no()} of {{nb}}", align="R")
+            self.set_left_margin(left)
+            self.set_right_margin(right)
+            self.set_auto_page_break(True, margin=COLUMN_MARGIN + 5)
+
+    pdf = ColumnPDF(format="A4")
+    pdf.set_creation_date(FIXED_DATE)
+    pdf.set_creator("airbot development corpus")
+    pdf.set_margins(COLUMN_MARGIN, COLUMN_MARGIN, COLUMN_MARGIN)
+    pdf.set_auto_page_break(True, margin=COLUMN_MARGIN + 5)
+    pdf.add_page()
+    for index, block in enumerate(blocks[:first_heading]):  # the masthead, across the page
+        if block[0] == "title":
+            pdf.set_title(block[1])
+            pdf.set_font(PDF_FONT, style="B", size=22)
+            pdf.multi_cell(0, 10, block[1], new_x="LMARGIN", new_y="NEXT")
+        elif index == 1:  # the strap line under the title, in bold; any further lines in small italics
+            pdf.set_font(PDF_FONT, style="B", size=9.5)
+            pdf.multi_cell(0, 5, block[-1], new_x="LMARGIN", new_y="NEXT")
+        else:
+            pdf.set_font(PDF_FONT, style="I", size=8)
+            pdf.multi_cell(0, 4, block[-1], new_x="LMARGIN", new_y="NEXT")
+    pdf.ln(2)
+    pdf.set_line_width(0.6)
+    pdf.line(COLUMN_MARGIN, pdf.y, pdf.w - COLUMN_MARGIN, pdf.y)
+    pdf.set_line_width(0.2)
+    pdf.top = pdf.y + 5
+    pdf.set_column(0)
+    pdf.set_y(pdf.top)
+    for block in blocks[first_heading:]:
+        kind = block[0]
+        if kind in ("h1", "h2"):
+            pdf.make_room(8 + 3 * COLUMN_LINE)  # a heading never ends a column
+            if pdf.y > pdf.top + 1:
+                pdf.ln(2.5)
+            pdf.set_font(PDF_FONT, style="B", size=10.5)
+            pdf.multi_cell(0, 5.5, block[1], new_x="LMARGIN", new_y="NEXT")
+            pdf.line(pdf.l_margin, pdf.y, pdf.l_margin + pdf.column_width, pdf.y)
+            pdf.ln(1.5)
+        elif kind == "p":
+            pdf.set_font(PDF_FONT, size=9.5)
+            value = block[1]
+            if clause := re.fullmatch(r"([A-Z]\d+) (.+)", value):
+                value = f"**{clause.group(1)}** {clause.group(2)}"
+                if "**" in clause.group(2) or "__" in clause.group(2) or "--" in clause.group(2):
+                    raise ValueError(f"pdf_columns: markdown markers in {value[:60]!r}")
+            pdf.multi_cell(0, COLUMN_LINE, value, align="J", markdown=bool(clause), new_x="LMARGIN", new_y="NEXT")
+            pdf.ln(1.6)
+        elif kind == "table":
+            rows = block[1]
+            row_height = 5.2
+            pdf.make_room(row_height * len(rows) + 2)
+            figure_width = 17  # the figure columns; the first column takes the rest of the column's width
+            widths = [pdf.column_width - figure_width * (len(rows[0]) - 1)] + [figure_width] * (len(rows[0]) - 1)
+            for r, row in enumerate(rows):
+                pdf.set_font(PDF_FONT, style="B" if r == 0 else "", size=9)
+                for c, (value, width) in enumerate(zip(row, widths, strict=True)):
+                    pdf.cell(width, row_height, value, border="B" if r == 0 else 0, align="L" if c == 0 else "R")
+                pdf.ln(row_height)
+            pdf.ln(1.6)
+        else:
+            raise ValueError(f"pdf_columns: {kind} blocks are not drawn")
+    return bytes(pdf.output())
+
+
 def render(doc: Doc, text: str) -> bytes:
     if doc.fmt == "docx":
         return render_docx(text, word_numbering=doc.word_numbering, word_toc=doc.word_toc,
                            clause_tables=doc.clause_tables)
     if doc.fmt == "pdf" and doc.pdf_runin:
         return render_pdf_runin(text)
+    if doc.fmt == "pdf" and doc.pdf_columns:
+        return render_pdf_columns(text)
     if doc.fmt == "pdf":
         return render_pdf(text, hanging=doc.pdf_hanging)
     text = text.replace("\n", doc.newline)

@@ -9,10 +9,11 @@ document's numbering style, and verifies:
 
 - SPLIT.json: 5 + 5 documents, every format in each half, the unnumbered documents never tuned; a third set,
   `fresh`, of 4 documents, one per format md/html/docx/pdf, a fourth, `fresh2`, of 4 documents, one per
-  format txt/html/docx/pdf, a fifth, `fresh3`, of 4 documents, one per format md/txt/html/docx, and a sixth,
-  `fresh4`, of 4 documents, one per format txt/html/docx/pdf, all four only for reporting;
+  format txt/html/docx/pdf, a fifth, `fresh3`, of 4 documents, one per format md/txt/html/docx, a sixth,
+  `fresh4`, of 4 documents, one per format txt/html/docx/pdf, and a seventh, `fresh5`, of 4 documents, one per
+  format md/txt/html/pdf, all five only for reporting;
 - every document has 25-45 clauses with unique ids; PDFs have several pages; a ``pdf_runin`` PDF has at
-  least 8 words hyphenated at a line end;
+  least 8 words hyphenated at a line end; a ``pdf_columns`` PDF has text in both columns of every page;
 - heldout.jsonl: >= 16 rows; each clause id exists, every fact (a figure) is in that clause's text,
   no fact is given away by its question, and no question copies 7 or more words in a row from its clause;
   numbered documents have a question whose clause label digits recur in its figure (e.g. 1.4 -> 14 days);
@@ -42,8 +43,9 @@ FRESH_FORMATS = {"md", "html", "docx", "pdf"}  # the fresh set: written after tu
 FRESH2_FORMATS = {"txt", "html", "docx", "pdf"}  # the fresh2 set: written later still, one document per format
 FRESH3_FORMATS = {"md", "txt", "html", "docx"}  # the fresh3 set: files as found in the wild, one document per format
 FRESH4_FORMATS = {"txt", "html", "docx", "pdf"}  # the fresh4 set: layouts of people's own files, one document per format
+FRESH5_FORMATS = {"md", "txt", "html", "pdf"}  # the fresh5 set: exports and layouts of everyday tools, one per format
 SETS = (("tune", 5, FORMATS), ("never_tuned", 5, FORMATS), ("fresh", 4, FRESH_FORMATS), ("fresh2", 4, FRESH2_FORMATS),
-        ("fresh3", 4, FRESH3_FORMATS), ("fresh4", 4, FRESH4_FORMATS))
+        ("fresh3", 4, FRESH3_FORMATS), ("fresh4", 4, FRESH4_FORMATS), ("fresh5", 4, FRESH5_FORMATS))
 UNNUMBERED = {"public_library", "vet_practice", "escape_rooms"}  # clause id = heading / question text; never tuned
 PAGE_BREAK = "\f"
 HYPHENATED_MIN = 8  # pdf_runin: words hyphenated at a line end, at least
@@ -60,7 +62,8 @@ def extract_text(path: Path, doc: Doc | None = None) -> str:
     items indented: '  b. '), without the text of its nested lists, and a FAQ's <dt> reads 'Q: question'.
     For one with ``html_main`` only the page's <main> is read (a saved page's banner, menus and footer are
     not the document). For one with ``html_legacy`` (an old page laid out by a table) only the largest cell
-    of the layout table is read, with a line break at every <br> and block element. Text files are read in
+    of the layout table is read, with a line break at every <br> and block element. For one with ``html_gdocs`` (a
+    Google Docs export) each list item carries the number its CSS counter draws. Text files are read in
     the document's ``encoding`` (a byte-order mark is dropped, CRLF line ends read as LF).
     """
     suffix = path.suffix.lower()
@@ -72,6 +75,8 @@ def extract_text(path: Path, doc: Doc | None = None) -> str:
         return _docx_text(path, drawn_numbers=bool(doc and doc.word_numbering))
     if suffix in (".html", ".htm") and doc is not None and doc.html_legacy:
         return _legacy_html_text(path)
+    if suffix in (".html", ".htm") and doc is not None and doc.html_gdocs:
+        return _gdocs_html_text(path)
     if suffix in (".html", ".htm"):
         return _html_text(path, lists=bool(doc and doc.html_lists), main=bool(doc and doc.html_main))
     return path.read_text(encoding=doc.encoding if doc else "utf-8")
@@ -232,6 +237,68 @@ def _legacy_html_text(path: Path) -> str:
 
     walk(root)
     return "\n".join(text for text in (" ".join(line.split()) for line in lines) if text)
+
+
+_GDOCS_MARKER = re.compile(r'\.lst-kix_(\w+)-(\d+)>li:before\{content:"[^"]*" counter\(lst-ctn-kix_\1-\2,([\w-]+)\) "([^"]*)"\}')
+_CSS_FORMATS = {"decimal": "decimal", "lower-latin": "lowerLetter", "lower-alpha": "lowerLetter",
+                "upper-latin": "upperLetter", "upper-alpha": "upperLetter", "lower-roman": "lowerRoman",
+                "upper-roman": "upperRoman"}
+
+
+def _gdocs_html_text(path: Path) -> str:
+    """A Google Docs export ("File > Download > Web page"): <p>/<h2> of <span>s, and lists whose numbers are
+    not in the text but drawn by the page's CSS. An item of <ol class="lst-kix_<id>-<level>"> shows the counter
+    lst-ctn-kix_<id>-<level>, in the format its "li:before" rule names; the counter is reset by an <ol> of class
+    "start" and runs on into later <ol>s of the same class, whose start= attribute repeats the number (the two
+    must agree). Level-1 items (a flat <ol> between the items, not nested) are indented: '  b. '. Table rows
+    read "a | b"; a paragraph inside a cell is part of its row; empty paragraphs are dropped."""
+    from bs4 import BeautifulSoup
+
+    soup = BeautifulSoup(path.read_text(encoding="utf-8"), "html.parser")
+    style = " ".join(tag.get_text() for tag in soup.find_all("style"))
+    formats = {(m[0], int(m[1])): (_CSS_FORMATS[m[2]], m[3]) for m in _GDOCS_MARKER.findall(style)}
+    counters: dict[tuple[str, int], int] = {}
+    lines = []
+    for element in soup.body.find_all(["p", "h1", "h2", "h3", "h4", "li", "tr"]):
+        text = " ".join(element.get_text().split())
+        if element.name == "p" and element.find_parent("td") is not None:
+            continue
+        if element.name == "li":
+            ol = element.parent
+            kind = next(m for c in ol.get("class", []) if (m := re.fullmatch(r"lst-kix_(\w+)-(\d+)", c)))
+            key = (kind.group(1), int(kind.group(2)))
+            index = ol.find_all("li", recursive=False).index(element)
+            if index == 0 and "start" in ol.get("class", []):
+                counters[key] = 0
+            counters[key] = counters.get(key, 0) + 1
+            if int(ol.get("start", 1)) + index != counters[key]:
+                raise ValueError(f"{path.name}: list item {counters[key]} has start={ol.get('start')} + {index}")
+            fmt, suffix = formats[key]
+            text = "  " * key[1] + _counter(counters[key], fmt) + suffix + text
+        elif element.name == "tr":
+            text = " | ".join(" ".join(cell.get_text().split()) for cell in element.find_all(["td", "th"]))
+        elif element.name.startswith("h"):
+            text = "#" * int(element.name[1]) + " " + text
+        if text:
+            lines.append(text)
+    return "\n".join(lines)
+
+
+def _column_lines(path: Path) -> list[tuple[int, int]]:
+    """pdf_columns: per page, the text pieces drawn in the left and in the right half of the page (not the footer)."""
+    from pypdf import PdfReader
+
+    counts = []
+    for page in PdfReader(path).pages:
+        middle, found = float(page.mediabox.width) / 2, [0, 0]
+
+        def visit(text, _cm, tm, _font, _size, middle=middle, found=found) -> None:
+            if text.strip() and tm[5] > 60:  # the footer is drawn below 60 pt
+                found[tm[4] >= middle] += 1
+
+        page.extract_text(visitor_text=visit)
+        counts.append((found[0], found[1]))
+    return counts
 
 
 # ---- clauses ------------------------------------------------------------------------------------------------
@@ -470,6 +537,11 @@ def check_doc(doc: Doc, built: dict[str, Path], half: str, failures: list[str]) 
             notes.append(f"words hyphenated at a line end: {len(hyphenated)}")
             if len(hyphenated) < HYPHENATED_MIN:
                 fail(f"{len(hyphenated)} words hyphenated at a line end, expected >= {HYPHENATED_MIN}")
+        if doc.pdf_columns:
+            columns = _column_lines(built[doc.name])
+            notes.append("text pieces per page (left/right column): " + ", ".join(f"{a}/{b}" for a, b in columns))
+            if not all(a and b for a, b in columns):
+                fail("a page of the two-column PDF has text in only one column")
 
     heldout = read_jsonl(folder / "heldout.jsonl")
     if len(heldout) < 16:
