@@ -69,9 +69,10 @@ class Chunk:
         return f"{self.section}: {body}" if self.section else body
 
     def question(self) -> str | None:
-        """The question this chunk answers when its heading is one (an FAQ entry), else None."""
+        """The question this chunk answers when its heading is one (an FAQ entry; a "Q:" may open with a
+        sentence of context, and no other heading ends in "?"), else None."""
         heading = self.section.rsplit(" > ", 1)[-1].strip(" *")
-        return heading if _is_question(heading) else None
+        return heading if _is_question(heading, marked=True) else None
 
     def search_text(self) -> str:
         """What BM25 sees: heading and text with the clause number, so "clause 3.2" finds it."""
@@ -130,9 +131,13 @@ QUESTION_LEVEL = TITLE_LEVEL + 9
 """Heading level of a question standing alone as a paragraph: below every other heading."""
 
 
-def _is_question(line: str) -> bool:
-    """A single question of up to 25 words ("How far ahead can I book?"; "**...?**" in a text file too)."""
+def _is_question(line: str, marked: bool = False) -> bool:
+    """A single question of up to 25 words ("How far ahead can I book?"; "**...?**" in a text file too).
+    ``marked``: the line says it is a question ("Q: ..."), so a sentence of context may come first ("Q: My
+    piano has been in storage for years. Can it still be tuned?"), up to 40 words."""
     line = line.strip("*_ ")
+    if marked:
+        return line.endswith("?") and len(line.split()) <= 40
     return line.endswith("?") and len(line.split()) <= 25 and not re.search(r"[.!?]\s", line)
 
 
@@ -306,7 +311,8 @@ class _Chunker:
         if level := self._inferred_heading(ln):
             self._heading(line, level)
             return
-        if (asked := _FAQ_MARK.match(line)) and asked.group(1).lower().startswith("q") and _is_question(line[asked.end():]):
+        if (asked := _FAQ_MARK.match(line)) and asked.group(1).lower().startswith("q") and _is_question(line[asked.end():],
+                                                                                                          marked=True):
             # "Q: Can I bring my dog?" / "A: Yes, ..." (or "Question:" / "Answer:"): the question heads
             # its answer, as a question on a line of its own does
             self._heading(line[asked.end():].strip(), QUESTION_LEVEL)
@@ -442,12 +448,14 @@ def _marker_kind(line: str) -> str:
 
 def _lead_in(unit: _Unit | None) -> str:
     """The sentence that introduces a list of sub-items ("Refunds are not available for:"),
-    without its own label: the last sentence of the text above the item."""
+    without its own label: the last sentence of the text above the item, when it has words (a price
+    list above the items, "Minor repairs ........ £30", ends in "£30", which was repeated before each)."""
     if unit is None:
         return ""
     text = strip_clause_number(_join_lines(unit.lines))
     sentences = split_sentences(text)
-    return strip_clause_number(sentences[-1]) if sentences else ""
+    lead = strip_clause_number(sentences[-1]) if sentences else ""
+    return lead if len(re.findall(r"[^\W\d_]{2,}", lead)) >= 2 else ""
 
 
 _ANNOUNCES_TABLE = re.compile(r":\s*$|\b(?:below|following|table|as follows)\b", re.IGNORECASE)

@@ -257,3 +257,38 @@ def test_an_accordion_faqs_closed_answers_are_text_and_its_buttons_the_questions
         ("How much is a day pass?", "A day pass costs £12 and includes classes."),
         ("Can I freeze my membership?", "You can freeze for up to 3 months a year, at £5 a month."),
         ("Can I freeze my membership?", "Prices include VAT.")]
+
+
+EMAIL = """From: Martin Hale <martin@halepianos.example>
+Sent: 3 February 2026 09:14
+To: Joanna Okafor
+Subject: RE: Piano tuning - my prices and terms
+
+Dear Mrs Okafor,
+
+1) Visits. I work from 09:00 to 17:00.
+
+2) Prices. My charges are:
+
+      Standard tuning ............ £95
+      Minor repairs (first half hour) ...... £30
+
+   a) A pitch raise is needed when a piano is 15 cents flat.
+
+3) Travel. Travel within 12 miles is free.
+
+Q: My piano has been in storage for years. Can it still be tuned?
+A: Usually, yes, with 2 visits.
+"""
+
+
+def test_a_saved_email_is_titled_by_its_subject_and_its_header_is_no_text(tmp_path: Path) -> None:
+    """"From: Martin Hale <martin@...>" was the heading of every chunk; a sub-item repeated the last "sentence"
+    above it, "£30" of the price list; a "Q:" with a sentence of context was not the question heading its answer."""
+    (tmp_path / "terms.txt").write_text(EMAIL)
+    chunks = read_chunks(tmp_path / "terms.txt")
+    assert {c.section.split(" > ")[0] for c in chunks} == {"Piano tuning - my prices and terms"}
+    assert "From:" not in " ".join(c.text for c in chunks)
+    assert next(c.text for c in chunks if c.clause == "2(a)") == "a) A pitch raise is needed when a piano is 15 cents flat."
+    assert chunks[-1].question() == "My piano has been in storage for years. Can it still be tuned?"
+    assert chunks[-1].text == "Usually, yes, with 2 visits."
