@@ -678,7 +678,12 @@ def _markdown_source(text: str) -> str:
     text = _footnotes_in_place(text)
     text = re.sub(r"\[([^\]]+)\]\[[^\]]*\]", r"\1", text)  # [text][ref]
     text = _HTML_TABLE.sub(_pipe_table, text)
+    # a line break inside a pipe table's cell is a space (the row is one line), elsewhere a new line
+    text = "\n".join(_HTML_BREAK.sub(" " if _PIPE_ROW.match(line) else "\n", line) for line in text.split("\n"))
     return _HTML_ENTITY.sub(lambda m: html.unescape(m.group(0)), _HTML_TAG.sub("", text))
+
+
+_HTML_BREAK = re.compile(r"<br\s*/?>", re.IGNORECASE)
 
 
 _HTML_TABLE = re.compile(r"<table\b.*?</table\s*>", re.IGNORECASE | re.DOTALL)
@@ -781,7 +786,7 @@ def _table_runs(lines: list[str]) -> list[tuple[bool, list[str]]]:
             runs.append((is_row, []))
         if not (is_row and _PIPE_RULE.match(line)):
             runs[-1][1].append(line)
-    return [(True, table_rows([[c.strip() for c in r.strip().strip("|").split("|")] for r in rows], header=True)) if is_row
+    return [(True, table_rows([[_clean_inline(c) for c in r.strip().strip("|").split("|")] for r in rows], header=True)) if is_row
             else (False, rows) for is_row, rows in runs]
 
 

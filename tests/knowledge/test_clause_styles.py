@@ -346,6 +346,11 @@ def test_markdown_pipe_tables_are_read_row_by_row(tmp_path: Path) -> None:
                                      "| Basic | £20 |\n| Premium | £49.99 |\n")
     chunk = _by_clause(read_chunks(tmp_path / "gym.md"))["2.1"]
     assert chunk.text == "2.1 Monthly prices:\nPlan: Basic, Price: £20\nPlan: Premium, Price: £49.99"
+    # a Notion export's cells: bold, and lines broken by <br> (read as "£54£60" before)
+    (tmp_path / "groom.md").write_text("# Grooming\n\n5) Prices are:\n\n| Size | Full groom |\n| --- | --- |\n"
+                                       "| **Medium**<br>10 to 20 kg | £54<br>£60 for poodle crosses |\n")
+    assert read_chunks(tmp_path / "groom.md")[-1].text.endswith(
+        "Size: Medium 10 to 20 kg, Full groom: £54 £60 for poodle crosses")
 
 
 def test_an_html_table_inside_markdown_is_read_as_a_table(tmp_path: Path) -> None:
