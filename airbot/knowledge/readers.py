@@ -410,13 +410,13 @@ def _pdf_tables(lines: list[_PdfLine]) -> list[_PdfLine | Block]:
             out.append(lines[i])
             i += 1
             continue
-        columns = sorted({run[0].pieces[0][0], *_shared_x(run)})
+        shared = _shared_x(run)
         rows: list[list[str]] = []
         for line in run:
             if len(line.pieces) > 1 or not rows:
-                rows.append([""] * len(columns))
-            for x, text in line.pieces:
-                k = max((c for c in range(len(columns)) if columns[c] <= x + TABLE_ALIGN), default=0)
+                rows.append([""] * (len(shared) + 1))
+            for n, (x, text) in enumerate(line.pieces):
+                k = 0 if n == 0 and len(line.pieces) > 1 else _column(shared, _extent(x, text, line.size))
                 rows[-1][k] = f"{rows[-1][k]} {text}".strip()
         out.extend(Block(row, page=run[0].page, row=True) for row in table_rows(rows))
         i += len(run)
@@ -440,8 +440,8 @@ def _table_run(lines: list[_PdfLine], start: int) -> list[_PdfLine]:
     shared = _shared_x(run)
     kept: list[_PdfLine] = []
     for line in run:
-        inner = [x for x, _ in (line.pieces[1:] if len(line.pieces) > 1 else line.pieces)]
-        if not shared or not all(any(abs(x - c) < TABLE_ALIGN for c in shared) for x in inner):
+        inner = [_extent(x, text, line.size) for x, text in (line.pieces[1:] if len(line.pieces) > 1 else line.pieces)]
+        if not shared or not all(any(_aligned(piece, c) for c in shared) for piece in inner):
             break
         kept.append(line)
     rows = [line for line in kept if len(line.pieces) > 1]
@@ -463,14 +463,44 @@ HANGING_WORDS = 5
 _LIST_MARKER = re.compile(r"^(?:[-*•▪◦·]|\d{1,3}[.)]|[a-zA-Z][.)]|\([a-zA-Z0-9]{1,5}\)|[ivxlc]{1,6}[.)])$")
 
 
-def _shared_x(run: list[_PdfLine]) -> list[float]:
-    """The x positions (past each line's first piece) where pieces of two or more lines start."""
-    starts = [x for line in run for x, _ in (line.pieces[1:] if len(line.pieces) > 1 else line.pieces)]
-    shared: list[float] = []
-    for x in sorted(starts):
-        if sum(abs(x - y) < TABLE_ALIGN for y in starts) >= 2 and all(abs(x - c) >= TABLE_ALIGN for c in shared):
-            shared.append(x)
+def _shared_x(run: list[_PdfLine]) -> list[tuple[float, float]]:
+    """The columns (past each line's first piece) that pieces of two or more lines share, as the first such
+    piece's (start, end), left to right."""
+    pieces = sorted(_extent(x, text, line.size) for line in run
+                    for x, text in (line.pieces[1:] if len(line.pieces) > 1 else line.pieces))
+    shared: list[tuple[float, float]] = []
+    for piece in pieces:
+        if sum(_aligned(piece, other) for other in pieces) >= 2 and not any(_aligned(piece, c) for c in shared):
+            shared.append(piece)
     return shared
+
+
+RIGHT_ALIGN = 4.0
+"""Points within which two pieces' estimated right edges meet: a right-aligned column of figures ("£32"
+and "£145" start 5 pt apart, end together)."""
+_GLYPH_EM = {**dict.fromkeys("0123456789£$€", 0.556), **dict.fromkeys(" .,:;'|!il", 0.278),
+             **dict.fromkeys("mwM", 0.833), "W": 0.944}
+"""Glyph widths in em of the common PDF sans (Helvetica/Arial metrics) that a text's width is estimated by;
+other capitals 0.667, other characters 0.5 (a bold header runs a little wider: ``RIGHT_ALIGN`` allows it)."""
+
+
+def _extent(x: float, text: str, size: float) -> tuple[float, float]:
+    """Where a piece of text starts and (estimated from its characters) ends on the line."""
+    return x, x + size * sum(_GLYPH_EM.get(ch, 0.667 if ch.isupper() else 0.5) for ch in text)
+
+
+def _aligned(a: tuple[float, float], b: tuple[float, float]) -> bool:
+    """Two pieces in one column: they start together (left-aligned) or end together (right-aligned)."""
+    return abs(a[0] - b[0]) < TABLE_ALIGN or abs(a[1] - b[1]) < RIGHT_ALIGN
+
+
+def _column(shared: list[tuple[float, float]], piece: tuple[float, float]) -> int:
+    """The column of a piece past a row's first: the shared column it aligns with (1-based; 0 is the rows'
+    first column), else the last one starting left of it."""
+    at = next((i for i, column in enumerate(shared) if _aligned(piece, column)), None)
+    if at is None:
+        at = max((i for i, column in enumerate(shared) if column[0] <= piece[0] + TABLE_ALIGN), default=-1)
+    return at + 1
 
 
 def _runs_on(prev: _PdfLine, line: _PdfLine, body: float) -> bool:

@@ -881,3 +881,29 @@ def test_a_word_documents_headings_set_by_font_size_are_headings(tmp_path: Path)
     assert [(c.section, c.text) for c in read_chunks(tmp_path / "hire.docx")] == [
         ("Deposits", "A deposit of £50 is due when you book."),
         ("Late returns", "Late returns cost £10 per hour."), ("Late returns", "Bikes are checked daily.")]
+
+
+def test_a_pdf_tables_right_aligned_figures_stay_in_their_columns(tmp_path: Path) -> None:
+    """Figures set flush right start where their digits make them ("£32" and "£145" 5 pt apart): read by
+    where pieces start, the header became a heading and the first row named every other row's cells."""
+    from fpdf import FPDF
+
+    pdf = FPDF()
+    pdf.add_page()
+    pdf.set_font("helvetica", size=10)
+    pdf.multi_cell(0, 6, "T6 Our rates for the most hired tools are in the table below.", new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font("helvetica", size=9)
+    with pdf.table(text_align=("LEFT", "RIGHT", "RIGHT"), col_widths=(60, 20, 20), width=100, align="LEFT",
+                   borders_layout="NONE", line_height=6) as table:
+        for values in (("Tool", "Day", "Week"), ("SDS breaker", "£32", "£96"), ("Floor sander", "£38", "£114"),
+                       ("Mini digger", "£145", "£435")):
+            row = table.row()
+            for value in values:
+                row.cell(value)
+    pdf.set_font("helvetica", size=10)
+    pdf.multi_cell(0, 6, "T7 A week's hire costs three times the daily rate.", new_x="LMARGIN", new_y="NEXT")
+    pdf.output(str(tmp_path / "hire.pdf"))
+    chunks = _by_clause(read_chunks(tmp_path / "hire.pdf"))
+    assert chunks["T6"].text.split("\n")[1:] == ["Tool: SDS breaker, Day: £32, Week: £96",
+                                                 "Tool: Floor sander, Day: £38, Week: £114",
+                                                 "Tool: Mini digger, Day: £145, Week: £435"]
