@@ -141,6 +141,18 @@ def _is_question(line: str, marked: bool = False) -> bool:
     return line.endswith("?") and len(line.split()) <= 25 and not re.search(r"[.!?]\s", line)
 
 
+_ASKING = re.compile(r"(?:Can|Could|Do|Does|Did|Is|Are|Was|Will|Would|Should|May|How|What|When|Where|Which|Who|Why)\b")
+
+
+def _asks_after_context(line: str) -> bool:
+    """A paragraph of one sentence of context and a question ("My dog has sensitive skin. Can I bring my own
+    shampoo?"), up to 25 words: a FAQ's question all the same."""
+    line = re.sub(r"^[-*•▪◦]\s+", "", line.strip("*_ ")).strip("*_ ")
+    parts = re.split(r"(?<=[.!])\s+", line)
+    return (len(parts) == 2 and len(line.split()) <= 25 and _is_question(parts[1])
+            and _ASKING.match(parts[1]) is not None)
+
+
 @dataclass(frozen=True)
 class _Line:
     """A body line: whether it opens its block, stands alone (nothing runs into it: first, or
@@ -325,10 +337,10 @@ class _Chunker:
             # lines below it (as a chunk it said nothing; after a clause it was glued onto its end)
             self._heading(line, TITLE_LEVEL)
             return
-        if label is None and ln.whole and _is_question(line):
-            # A FAQ's question as a paragraph of its own (a bold line in DOCX or HTML): it heads its
-            # answer, which would otherwise be a chunk that never says what it answers.
-            self._heading(line.strip("*_ "), QUESTION_LEVEL)
+        if label is None and ln.whole and (_is_question(line) or _asks_after_context(line)):
+            # A FAQ's question as a paragraph of its own (a bold line in DOCX or HTML, a Notion toggle's
+            # "- **...?**"): it heads its answer, which would otherwise be a chunk that never says what it answers.
+            self._heading(re.sub(r"^[-*•▪◦]\s+", "", line.strip("_ ")).strip("*_ "), QUESTION_LEVEL)
             return
         if label is not None and label.family != "sub":
             if ln.closed and _is_title(line[label.end:]):

@@ -907,3 +907,14 @@ def test_a_pdf_tables_right_aligned_figures_stay_in_their_columns(tmp_path: Path
     assert chunks["T6"].text.split("\n")[1:] == ["Tool: SDS breaker, Day: £32, Week: £96",
                                                  "Tool: Floor sander, Day: £38, Week: £114",
                                                  "Tool: Mini digger, Day: £145, Week: £435"]
+
+
+def test_a_notion_toggle_faq_reads_as_questions_heading_their_answers(tmp_path: Path) -> None:
+    """Notion exports a toggle as "- **Question?**" with the answer indented below: the heading kept the
+    "- ", and a question after a sentence of context was a chunk of its own, its answer cut from it."""
+    (tmp_path / "faq.md").write_text("# Grooming\n\n## FAQ\n\n- **Do you use cage dryers?**\n    \n    Never. We hand-dry "
+                                     "every dog.\n\n- **My dog has sensitive skin. Can I bring my own shampoo?**\n    \n"
+                                     "    Of course, at no extra cost.\n")
+    assert [(c.question(), c.text) for c in read_chunks(tmp_path / "faq.md")] == [
+        ("Do you use cage dryers?", "Never. We hand-dry every dog."),
+        ("My dog has sensitive skin. Can I bring my own shampoo?", "Of course, at no extra cost.")]
