@@ -282,13 +282,12 @@ A: Usually, yes, with 2 visits.
 """
 
 
-def test_a_saved_email_is_titled_by_its_subject_and_its_header_is_no_text(tmp_path: Path) -> None:
+def test_a_saved_emails_header_is_no_text(tmp_path: Path) -> None:
     """"From: Martin Hale <martin@...>" was the heading of every chunk; a sub-item repeated the last "sentence"
     above it, "£30" of the price list; a "Q:" with a sentence of context was not the question heading its answer."""
     (tmp_path / "terms.txt").write_text(EMAIL)
     chunks = read_chunks(tmp_path / "terms.txt")
-    assert {c.section.split(" > ")[0] for c in chunks} == {"Piano tuning - my prices and terms"}
-    assert "From:" not in " ".join(c.text for c in chunks)
+    assert not any(word in f"{c.section} {c.text}" for c in chunks for word in ("From:", "Sent:", "Subject:", "martin@"))
     assert next(c.text for c in chunks if c.clause == "2(a)") == "a) A pitch raise is needed when a piano is 15 cents flat."
     assert chunks[-1].question() == "My piano has been in storage for years. Can it still be tuned?"
     assert chunks[-1].text == "Usually, yes, with 2 visits."
