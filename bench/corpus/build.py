@@ -566,13 +566,9 @@ SOFT_HYPHEN = "\u00ad"
 RUNIN_BOTTOM = 24  # pdf_runin: the bottom margin (mm) of a page without footnotes
 
 
-def render_pdf_runin(text: str) -> bytes:
-    """The PDF of a markup source with ``pdf_runin``: justified paragraphs with "**bold**" run-in
-    headings, soft hyphens "\\-", footnotes "[^1]" printed at the foot of the page that carries the
-    marker (the marker's paragraph is kept on one page with its footnote), headings kept with the
-    paragraph that follows, and a running footer "[footer]: text" with "Page N" on the right."""
-    from fpdf import FPDF
-
+def _pdf_source(text: str) -> tuple[list[str], str, dict[str, str]]:
+    """A ``pdf_runin`` / ``pdf_columns`` source's body lines, its "[footer]: text" and its footnotes
+    "[^1]: text"; every line must be latin-1 (the core font draws nothing else)."""
     notes: dict[str, str] = {}
     footer_text = ""
     body: list[str] = []
@@ -587,6 +583,17 @@ def render_pdf_runin(text: str) -> bytes:
             footer_text = footer.group(1)
         else:
             body.append(line)
+    return body, footer_text, notes
+
+
+def render_pdf_runin(text: str) -> bytes:
+    """The PDF of a markup source with ``pdf_runin``: justified paragraphs with "**bold**" run-in
+    headings, soft hyphens "\\-", footnotes "[^1]" printed at the foot of the page that carries the
+    marker (the marker's paragraph is kept on one page with its footnote), headings kept with the
+    paragraph that follows, and a running footer "[footer]: text" with "Page N" on the right."""
+    from fpdf import FPDF
+
+    body, footer_text, notes = _pdf_source(text)
     if set(notes) - set(SUPERSCRIPTS):
         raise ValueError(f"pdf_runin: footnotes {sorted(notes)}; only 1 to {len(SUPERSCRIPTS)} have superscript figures")
 
@@ -675,17 +682,9 @@ def render_pdf_columns(text: str) -> bytes:
     one column (never split), and "[footer]: text" is printed at the foot of every page with "Page N of M"."""
     from fpdf import FPDF
 
-    footer_text = ""
-    body: list[str] = []
-    for number, line in enumerate(text.splitlines(), start=1):
-        try:
-            line.encode("latin-1")
-        except UnicodeEncodeError as err:
-            raise ValueError(f"line {number}: {line[err.start]!r} cannot be drawn in {PDF_FONT}; use latin-1 text") from None
-        if footer := re.fullmatch(r"\[footer\]: (.+)", line.strip()):
-            footer_text = footer.group(1)
-        else:
-            body.append(line)
+    body, footer_text, notes = _pdf_source(text)
+    if notes:
+        raise ValueError(f"pdf_columns: footnotes {sorted(notes)} are not drawn in a two-column leaflet")
     blocks = parse_markup("\n".join(body))
     first_heading = next(i for i, block in enumerate(blocks) if block[0] == "h1")
 
