@@ -635,8 +635,8 @@ _EMAIL_FIELD = re.compile(r"^(from|sent|date|to|cc|bcc|subject|reply-to|importan
 def _email_header(lines: list[str]) -> list[str]:
     """A text without the saved e-mail header at its top ("From: ... / Sent: ... / To: ... / Subject: RE:
     ..."): read as text, "From: Martin Hale <martin@...>" was the heading of every chunk. The subject does not
-    take its place: a title over every clause made their embeddings alike (fresh5's piano tuner, as the
-    heading of all 37 chunks: 8 of 25 in-scope questions refused instead of 5)."""
+    take its place: a title over every clause made their embeddings alike (fresh5's piano tuner: with the
+    subject heading all 37 chunks, 8 of its 25 in-scope questions were refused; without it, 6)."""
     start = next((i for i, line in enumerate(lines) if line.strip()), len(lines))
     end = next((i for i in range(start, len(lines)) if not lines[i].strip()), len(lines))
     fields = [_EMAIL_FIELD.match(line.strip()) for line in lines[start:end]]
@@ -952,7 +952,9 @@ def _html_chrome(tag: Any) -> bool:
 
 _HTML_FURNITURE_HOLDERS = {"td", "th", "div", "center", "p", "font", "small", "span", "table"}
 """Elements an old page without ``<footer>`` puts its copyright line in."""
-_COPYRIGHT = re.compile(r"(?:copyright\s*)?(?:©|\(c\))\s*(?:\d{4}|[A-Z])", re.IGNORECASE)
+_COPYRIGHT = re.compile(r"©\s*(?:\d{4}|[A-Z])|\(c\)\s*(?:19|20)\d{2}\b|copyright\s*(?:©|\(c\)|(?:19|20)\d{2}\b)", re.IGNORECASE)
+"""A copyright notice's opening: "© 2026", "© Acme", "(c) 2026 Acme", "Copyright © ..." ; never a clause's
+"(c) Children ..." or "Copyright in our materials ..."."""
 
 
 def _copyright_line(tag: Any) -> bool:
@@ -1149,7 +1151,7 @@ def _read_docx(path: Path) -> list[Block]:
                             "old .doc renamed; open it in Word/LibreOffice, save as .docx and upload again.") from None
     blocks: list[Block] = []
     sizes: list[float | None] = []  # per block: its font size where it may be a heading set by size
-    drawn, guessed = WordNumbering(document), _ListNumbers()
+    drawn, guessed, default = WordNumbering(document), _ListNumbers(), _default_size(document)
     for item in items:
         if isinstance(item, Table):
             rows = [["\n".join(_docx_text(p) for p in c.paragraphs).strip() for c in r.cells] for r in item.rows]
@@ -1178,18 +1180,26 @@ def _read_docx(path: Path) -> list[Block]:
         # Word draws "1." before an item that names its own clause ("B1: Lessons can be booked ..."):
         # the label in the text is the one to cite
         blocks.append(Block(text if _drawn_over(marker, text) else marker + text, level=level, bold=_all_bold(item)))
-        sizes.append(_font_size(item) if level == 0 and not marker else None)
+        sizes.append(_font_size(item, default) if level == 0 and not marker else None)
     return _sized_headings(blocks, sizes)
 
 
-def _font_size(paragraph: Any) -> float:
+def _default_size(document: Any) -> float:
+    """The size (pt) text takes where nothing else sets one: the document's defaults (``w:docDefaults``,
+    in half-points), else Word's 11 pt."""
+    found = document.styles.element.xpath("./w:docDefaults/w:rPrDefault/w:rPr/w:sz/@w:val")
+    return int(found[0]) / 2 if found and str(found[0]).isdigit() else 11.0
+
+
+def _font_size(paragraph: Any, default: float) -> float:
     """The largest size (pt) a Word paragraph's text is set in: its runs' own, else its style's (and the
-    styles that one is based on); 0 where nothing says (the document's default size)."""
+    styles that one is based on), else the document's ``default``."""
     style_size = 0.0
     style = paragraph.style
     while style is not None and not style_size:
         style_size = style.font.size.pt if style.font is not None and style.font.size is not None else 0.0
         style = style.base_style
+    style_size = style_size or default
     return max((run.font.size.pt if run.font.size is not None else style_size
                 for run in paragraph.runs if run.text.strip()), default=style_size)
 

@@ -918,3 +918,17 @@ def test_a_notion_toggle_faq_reads_as_questions_heading_their_answers(tmp_path: 
     assert [(c.question(), c.text) for c in read_chunks(tmp_path / "faq.md")] == [
         ("Do you use cage dryers?", "Never. We hand-dry every dog."),
         ("My dog has sensitive skin. Can I bring my own shampoo?", "Of course, at no extra cost.")]
+
+
+def test_a_short_line_set_smaller_than_the_default_is_no_heading(tmp_path: Path) -> None:
+    """A paragraph with no size of its own is set in the document's default (11 pt), not in "size 0": a
+    short line set explicitly in 9 pt is no larger than the text and stays text."""
+    import docx
+    from docx.shared import Pt
+
+    document = docx.Document()
+    document.add_paragraph("1.1 A day ticket costs £8 and is valid until midnight.")
+    document.add_paragraph().add_run("Prices include VAT").font.size = Pt(9)
+    document.add_paragraph("1.2 A week ticket costs £30 and is valid for 7 days.")
+    document.save(str(tmp_path / "tickets.docx"))
+    assert all(b.level == 0 for b in read_blocks(tmp_path / "tickets.docx"))

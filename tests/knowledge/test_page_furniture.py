@@ -291,3 +291,14 @@ def test_a_saved_emails_header_is_no_text(tmp_path: Path) -> None:
     assert next(c.text for c in chunks if c.clause == "2(a)") == "a) A pitch raise is needed when a piano is 15 cents flat."
     assert chunks[-1].question() == "My piano has been in storage for years. Can it still be tuned?"
     assert chunks[-1].text == "Usually, yes, with 2 visits."
+
+
+def test_a_clause_c_or_a_year_is_no_copyright_line(tmp_path: Path) -> None:
+    (tmp_path / "ferry.html").write_text(
+        "<html><body><main><h1>Ferry</h1><p>1.1 Children:</p><p>(a) under 5 travel free;</p><p>(b) under 14 travel "
+        "with an adult;</p><p>(c) Children with a disability travel with a carer for free.</p>"
+        "<p>2026 fares are on the board.</p><p>Copyright in our timetables is ours.</p>"
+        "<p>&copy; 2026 Silverwater Ferry Tours Ltd</p></main></body></html>")
+    texts = " ".join(c.text for c in read_chunks(tmp_path / "ferry.html"))
+    assert "(c) Children with a disability" in texts and "2026 fares" in texts and "Copyright in our" in texts
+    assert "Silverwater" not in texts
