@@ -144,10 +144,15 @@ def _is_question(line: str, marked: bool = False) -> bool:
 _ASKING = re.compile(r"(?:Can|Could|Do|Does|Did|Is|Are|Was|Will|Would|Should|May|How|What|When|Where|Which|Who|Why)\b")
 
 
+def _asked(line: str) -> str:
+    """A question paragraph's words without its emphasis or bullet ("- **Can I ...?**", a Notion toggle)."""
+    return re.sub(r"^[-*•▪◦]\s+", "", line.strip("*_ ")).strip("*_ ")
+
+
 def _asks_after_context(line: str) -> bool:
     """A paragraph of one sentence of context and a question ("My dog has sensitive skin. Can I bring my own
     shampoo?"), up to 25 words: a FAQ's question all the same."""
-    line = re.sub(r"^[-*•▪◦]\s+", "", line.strip("*_ ")).strip("*_ ")
+    line = _asked(line)
     parts = re.split(r"(?<=[.!])\s+", line)
     return (len(parts) == 2 and len(line.split()) <= 25 and _is_question(parts[1])
             and _ASKING.match(parts[1]) is not None)
@@ -340,7 +345,7 @@ class _Chunker:
         if label is None and ln.whole and (_is_question(line) or _asks_after_context(line)):
             # A FAQ's question as a paragraph of its own (a bold line in DOCX or HTML, a Notion toggle's
             # "- **...?**"): it heads its answer, which would otherwise be a chunk that never says what it answers.
-            self._heading(re.sub(r"^[-*•▪◦]\s+", "", line.strip("_ ")).strip("*_ "), QUESTION_LEVEL)
+            self._heading(_asked(line), QUESTION_LEVEL)
             return
         if label is not None and label.family != "sub":
             if ln.closed and _is_title(line[label.end:]):

@@ -17,6 +17,7 @@ import itertools
 import os
 import re
 import zipfile
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -269,12 +270,12 @@ _SUPERSCRIPT_FIGURES = "¹²³⁴⁵⁶⁷⁸⁹⁰"
 _FOOTNOTE_START = re.compile(rf"([{_SUPERSCRIPT_FIGURES}]+|\d{{1,2}}(?=\s)|[*†‡]{{1,3}})\s*(?=\S)")
 
 
-def _body_size(lines: list[_PdfLine]) -> float:
-    """The font size most of the text is set in."""
-    sizes: dict[float, int] = {}
-    for ln in lines:
-        sizes[ln.size] = sizes.get(ln.size, 0) + len(ln.text)
-    return max(sizes, key=lambda k: sizes[k]) if sizes else 0.0
+def _body_size(sized: Iterable[tuple[float, str]]) -> float:
+    """The font size most of the text is set in, from ``(size, text)`` pairs (PDF lines, Word paragraphs)."""
+    weights: dict[float, int] = {}
+    for size, text in sized:
+        weights[size] = weights.get(size, 0) + len(text)
+    return max(weights, key=lambda k: weights[k]) if weights else 0.0
 
 
 def _footnotes(pages: list[list[_PdfLine]]) -> tuple[list[list[_PdfLine]], list[tuple[int, str, str]]]:
@@ -285,7 +286,7 @@ def _footnotes(pages: list[list[_PdfLine]]) -> tuple[list[list[_PdfLine]], list[
     whatever clause ended the page (and split a clause running over the page break in two), while the
     clause that points to them lost what they add: "The DVLA normally needs about 3 weeks" sat in the
     refresher-lesson clause."""
-    body = _body_size([ln for lines in pages for ln in lines])
+    body = _body_size((ln.size, ln.text) for lines in pages for ln in lines)
     out: list[list[_PdfLine]] = []
     notes: list[tuple[int, str, str]] = []
     for n, lines in enumerate(pages, 1):
@@ -363,7 +364,7 @@ def _pdf_blocks(pages: list[list[_PdfLine]]) -> list[Block]:
     line is wider than the body's line spacing or the font changes; lines larger than the body
     text, or bold all through, are headings (larger first: level 1)."""
     lines = [replace(ln, page=n) for n, page in enumerate(pages, 1) for ln in page]
-    body = _body_size(lines)
+    body = _body_size((ln.size, ln.text) for ln in lines)
     styles = sorted({(ln.size, ln.bold) for ln in lines if _pdf_heading(ln, body)}, key=lambda s: (-s[0], not s[1]))
     levels = {style: min(i + 1, 6) for i, style in enumerate(styles)}
     gaps = sorted(a.y - b.y for a, b in itertools.pairwise(lines) if a.page == b.page and a.size == b.size == body
@@ -1211,13 +1212,9 @@ def _sized_headings(blocks: list[Block], sizes: list[float | None]) -> list[Bloc
     document uses no heading style (a heading style says how it is organised)."""
     if any(b.level for b in blocks):
         return blocks
-    weights: dict[float, int] = {}
-    for block, size in zip(blocks, sizes, strict=True):
-        if size is not None:
-            weights[size] = weights.get(size, 0) + len(block.text)
-    if not weights:
+    if all(size is None for size in sizes):
         return blocks
-    body = max(weights, key=lambda k: weights[k])
+    body = _body_size((size, b.text) for b, size in zip(blocks, sizes, strict=True) if size is not None)
     titles = [size is not None and size >= body + 1.5 and len(b.text.split()) <= BOLD_HEADING_WORDS
               and not b.text.rstrip().endswith((".", ":", ";", ",")) for b, size in zip(blocks, sizes, strict=True)]
     levels = {size: n for n, size in enumerate(sorted({s for s, t in zip(sizes, titles, strict=True) if t and s},
